@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/llmcbench/gollm/models"
+)
+
+func init() {
+	register(command{name: "generate", summary: "continue a prompt (greedy or sampled) and report tokens/s", run: runGenerate})
+}
+
+type generateOutput struct {
+	Model         string  `json:"model"`
+	Device        string  `json:"device"`
+	PromptIDs     []int   `json:"prompt_ids"`
+	IDs           []int   `json:"ids"`
+	Text          string  `json:"text,omitempty"`
+	PromptTokens  int     `json:"prompt_tokens"`
+	NewTokens     int     `json:"new_tokens"`
+	PrefillMS     float64 `json:"prefill_ms"`
+	PrefillTokS   float64 `json:"prefill_tokens_per_s"`
+	DecodeTokS    float64 `json:"decode_tokens_per_s"`
+	RandomWeights bool    `json:"random_weights,omitempty"`
+}
+
+func parseIDs(s string) ([]int, error) {
+	var ids []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 0 {
+			return nil, usagef("--ids: %q is not a token id", f)
+		}
+		ids = append(ids, v)
+	}
+	if len(ids) == 0 {
+		return nil, usagef("--ids: no token ids given")
+	}
+	return ids, nil
+}
+
+func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newFlags("generate", stderr)
+	model := fs.String("model", "", "Hugging Face model folder (config.json + safetensors)")
+	prompt := fs.String("prompt", "", "prompt text (needs the tokenizer the folder ships)")
+	idsFlag := fs.String("ids", "", "prompt token ids, comma-separated (instead of --prompt)")
+	maxNew := fs.Int("max-new-tokens", 32, "tokens to generate")
+	greedy := fs.Bool("greedy", false, "greedy decoding (argmax)")
+	temp := fs.Float64("temperature", 1.0, "sampling temperature")
+	topP := fs.Float64("top-p", 1.0, "nucleus sampling threshold")
+	topK := fs.Int("top-k", 0, "top-k filter (0: off)")
+	seed := fs.Uint64("seed", 0, "sampling seed")
+	random := fs.Bool("random-weights", false, "build the model from config.json alone with random weights (speed measurements)")
+	noStop := fs.Bool("ignore-eos", false, "do not stop at the end-of-sequence token")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if (*prompt == "") == (*idsFlag == "") {
+		return usagef("give exactly one of --prompt and --ids")
+	}
+	if *maxNew < 0 {
+		return usagef("--max-new-tokens %d: must be ≥ 0", *maxNew)
+	}
+	m, err := loadModel(*model, cf, *random, int64(*seed))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	var tok textCodec
+	var ids []int
+	if *idsFlag != "" {
+		if ids, err = parseIDs(*idsFlag); err != nil {
+			return err
+		}
+	} else {
+		if tok, err = loadTokenizer(*model); err != nil {
+			return err
+		}
+		ids = tok.Encode(*prompt, true)
+	}
+	opt := models.GenerateOptions{MaxNewTokens: *maxNew, Greedy: *greedy, Temperature: *temp, TopP: *topP, TopK: *topK, Seed: *seed}
+	if !*noStop {
+		opt.StopIDs = m.Config.EOS
+	}
+	if !cf.json {
+		fmt.Fprintf(stderr, "%s\n", m.Describe())
+		if tok != nil {
+			fmt.Fprint(stdout, *prompt)
+			opt.OnToken = func(id int) { fmt.Fprint(stdout, tok.Decode([]int{id}, true)) }
+		} else {
+			opt.OnToken = func(id int) { fmt.Fprintf(stdout, "%d ", id) }
+		}
+	}
+	res, err := m.Generate(ctx, ids, opt)
+	if err != nil {
+		if opt.MaxNewTokens+len(ids) > m.Config.MaxPos {
+			return usagef("%v", err)
+		}
+		return err
+	}
+	out := generateOutput{
+		Model: *model, Device: m.Backend.Name(), PromptIDs: ids, IDs: res.IDs,
+		PromptTokens: res.PromptTokens, NewTokens: len(res.IDs),
+		PrefillMS: float64(res.Prefill.Microseconds()) / 1e3, PrefillTokS: res.PrefillTokensPerSec(), DecodeTokS: res.DecodeTokensPerSec(),
+		RandomWeights: *random,
+	}
+	if tok != nil {
+		out.Text = tok.Decode(res.IDs, true)
+	}
+	if cf.json {
+		return writeJSON(stdout, out)
+	}
+	fmt.Fprintln(stdout)
+	fmt.Fprintf(stderr, "prefill: %d tokens in %.1f ms (%.1f tok/s); decode: %d tokens, %.1f tok/s\n",
+		out.PromptTokens, out.PrefillMS, out.PrefillTokS, out.NewTokens, out.DecodeTokS)
+	return nil
+}

@@ -1,0 +1,148 @@
+// Command gollm loads Hugging Face checkpoints, runs them, compresses them
+// and evaluates them (the LLMCBench tracks).
+//
+//	gollm generate --model DIR (--prompt TEXT | --ids 1,2,3) --max-new-tokens N [--greedy] [--json]
+//	gollm tokenize --model DIR --text TEXT [--json]
+//	gollm eval     --model DIR --tasks LIST [--data DIR] [--limit N] [--json] [--out FILE]
+//	gollm compress --model DIR --method NAME [method flags] --out DIR
+//	gollm info     --model DIR [--json]
+//
+// Every command takes --device cpu|cuda and --threads N. --json prints one
+// JSON object on stdout; progress goes to stderr. Exit codes: 0 ok, 1
+// runtime failure, 2 bad usage or bad input (with a one-line reason naming
+// the file or flag).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+)
+
+// usageError marks bad usage or bad input: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// badInputs are the sentinel errors packages wrap around bad input files.
+var badInputs []error
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = map[string]command{}
+
+func register(c command) { commands[c.name] = c }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes one command line and returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "gollm: internal error: %v\n", r)
+			code = 1
+		}
+	}()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "gollm: unknown command %q (run gollm help)\n", args[0])
+		return 2
+	}
+	err := c.run(ctx, args[1:], stdout, stderr)
+	if err == nil {
+		return 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	fmt.Fprintf(stderr, "gollm %s: %s\n", c.name, msg)
+	if isBadInput(err) {
+		return 2
+	}
+	return 1
+}
+
+func isBadInput(err error) bool {
+	var u *usageError
+	if errors.As(err, &u) || errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	for _, s := range badInputs {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: gollm COMMAND [flags]   (gollm COMMAND --help for its flags)")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+}
+
+// newFlags makes a flag set whose errors are returned, not printed and
+// exited on, with the flags every command shares.
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
+	fs := flag.NewFlagSet("gollm "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &commonFlags{}
+	fs.StringVar(&c.device, "device", "cpu", "compute device: cpu or cuda (cuda needs a binary built with -tags cuda)")
+	fs.StringVar(&c.dtype, "dtype", "", "compute dtype on the device: f32, f16, bf16 (cpu computes in f32)")
+	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
+	fs.BoolVar(&c.json, "json", false, "print one JSON object on stdout")
+	return fs, c
+}
+
+// parse parses args, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

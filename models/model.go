@@ -1,0 +1,570 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"github.com/llmcbench/gollm/backend"
+	"github.com/llmcbench/gollm/kernels"
+	"github.com/llmcbench/gollm/tensor"
+)
+
+// Linear is one linear layer of a model: its checkpoint name, its weight in
+// whatever storage format it was loaded or compressed into, and its bias.
+type Linear struct {
+	// Name is the checkpoint prefix, e.g. "model.layers.3.self_attn.q_proj".
+	Name string
+	// Short is the name inside its block, e.g. "self_attn.q_proj".
+	Short string
+	// Layer is the decoder block index (-1 outside the blocks).
+	Layer int
+	// Host is the weight on the host (for compression and export).
+	Host kernels.Matrix
+	// Bias is the host bias, or nil.
+	Bias []float32
+	w, b backend.Weight
+}
+
+// Out and In return the layer's output and input widths.
+func (l *Linear) Out() int { o, _ := l.Host.Dims(); return o }
+
+// In returns the input width.
+func (l *Linear) In() int { _, i := l.Host.Dims(); return i }
+
+// LinearHook observes the input x (rows × In) of a linear layer during a
+// forward pass; compression uses it to collect calibration statistics.
+// x is only valid during the call.
+type LinearHook func(l *Linear, x []float32, rows int)
+
+// LinearLoader builds a linear layer's weight from a checkpoint in a packed
+// format (GPTQ, AWQ, 2:4, W8A8, ...). It reports ok=false when the prefix is
+// not stored in its format. Package compress registers its formats here.
+type LinearLoader func(ck *tensor.Checkpoint, prefix string, cfg *Config) (m kernels.Matrix, ok bool, err error)
+
+var linearLoaders []LinearLoader
+
+// RegisterLinearLoader adds a packed-format loader consulted when a layer has
+// no dense ".weight" tensor.
+func RegisterLinearLoader(l LinearLoader) { linearLoaders = append(linearLoaders, l) }
+
+// arch is one architecture's forward pass over its blocks.
+type arch interface {
+	// embed writes the input embeddings of ids (positions pos0…) into x.
+	embed(s *State, x backend.Tensor, ids []int, pos0 int)
+	// block runs decoder block i in place on x.
+	block(s *State, i int, x backend.Tensor, pos0 int)
+	// head applies the final norm/projection to x and returns the hidden
+	// states that feed the LM head.
+	head(s *State, x backend.Tensor) backend.Tensor
+	// lmHead is the output projection.
+	lmHead() *Linear
+	// linears lists block i's linear layers (i = -1: those outside blocks).
+	linears(i int) []*Linear
+}
+
+// Model is a loaded causal language model.
+type Model struct {
+	Config  *Config
+	Dir     string
+	Backend backend.Backend
+	// Hook, if set, sees the input of every linear layer (CPU backend only).
+	Hook LinearHook
+	arch arch
+	ck   *tensor.Checkpoint
+	rope backend.Rope
+}
+
+// Options control Load.
+type Options struct {
+	// Backend defaults to the CPU.
+	Backend backend.Backend
+	// RandomWeights builds the model from config.json alone with random
+	// weights (for speed measurements where real weights are unavailable).
+	RandomWeights bool
+	// Seed seeds RandomWeights.
+	Seed int64
+}
+
+// Load reads the model in dir (config.json plus safetensors weights, sharded
+// or not). Weights are converted to float32 as each layer is built; the
+// checkpoint stays memory-mapped and is never read whole.
+func Load(dir string, opt Options) (*Model, error) {
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Backend == nil {
+		opt.Backend = backend.NewCPU()
+	}
+	m := &Model{Config: cfg, Dir: dir, Backend: opt.Backend}
+	var src source
+	if opt.RandomWeights {
+		src = newRandomSource(cfg, opt.Seed)
+	} else {
+		ck, err := tensor.OpenCheckpoint(dir)
+		if err != nil {
+			return nil, err
+		}
+		m.ck = ck
+		src = &ckSource{ck: ck, cfg: cfg}
+	}
+	if err := m.build(src); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// FromConfig builds a model with random weights from a parsed config.
+func FromConfig(cfg *Config, b backend.Backend, seed int64) (*Model, error) {
+	if b == nil {
+		b = backend.NewCPU()
+	}
+	m := &Model{Config: cfg, Backend: b}
+	if err := m.build(newRandomSource(cfg, seed)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Model) build(src source) error {
+	c := m.Config
+	m.rope = backend.Rope{InvFreq: c.Rope.InvFreq(), Interleaved: c.Rope.Interleaved, Scale: 1}
+	b := &builder{m: m, src: src}
+	var a arch
+	switch c.Arch {
+	case "llama":
+		a = buildLlama(b)
+	case "opt":
+		a = buildOPT(b)
+	case "chatglm":
+		a = buildChatGLM(b)
+	default:
+		return fmt.Errorf("model %s: %w: unknown architecture %q", m.Dir, ErrBadModel, c.Arch)
+	}
+	if b.err != nil {
+		return b.err
+	}
+	m.arch = a
+	return nil
+}
+
+// Close releases the memory-mapped checkpoint.
+func (m *Model) Close() error {
+	if m.ck != nil {
+		err := m.ck.Close()
+		m.ck = nil
+		return err
+	}
+	return nil
+}
+
+// Checkpoint returns the open checkpoint (nil for random weights).
+func (m *Model) Checkpoint() *tensor.Checkpoint { return m.ck }
+
+// NumLayers returns the number of decoder blocks.
+func (m *Model) NumLayers() int { return m.Config.Layers }
+
+// Linears returns block i's linear layers in execution order (i = -1: the
+// layers outside the blocks, such as the LM head).
+func (m *Model) Linears(i int) []*Linear { return m.arch.linears(i) }
+
+// SetWeight replaces a linear layer's weight (and bias, if non-nil) and
+// uploads it to the backend.
+func (m *Model) SetWeight(l *Linear, w kernels.Matrix, bias []float32) error {
+	wo, wi := w.Dims()
+	if wo != l.Out() || wi != l.In() {
+		return fmt.Errorf("linear %s: new weight is %d×%d, want %d×%d", l.Name, wo, wi, l.Out(), l.In())
+	}
+	up, err := m.Backend.UploadMatrix(w)
+	if err != nil {
+		return err
+	}
+	l.Host, l.w = w, up
+	if bias != nil {
+		bt := tensor.FromFloat32(l.Name+".bias", []int{len(bias)}, bias)
+		bw, err := m.Backend.Upload(bt)
+		if err != nil {
+			return err
+		}
+		l.Bias, l.b = bias, bw
+	}
+	return nil
+}
+
+// source hands out parameters by checkpoint name.
+type source interface {
+	tensor(name string, shape ...int) (*tensor.Tensor, error)
+	has(name string) bool
+	matrix(prefix string, out, in int) (kernels.Matrix, error)
+}
+
+type ckSource struct {
+	ck  *tensor.Checkpoint
+	cfg *Config
+}
+
+func (s *ckSource) has(name string) bool { return s.ck.Has(name) }
+
+func (s *ckSource) tensor(name string, shape ...int) (*tensor.Tensor, error) {
+	t, err := s.ck.Tensor(name)
+	if err != nil {
+		return nil, err
+	}
+	if !t.DType.IsFloat() {
+		return nil, fmt.Errorf("model %s: tensor %q: %w: dtype %s is not a float type", s.ck.Dir, name, ErrBadModel, t.DType)
+	}
+	if !sameShape(t.Shape, shape) {
+		return nil, fmt.Errorf("model %s: tensor %q: %w: shape %v, config implies %v", s.ck.Dir, name, ErrBadModel, t.Shape, shape)
+	}
+	return t, nil
+}
+
+func (s *ckSource) matrix(prefix string, out, in int) (kernels.Matrix, error) {
+	if !s.ck.Has(prefix + ".weight") {
+		for _, l := range linearLoaders {
+			m, ok, err := l(s.ck, prefix, s.cfg)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				if o, i := m.Dims(); o != out || i != in {
+					return nil, fmt.Errorf("model %s: linear %q: %w: packed weight is %d×%d, config implies %d×%d", s.ck.Dir, prefix, ErrBadModel, o, i, out, in)
+				}
+				return m, nil
+			}
+		}
+	}
+	t, err := s.tensor(prefix+".weight", out, in)
+	if err != nil {
+		return nil, err
+	}
+	d, err := t.Float32()
+	if err != nil {
+		return nil, err
+	}
+	return kernels.NewDense(out, in, d)
+}
+
+func sameShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// builder collects parameters, remembering the first error.
+type builder struct {
+	m   *Model
+	src source
+	err error
+}
+
+func (b *builder) fail(err error) {
+	if b.err == nil {
+		b.err = err
+	}
+}
+
+// vec uploads a vector or table parameter.
+func (b *builder) vec(name string, shape ...int) backend.Weight {
+	if b.err != nil {
+		return nil
+	}
+	t, err := b.src.tensor(name, shape...)
+	if err != nil {
+		b.fail(err)
+		return nil
+	}
+	w, err := b.m.Backend.Upload(t)
+	if err != nil {
+		b.fail(fmt.Errorf("model %s: tensor %q: %w", b.m.Dir, name, err))
+		return nil
+	}
+	return w
+}
+
+// optVec is vec for a parameter that may be absent.
+func (b *builder) optVec(present bool, name string, shape ...int) backend.Weight {
+	if !present {
+		return nil
+	}
+	return b.vec(name, shape...)
+}
+
+// linear builds prefix.weight (and prefix.bias when hasBias).
+func (b *builder) linear(layer int, prefix, short string, out, in int, hasBias bool) *Linear {
+	if b.err != nil {
+		return nil
+	}
+	l := &Linear{Name: prefix, Short: short, Layer: layer}
+	m, err := b.src.matrix(prefix, out, in)
+	if err != nil {
+		b.fail(err)
+		return nil
+	}
+	l.Host = m
+	if l.w, err = b.m.Backend.UploadMatrix(m); err != nil {
+		b.fail(err)
+		return nil
+	}
+	if hasBias {
+		t, err := b.src.tensor(prefix+".bias", out)
+		if err != nil {
+			b.fail(err)
+			return nil
+		}
+		if l.Bias, err = t.Float32(); err != nil {
+			b.fail(err)
+			return nil
+		}
+		if l.b, err = b.m.Backend.Upload(t); err != nil {
+			b.fail(err)
+			return nil
+		}
+	}
+	return l
+}
+
+// State is one sequence's decoding session: its KV cache, its position and
+// the scratch buffers of the forward pass (allocated once per distinct
+// chunk length, so the decode loop allocates nothing).
+type State struct {
+	m     *Model
+	cache backend.KVCache
+	pos   int
+	bufs  map[bufKey]backend.Tensor
+	full  map[string]backend.Tensor
+	// HiddenHook, if set, sees the hidden states after the embeddings
+	// (i = 0), after each block (i = 1…L) and after the final norm
+	// (i = L+1).
+	HiddenHook func(i int, h backend.Tensor)
+	logits     []float32
+}
+
+type bufKey struct {
+	name string
+	rows int
+}
+
+// NewState starts a session that can hold maxLen positions (0 means the
+// model's max_position_embeddings).
+func (m *Model) NewState(maxLen int) *State {
+	if maxLen <= 0 {
+		maxLen = m.Config.MaxPos
+	}
+	c := m.Config
+	return &State{
+		m:     m,
+		cache: m.Backend.NewKVCache(c.Layers, maxLen, c.KVHeads*c.HeadDim),
+		bufs:  map[bufKey]backend.Tensor{},
+		full:  map[string]backend.Tensor{},
+	}
+}
+
+// buf returns a rows×cols scratch tensor named name, reused across calls.
+func (s *State) buf(name string, rows, cols int) backend.Tensor {
+	k := bufKey{name, rows}
+	if t, ok := s.bufs[k]; ok && t.Cols() == cols {
+		return t
+	}
+	f, ok := s.full[name]
+	if !ok || f.Rows() < rows || f.Cols() != cols {
+		f = s.m.Backend.NewTensor(rows, cols)
+		s.full[name] = f
+		for key := range s.bufs {
+			if key.name == name {
+				delete(s.bufs, key)
+			}
+		}
+	}
+	t := s.m.Backend.View(f, 0, rows)
+	s.bufs[k] = t
+	return t
+}
+
+// Len returns the number of positions in the cache.
+func (s *State) Len() int { return s.pos }
+
+// Truncate forgets positions ≥ n (later calls overwrite them).
+func (s *State) Truncate(n int) {
+	if n < s.pos && n >= 0 {
+		s.pos = n
+	}
+}
+
+// Model returns the state's model.
+func (s *State) Model() *Model { return s.m }
+
+// ErrContext is returned when a sequence would exceed the cache.
+var ErrContext = errors.New("sequence longer than the context")
+
+// Append runs ids at positions Len()… and returns the logits of every one,
+// row-major [len(ids)×Vocab]. The slice is reused by the next call.
+func (s *State) Append(ids []int) ([]float32, error) { return s.forward(ids, false) }
+
+// AppendLast is Append returning only the last position's logits (one
+// LM-head row instead of len(ids)).
+func (s *State) AppendLast(ids []int) ([]float32, error) { return s.forward(ids, true) }
+
+// Hidden runs ids through the blocks and returns the final hidden states
+// (after the final norm), without the LM head.
+func (s *State) Hidden(ids []int) (backend.Tensor, error) {
+	h, err := s.run(ids)
+	return h, err
+}
+
+func (s *State) run(ids []int) (backend.Tensor, error) {
+	c := s.m.Config
+	if len(ids) == 0 {
+		return nil, errors.New("no tokens")
+	}
+	if s.pos+len(ids) > s.cache.MaxLen() {
+		return nil, fmt.Errorf("%w: %d+%d tokens, the cache holds %d", ErrContext, s.pos, len(ids), s.cache.MaxLen())
+	}
+	for _, id := range ids {
+		if id < 0 || id >= c.Vocab {
+			return nil, fmt.Errorf("token id %d outside the vocabulary [0, %d)", id, c.Vocab)
+		}
+	}
+	n := len(ids)
+	x := s.buf("x", n, c.Hidden)
+	s.m.arch.embed(s, x, ids, s.pos)
+	if s.HiddenHook != nil {
+		s.HiddenHook(0, x)
+	}
+	for i := 0; i < c.Layers; i++ {
+		s.m.arch.block(s, i, x, s.pos)
+		if s.HiddenHook != nil {
+			s.HiddenHook(i+1, x)
+		}
+	}
+	h := s.m.arch.head(s, x)
+	if s.HiddenHook != nil {
+		s.HiddenHook(c.Layers+1, h)
+	}
+	s.pos += n
+	return h, nil
+}
+
+func (s *State) forward(ids []int, lastOnly bool) ([]float32, error) {
+	h, err := s.run(ids)
+	if err != nil {
+		return nil, err
+	}
+	b := s.m.Backend
+	n := len(ids)
+	if lastOnly {
+		h = b.View(h, n-1, n)
+		n = 1
+	}
+	lm := s.m.arch.lmHead()
+	out := s.buf("logits", n, lm.Out())
+	s.m.linear(s, lm, out, h)
+	if cap(s.logits) < n*lm.Out() {
+		s.logits = make([]float32, n*lm.Out())
+	}
+	s.logits = s.logits[:n*lm.Out()]
+	b.Read(s.logits, out)
+	return s.logits, nil
+}
+
+// linear runs l on x into dst, calling the model's hook first.
+func (m *Model) linear(s *State, l *Linear, dst, x backend.Tensor) {
+	if m.Hook != nil {
+		if xm, ok := x.(*backend.Mat); ok {
+			m.Hook(l, xm.D, xm.R)
+		}
+	}
+	m.Backend.Linear(dst, x, l.w, l.b)
+}
+
+// attention runs the shared part of every architecture's self-attention:
+// rotary (if rope), cache store, causal attention.
+func (m *Model) attention(s *State, layer int, out, q, k, v backend.Tensor, pos0 int, rope bool) {
+	c := m.Config
+	b := m.Backend
+	if rope {
+		b.RoPE(q, c.Heads, c.HeadDim, pos0, &m.rope)
+		b.RoPE(k, c.KVHeads, c.HeadDim, pos0, &m.rope)
+	}
+	b.StoreKV(s.cache, layer, pos0, k, v)
+	b.Attention(out, q, s.cache, layer, pos0, c.Heads, c.KVHeads, c.HeadDim, float32(1/math.Sqrt(float64(c.HeadDim))))
+}
+
+// layerPrefix formats a per-block checkpoint prefix.
+func layerPrefix(format string, i int) string {
+	return strings.Replace(format, "{i}", fmt.Sprint(i), 1)
+}
+
+// Describe returns a one-line summary of the model.
+func (m *Model) Describe() string {
+	c := m.Config
+	return fmt.Sprintf("%s (%s): %d layers, hidden %d, heads %d/%d, vocab %d, %s", filepath.Base(m.Dir), c.ModelType, c.Layers, c.Hidden, c.Heads, c.KVHeads, c.Vocab, m.Backend.Name())
+}
+
+// Embed returns the input embeddings of ids at positions 0…len(ids)−1 as a
+// new host matrix [len(ids)×Hidden] (the input of block 0).
+func (m *Model) Embed(s *State, ids []int) ([]float32, error) {
+	c := m.Config
+	for _, id := range ids {
+		if id < 0 || id >= c.Vocab {
+			return nil, fmt.Errorf("token id %d outside the vocabulary [0, %d)", id, c.Vocab)
+		}
+	}
+	if len(ids) > s.cache.MaxLen() {
+		return nil, fmt.Errorf("%w: %d tokens, the cache holds %d", ErrContext, len(ids), s.cache.MaxLen())
+	}
+	x := s.buf("x", len(ids), c.Hidden)
+	m.arch.embed(s, x, ids, 0)
+	out := make([]float32, len(ids)*c.Hidden)
+	m.Backend.Read(out, x)
+	return out, nil
+}
+
+// ForwardBlock runs decoder block i in place on the host activations x
+// [rows×Hidden] of one sequence at positions 0…rows−1, using s's cache and
+// buffers. Block-by-block compression feeds each calibration sample through
+// the blocks with it; the model's Hook sees every linear input.
+func (m *Model) ForwardBlock(s *State, i int, x []float32) error {
+	c := m.Config
+	if len(x)%c.Hidden != 0 || i < 0 || i >= c.Layers {
+		return fmt.Errorf("forward block %d: %d values is not rows×%d", i, len(x), c.Hidden)
+	}
+	rows := len(x) / c.Hidden
+	if rows > s.cache.MaxLen() {
+		return fmt.Errorf("%w: %d tokens, the cache holds %d", ErrContext, rows, s.cache.MaxLen())
+	}
+	t := s.buf("x", rows, c.Hidden)
+	m.Backend.Write(t, x)
+	m.arch.block(s, i, t, 0)
+	m.Backend.Read(x, t)
+	return nil
+}
+
+// Logits applies the final norm and LM head to host hidden states
+// [rows×Hidden] (the output of the last block) and returns [rows×Vocab].
+func (m *Model) Logits(s *State, x []float32) ([]float32, error) {
+	c := m.Config
+	if len(x)%c.Hidden != 0 {
+		return nil, fmt.Errorf("logits: %d values is not rows×%d", len(x), c.Hidden)
+	}
+	rows := len(x) / c.Hidden
+	t := s.buf("x", rows, c.Hidden)
+	m.Backend.Write(t, x)
+	h := m.arch.head(s, t)
+	lm := m.arch.lmHead()
+	out := s.buf("logits", rows, lm.Out())
+	m.linear(s, lm, out, h)
+	res := make([]float32, rows*lm.Out())
+	m.Backend.Read(res, out)
+	return res, nil
+}
