@@ -24,10 +24,26 @@ func buildChatGLM(b *builder) *chatglm {
 	a := &chatglm{m: b.m}
 	const p0 = "transformer."
 	a.embedW = b.vec(p0+"embedding.word_embeddings.weight", c.Vocab, c.Hidden)
+	a.blocks = make([]glmBlock, c.Layers)
+	if !b.lazy {
+		for i := 0; i < c.Layers && b.err == nil; i++ {
+			a.loadBlock(b, i)
+		}
+	}
+	if c.PostLayerNorm {
+		a.final = b.vec(p0+"encoder.final_layernorm.weight", c.Hidden)
+	}
+	a.out = b.linear(-1, p0+"output_layer", "output_layer", c.Vocab, c.Hidden, false)
+	return a
+}
+
+func (a *chatglm) loadBlock(b *builder, i int) {
+	c := b.m.Config
+	const p0 = "transformer."
 	qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	for i := 0; i < c.Layers && b.err == nil; i++ {
+	{
 		p := layerPrefix(p0+"encoder.layers.{i}.", i)
-		a.blocks = append(a.blocks, glmBlock{
+		a.blocks[i] = (glmBlock{
 			ln1:   b.vec(p+"input_layernorm.weight", c.Hidden),
 			ln2:   b.vec(p+"post_attention_layernorm.weight", c.Hidden),
 			qkv:   b.linear(i, p+"self_attention.query_key_value", "self_attention.query_key_value", qd+2*kvd, c.Hidden, c.QKVBias || c.AddBiasLinear),
@@ -36,12 +52,9 @@ func buildChatGLM(b *builder) *chatglm {
 			fourH: b.linear(i, p+"mlp.dense_4h_to_h", "mlp.dense_4h_to_h", c.Hidden, c.Intermediate, c.AddBiasLinear),
 		})
 	}
-	if c.PostLayerNorm {
-		a.final = b.vec(p0+"encoder.final_layernorm.weight", c.Hidden)
-	}
-	a.out = b.linear(-1, p0+"output_layer", "output_layer", c.Vocab, c.Hidden, false)
-	return a
 }
+
+func (a *chatglm) dropBlock(i int) { a.blocks[i] = glmBlock{} }
 
 func (a *chatglm) norm(dst, x backend.Tensor, g backend.Weight) {
 	c := a.m.Config

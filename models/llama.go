@@ -23,10 +23,27 @@ func buildLlama(b *builder) *llama {
 	c := b.m.Config
 	a := &llama{m: b.m}
 	a.embedW = b.vec("model.embed_tokens.weight", c.Vocab, c.Hidden)
+	a.blocks = make([]llamaBlock, c.Layers)
+	if !b.lazy {
+		for i := 0; i < c.Layers && b.err == nil; i++ {
+			a.loadBlock(b, i)
+		}
+	}
+	a.norm = b.vec("model.norm.weight", c.Hidden)
+	headName := "lm_head"
+	if c.TieEmbed || !b.src.has("lm_head.weight") && b.src.has("model.embed_tokens.weight") && !hasPacked(b, "lm_head") {
+		headName = "model.embed_tokens"
+	}
+	a.lm = b.linear(-1, headName, "lm_head", c.Vocab, c.Hidden, false)
+	return a
+}
+
+func (a *llama) loadBlock(b *builder, i int) {
+	c := b.m.Config
 	qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	for i := 0; i < c.Layers && b.err == nil; i++ {
+	{
 		p := layerPrefix("model.layers.{i}.", i)
-		a.blocks = append(a.blocks, llamaBlock{
+		a.blocks[i] = (llamaBlock{
 			ln1:  b.vec(p+"input_layernorm.weight", c.Hidden),
 			ln2:  b.vec(p+"post_attention_layernorm.weight", c.Hidden),
 			q:    b.linear(i, p+"self_attn.q_proj", "self_attn.q_proj", qd, c.Hidden, c.AttentionBias),
@@ -38,14 +55,9 @@ func buildLlama(b *builder) *llama {
 			down: b.linear(i, p+"mlp.down_proj", "mlp.down_proj", c.Hidden, c.Intermediate, c.MLPBias),
 		})
 	}
-	a.norm = b.vec("model.norm.weight", c.Hidden)
-	headName := "lm_head"
-	if c.TieEmbed || !b.src.has("lm_head.weight") && b.src.has("model.embed_tokens.weight") && !hasPacked(b, "lm_head") {
-		headName = "model.embed_tokens"
-	}
-	a.lm = b.linear(-1, headName, "lm_head", c.Vocab, c.Hidden, false)
-	return a
 }
+
+func (a *llama) dropBlock(i int) { a.blocks[i] = llamaBlock{} }
 
 // hasPacked reports whether a packed-format loader recognises prefix.
 func hasPacked(b *builder, prefix string) bool {

@@ -63,6 +63,9 @@ type arch interface {
 	lmHead() *Linear
 	// linears lists block i's linear layers (i = -1: those outside blocks).
 	linears(i int) []*Linear
+	// loadBlock builds block i's parameters; dropBlock releases them.
+	loadBlock(b *builder, i int)
+	dropBlock(i int)
 }
 
 // Model is a loaded causal language model.
@@ -71,10 +74,12 @@ type Model struct {
 	Dir     string
 	Backend backend.Backend
 	// Hook, if set, sees the input of every linear layer (CPU backend only).
-	Hook LinearHook
-	arch arch
-	ck   *tensor.Checkpoint
-	rope backend.Rope
+	Hook   LinearHook
+	arch   arch
+	ck     *tensor.Checkpoint
+	rope   backend.Rope
+	src    source
+	loaded []bool
 }
 
 // Options control Load.
@@ -86,6 +91,10 @@ type Options struct {
 	RandomWeights bool
 	// Seed seeds RandomWeights.
 	Seed int64
+	// Lazy builds only the embeddings and the head; blocks are built by
+	// LoadBlock and released by ReleaseBlock, so a model larger than RAM can
+	// be processed block by block from its memory-mapped checkpoint.
+	Lazy bool
 }
 
 // Load reads the model in dir (config.json plus safetensors weights, sharded
@@ -111,7 +120,7 @@ func Load(dir string, opt Options) (*Model, error) {
 		m.ck = ck
 		src = &ckSource{ck: ck, cfg: cfg}
 	}
-	if err := m.build(src); err != nil {
+	if err := m.build(src, opt.Lazy); err != nil {
 		m.Close()
 		return nil, err
 	}
@@ -124,16 +133,21 @@ func FromConfig(cfg *Config, b backend.Backend, seed int64) (*Model, error) {
 		b = backend.NewCPU()
 	}
 	m := &Model{Config: cfg, Backend: b}
-	if err := m.build(newRandomSource(cfg, seed)); err != nil {
+	if err := m.build(newRandomSource(cfg, seed), false); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-func (m *Model) build(src source) error {
+func (m *Model) build(src source, lazy bool) error {
 	c := m.Config
 	m.rope = backend.Rope{InvFreq: c.Rope.InvFreq(), Interleaved: c.Rope.Interleaved, Scale: 1}
-	b := &builder{m: m, src: src}
+	m.src = src
+	m.loaded = make([]bool, c.Layers)
+	for i := range m.loaded {
+		m.loaded[i] = !lazy
+	}
+	b := &builder{m: m, src: src, lazy: lazy}
 	var a arch
 	switch c.Arch {
 	case "llama":
@@ -165,12 +179,49 @@ func (m *Model) Close() error {
 // Checkpoint returns the open checkpoint (nil for random weights).
 func (m *Model) Checkpoint() *tensor.Checkpoint { return m.ck }
 
+// LoadBlock builds block i's parameters if they are not resident (a no-op
+// for models loaded without Options.Lazy).
+func (m *Model) LoadBlock(i int) error {
+	if i < 0 || i >= len(m.loaded) {
+		return fmt.Errorf("load block %d: model has %d blocks", i, len(m.loaded))
+	}
+	if m.loaded[i] {
+		return nil
+	}
+	b := &builder{m: m, src: m.src}
+	m.arch.loadBlock(b, i)
+	if b.err != nil {
+		m.arch.dropBlock(i)
+		return b.err
+	}
+	m.loaded[i] = true
+	return nil
+}
+
+// ReleaseBlock drops block i's parameters (the garbage collector then frees
+// them); LoadBlock rebuilds them from the checkpoint.
+func (m *Model) ReleaseBlock(i int) {
+	if i >= 0 && i < len(m.loaded) && m.loaded[i] {
+		m.arch.dropBlock(i)
+		m.loaded[i] = false
+	}
+}
+
+// BlockLoaded reports whether block i's parameters are resident.
+func (m *Model) BlockLoaded(i int) bool { return i >= 0 && i < len(m.loaded) && m.loaded[i] }
+
 // NumLayers returns the number of decoder blocks.
 func (m *Model) NumLayers() int { return m.Config.Layers }
 
 // Linears returns block i's linear layers in execution order (i = -1: the
 // layers outside the blocks, such as the LM head).
-func (m *Model) Linears(i int) []*Linear { return m.arch.linears(i) }
+// An unloaded block (lazy models) has none.
+func (m *Model) Linears(i int) []*Linear {
+	if i >= 0 && !m.BlockLoaded(i) {
+		return nil
+	}
+	return m.arch.linears(i)
+}
 
 // SetWeight replaces a linear layer's weight (and bias, if non-nil) and
 // uploads it to the backend.
@@ -263,9 +314,10 @@ func sameShape(a, b []int) bool {
 
 // builder collects parameters, remembering the first error.
 type builder struct {
-	m   *Model
-	src source
-	err error
+	m    *Model
+	src  source
+	lazy bool
+	err  error
 }
 
 func (b *builder) fail(err error) {
@@ -343,6 +395,7 @@ type State struct {
 	pos   int
 	bufs  map[bufKey]backend.Tensor
 	full  map[string]backend.Tensor
+	views map[viewKey]backend.Tensor
 	// HiddenHook, if set, sees the hidden states after the embeddings
 	// (i = 0), after each block (i = 1…L) and after the final norm
 	// (i = L+1).
@@ -391,6 +444,25 @@ func (s *State) buf(name string, rows, cols int) backend.Tensor {
 	return t
 }
 
+// lastRow returns a (cached) view of row n−1 of h.
+func (s *State) lastRow(h backend.Tensor, n int) backend.Tensor {
+	k := viewKey{h, n}
+	if v, ok := s.views[k]; ok {
+		return v
+	}
+	if s.views == nil {
+		s.views = map[viewKey]backend.Tensor{}
+	}
+	v := s.m.Backend.View(h, n-1, n)
+	s.views[k] = v
+	return v
+}
+
+type viewKey struct {
+	t backend.Tensor
+	n int
+}
+
 // Len returns the number of positions in the cache.
 func (s *State) Len() int { return s.pos }
 
@@ -435,6 +507,11 @@ func (s *State) run(ids []int) (backend.Tensor, error) {
 			return nil, fmt.Errorf("token id %d outside the vocabulary [0, %d)", id, c.Vocab)
 		}
 	}
+	for i, ok := range s.m.loaded {
+		if !ok {
+			return nil, fmt.Errorf("block %d is not loaded (lazy model: call LoadBlock)", i)
+		}
+	}
 	n := len(ids)
 	x := s.buf("x", n, c.Hidden)
 	s.m.arch.embed(s, x, ids, s.pos)
@@ -463,7 +540,7 @@ func (s *State) forward(ids []int, lastOnly bool) ([]float32, error) {
 	b := s.m.Backend
 	n := len(ids)
 	if lastOnly {
-		h = b.View(h, n-1, n)
+		h = s.lastRow(h, n)
 		n = 1
 	}
 	lm := s.m.arch.lmHead()
@@ -542,6 +619,9 @@ func (m *Model) ForwardBlock(s *State, i int, x []float32) error {
 	rows := len(x) / c.Hidden
 	if rows > s.cache.MaxLen() {
 		return fmt.Errorf("%w: %d tokens, the cache holds %d", ErrContext, rows, s.cache.MaxLen())
+	}
+	if !m.loaded[i] {
+		return fmt.Errorf("forward block %d: not loaded (lazy model: call LoadBlock)", i)
 	}
 	t := s.buf("x", rows, c.Hidden)
 	m.Backend.Write(t, x)

@@ -190,3 +190,57 @@ func TestBlockAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestLazyBlocks loads a model lazily and runs it block by block, loading
+// and releasing each block, as compression of a model larger than RAM does.
+func TestLazyBlocks(t *testing.T) {
+	for _, name := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("..", "testdata", name)
+			full, err := Load(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer full.Close()
+			ids := []int{3, 1, 4, 1, 5, 9, 2, 6}
+			want, _ := full.NewState(0).Append(ids)
+			want = append([]float32(nil), want...)
+
+			m, err := Load(dir, Options{Lazy: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if m.BlockLoaded(0) || m.Linears(0) != nil {
+				t.Fatal("lazy model has block 0 resident")
+			}
+			if _, err := m.NewState(0).Append(ids); err == nil {
+				t.Fatal("forward through unloaded blocks succeeded")
+			}
+			s := m.NewState(0)
+			x, err := m.Embed(s, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < m.NumLayers(); i++ {
+				if err := m.LoadBlock(i); err != nil {
+					t.Fatal(err)
+				}
+				if err := m.ForwardBlock(s, i, x); err != nil {
+					t.Fatal(err)
+				}
+				m.ReleaseBlock(i)
+				if m.BlockLoaded(i) {
+					t.Fatalf("block %d still loaded", i)
+				}
+			}
+			got, err := m.Logits(s, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := relErr(got, want); e > 1e-6 {
+				t.Errorf("lazy block path differs: %.3g", e)
+			}
+		})
+	}
+}

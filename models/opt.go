@@ -33,10 +33,32 @@ func buildOPT(b *builder) *opt {
 		a.projIn = b.linear(-1, p0+"project_in", "project_in", c.Hidden, c.WordEmbedProjDim, false)
 		a.projOut = b.linear(-1, p0+"project_out", "project_out", c.WordEmbedProjDim, c.Hidden, false)
 	}
+	a.blocks = make([]optBlock, c.Layers)
+	if !b.lazy {
+		for i := 0; i < c.Layers && b.err == nil; i++ {
+			a.loadBlock(b, i)
+		}
+	}
 	ln := c.LNElementwise
-	for i := 0; i < c.Layers && b.err == nil; i++ {
+	if c.DoLayerNormBefore && !c.RemoveFinalLN {
+		a.finalLNg = b.optVec(ln, p0+"final_layer_norm.weight", c.Hidden)
+		a.finalLNb = b.optVec(ln, p0+"final_layer_norm.bias", c.Hidden)
+	}
+	headName := "model.decoder.embed_tokens"
+	if !c.TieEmbed && (b.src.has("lm_head.weight") || hasPacked(b, "lm_head")) {
+		headName = "lm_head"
+	}
+	a.lm = b.linear(-1, headName, "lm_head", c.Vocab, c.WordEmbedProjDim, false)
+	return a
+}
+
+func (a *opt) loadBlock(b *builder, i int) {
+	c := b.m.Config
+	const p0 = "model.decoder."
+	ln := c.LNElementwise
+	{
 		p := layerPrefix(p0+"layers.{i}.", i)
-		a.blocks = append(a.blocks, optBlock{
+		a.blocks[i] = (optBlock{
 			attnLNg: b.optVec(ln, p+"self_attn_layer_norm.weight", c.Hidden),
 			attnLNb: b.optVec(ln, p+"self_attn_layer_norm.bias", c.Hidden),
 			ffnLNg:  b.optVec(ln, p+"final_layer_norm.weight", c.Hidden),
@@ -49,17 +71,9 @@ func buildOPT(b *builder) *opt {
 			fc2:     b.linear(i, p+"fc2", "fc2", c.Hidden, c.Intermediate, c.EnableBias),
 		})
 	}
-	if c.DoLayerNormBefore && !c.RemoveFinalLN {
-		a.finalLNg = b.optVec(ln, p0+"final_layer_norm.weight", c.Hidden)
-		a.finalLNb = b.optVec(ln, p0+"final_layer_norm.bias", c.Hidden)
-	}
-	headName := "model.decoder.embed_tokens"
-	if !c.TieEmbed && (b.src.has("lm_head.weight") || hasPacked(b, "lm_head")) {
-		headName = "lm_head"
-	}
-	a.lm = b.linear(-1, headName, "lm_head", c.Vocab, c.WordEmbedProjDim, false)
-	return a
 }
+
+func (a *opt) dropBlock(i int) { a.blocks[i] = optBlock{} }
 
 func (a *opt) layerNorm(dst, x backend.Tensor, g, bias backend.Weight) {
 	if g == nil {

@@ -1,0 +1,46 @@
+# gollm — build, test and benchmark. `make test` is what CI runs.
+GO       ?= go
+BIN      ?= bin
+FUZZTIME ?= 5s
+
+.PHONY: all build run test deps vet fuzz bench bench-kernels clean
+
+all: build
+
+# deps installs what the cgo build needs (OpenBLAS) when it is missing.
+deps:
+	@if ! ( [ -f /usr/include/x86_64-linux-gnu/cblas.h ] || [ -f /usr/include/cblas.h ] || [ -f /usr/include/openblas/cblas.h ] ) \
+	   || ! ldconfig -p 2>/dev/null | grep -q libopenblas; then \
+		echo "installing libopenblas-dev (needed for the OpenBLAS GEMM)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libopenblas-dev; \
+	fi
+
+build: deps
+	$(GO) build -o $(BIN)/gollm ./cmd/gollm
+
+# run: the default job — generate from the built-in tiny LLaMA-3 fixture.
+run: build
+	$(BIN)/gollm generate --model testdata/llama3-tiny --prompt "The capital of France is" --max-new-tokens 16 --greedy
+
+vet:
+	$(GO) vet ./...
+
+# test: vet, the whole suite (OpenBLAS build), the pure-Go build of the
+# kernels and models, and a short run of every file-parser fuzz target.
+test: deps vet
+	$(GO) test ./...
+	CGO_ENABLED=0 $(GO) test ./kernels/ ./models/ ./tensor/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=$(FUZZTIME) ./tensor/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=$(FUZZTIME) ./models/
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=60s ./tensor/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=60s ./models/
+
+# bench: the benchmarks docs/PERFORMANCE.md records.
+bench: deps
+	$(GO) test -run='^$$' -bench=. -benchtime=3x ./kernels/ ./models/
+
+clean:
+	rm -rf $(BIN)
