@@ -11,15 +11,25 @@ import (
 )
 
 // randomSource invents parameters of the shapes the config implies: norm
-// weights 1, biases 0, other weights N(0, 0.02²) — the shape and cost of a
-// real model, for speed measurements.
+// weights 1, biases 0, other weights uniform with standard deviation 0.02
+// (the usual initializer_range) — the shape and cost of a real model, for
+// speed measurements. Values depend only on the seed and the tensor name,
+// and are generated in parallel chunks.
 type randomSource struct {
-	cfg *Config
-	rng *rand.Rand
+	cfg  *Config
+	seed uint64
 }
 
 func newRandomSource(cfg *Config, seed int64) *randomSource {
-	return &randomSource{cfg: cfg, rng: rand.New(rand.NewPCG(uint64(seed), 0x9e3779b97f4a7c15))}
+	return &randomSource{cfg: cfg, seed: uint64(seed)}
+}
+
+func nameHash(s string) uint64 {
+	h := uint64(1469598103934665603)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * 1099511628211
+	}
+	return h
 }
 
 func (r *randomSource) has(name string) bool {
@@ -35,9 +45,17 @@ func (r *randomSource) values(name string, n int) []float32 {
 		}
 	case strings.HasSuffix(name, ".bias"):
 	default:
-		for i := range v {
-			v[i] = float32(r.rng.NormFloat64() * 0.02)
-		}
+		const chunk = 1 << 16
+		amp := float32(0.02 * math.Sqrt(3))
+		h := nameHash(name)
+		kernels.ParallelFor((n+chunk-1)/chunk, 1, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				rng := rand.New(rand.NewPCG(r.seed^h, uint64(c)))
+				for i := c * chunk; i < min((c+1)*chunk, n); i++ {
+					v[i] = (2*rng.Float32() - 1) * amp
+				}
+			}
+		})
 	}
 	return v
 }

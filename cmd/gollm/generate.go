@@ -86,6 +86,14 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		ids = tok.Encode(*prompt, true)
 	}
+	for _, id := range ids {
+		if id >= m.Config.Vocab {
+			return usagef("--ids: token id %d outside the vocabulary [0, %d) of %s", id, m.Config.Vocab, *model)
+		}
+	}
+	if len(ids)+*maxNew > m.Config.MaxPos {
+		return usagef("--max-new-tokens %d: %d prompt + %d new tokens exceed max_position_embeddings %d of %s", *maxNew, len(ids), *maxNew, m.Config.MaxPos, *model)
+	}
 	opt := models.GenerateOptions{MaxNewTokens: *maxNew, Greedy: *greedy, Temperature: *temp, TopP: *topP, TopK: *topK, Seed: *seed}
 	if !*noStop {
 		opt.StopIDs = m.Config.EOS
@@ -101,9 +109,6 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	res, err := m.Generate(ctx, ids, opt)
 	if err != nil {
-		if opt.MaxNewTokens+len(ids) > m.Config.MaxPos {
-			return usagef("%v", err)
-		}
 		return err
 	}
 	out := generateOutput{

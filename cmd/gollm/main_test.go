@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = run(context.Background(), args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	trunc := filepath.Join(dir, "trunc")
+	os.MkdirAll(trunc, 0o755)
+	cfg, _ := os.ReadFile("../../testdata/opt-tiny/config.json")
+	os.WriteFile(filepath.Join(trunc, "config.json"), cfg, 0o644)
+	w, _ := os.ReadFile("../../testdata/opt-tiny/model.safetensors")
+	os.WriteFile(filepath.Join(trunc, "model.safetensors"), w[:len(w)/3], 0o644)
+
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string // in stderr
+	}{
+		{"no command", nil, 2, "usage"},
+		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"unknown flag", []string{"generate", "--bogus"}, 2, "bogus"},
+		{"missing model", []string{"generate", "--ids", "1"}, 2, "--model is required"},
+		{"model not found", []string{"generate", "--model", filepath.Join(dir, "nope"), "--ids", "1"}, 2, "config.json"},
+		{"truncated weights", []string{"generate", "--model", trunc, "--ids", "1"}, 2, "model.safetensors"},
+		{"bad ids", []string{"generate", "--model", "../../testdata/opt-tiny", "--ids", "1,-3"}, 2, "--ids"},
+		{"id outside vocab", []string{"generate", "--model", "../../testdata/opt-tiny", "--ids", "99999", "--max-new-tokens", "1"}, 2, "outside the vocabulary"},
+		{"too long", []string{"generate", "--model", "../../testdata/opt-tiny", "--ids", "5", "--max-new-tokens", "5000"}, 2, "max_position_embeddings"},
+		{"no cuda", []string{"generate", "--model", "../../testdata/opt-tiny", "--ids", "5", "--device", "cuda"}, 2, "--device cuda"},
+		{"ok", []string{"generate", "--model", "../../testdata/opt-tiny", "--ids", "5,6", "--max-new-tokens", "3", "--greedy"}, 0, "decode"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := runCLI(c.args...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, c.code, stderr)
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("stderr %q lacks %q", stderr, c.want)
+			}
+			if c.code == 2 && c.name != "no command" && strings.Count(strings.TrimSpace(stderr), "\n") > 0 && !strings.Contains(c.name, "flag") {
+				t.Errorf("error is not one line: %q", stderr)
+			}
+		})
+	}
+}
+
+func TestGenerateJSON(t *testing.T) {
+	code, stdout, stderr := runCLI("generate", "--model", "../../testdata/llama2-tiny", "--ids", "1,15043,3186", "--max-new-tokens", "4", "--greedy", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var out generateOutput
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout)
+	}
+	if out.NewTokens != 4 || len(out.IDs) != 4 || out.PromptTokens != 3 || out.Device != "cpu" {
+		t.Errorf("unexpected output %+v", out)
+	}
+}
