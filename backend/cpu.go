@@ -39,6 +39,7 @@ type cpuCache struct {
 	maxLen, kvDim int
 	k, v          [][]float32
 	scratch       []float32
+	gemmScratch   []float32 // prefill scores, grown on demand
 }
 
 func (c *cpuCache) MaxLen() int { return c.maxLen }
@@ -175,6 +176,14 @@ func (*CPU) StoreKV(c KVCache, layer, pos0 int, k, v Tensor) {
 func (*CPU) Attention(dst, q Tensor, c KVCache, layer, pos0, heads, kvHeads, headDim int, scale float32) {
 	cc := c.(*cpuCache)
 	qm := mat(q)
+	if qm.R >= kernels.AttentionGEMMMinRows {
+		need := kernels.AttentionGEMMScratch(qm.R, pos0+qm.R)
+		if len(cc.gemmScratch) < need {
+			cc.gemmScratch = make([]float32, need)
+		}
+		kernels.AttentionGEMM(mat(dst).D, qm.D, cc.k[layer], cc.v[layer], qm.R, pos0, heads, kvHeads, headDim, scale, cc.gemmScratch)
+		return
+	}
 	if need := kernels.AttentionScratch(cc.maxLen); len(cc.scratch) < need {
 		cc.scratch = make([]float32, need) // thread count was raised after the cache was made
 	}

@@ -44,6 +44,11 @@ func TestAttentionMatchesReference(t *testing.T) {
 		if d := maxAbsDiff(got, want); d > 1e-5 {
 			t.Errorf("%+v: max diff %.3g", c, d)
 		}
+		gemm := make([]float32, len(q))
+		AttentionGEMM(gemm, q, k, v, c.rows, c.pos0, c.heads, c.kvHeads, c.headDim, scale, make([]float32, AttentionGEMMScratch(c.rows, total)))
+		if d := maxAbsDiff(gemm, want); d > 1e-5 {
+			t.Errorf("%+v: GEMM attention max diff %.3g", c, d)
+		}
 	}
 }
 
