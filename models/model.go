@@ -10,6 +10,7 @@ import (
 	"github.com/llmcbench/gollm/backend"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/tensor"
+	"github.com/llmcbench/gollm/tokenizer"
 )
 
 // Linear is one linear layer of a model: its checkpoint name, its weight in
@@ -80,6 +81,8 @@ type Model struct {
 	rope   backend.Rope
 	src    source
 	loaded []bool
+	tok    *tokenizer.Tokenizer
+	tokErr error
 }
 
 // Options control Load.
@@ -647,4 +650,18 @@ func (m *Model) Logits(s *State, x []float32) ([]float32, error) {
 	res := make([]float32, rows*lm.Out())
 	m.Backend.Read(res, out)
 	return res, nil
+}
+
+// Tokenizer returns the tokenizer the model folder ships (tokenizer.json
+// first, else tokenizer.model; see tokenizer.Load), loading it on first use.
+func (m *Model) Tokenizer() (*tokenizer.Tokenizer, error) {
+	if m.tok != nil || m.tokErr != nil {
+		return m.tok, m.tokErr
+	}
+	if m.Dir == "" {
+		m.tokErr = fmt.Errorf("model has no folder (random weights from a config): no tokenizer")
+		return nil, m.tokErr
+	}
+	m.tok, m.tokErr = tokenizer.Load(m.Dir)
+	return m.tok, m.tokErr
 }
