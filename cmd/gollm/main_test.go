@@ -72,3 +72,47 @@ func TestGenerateJSON(t *testing.T) {
 		t.Errorf("unexpected output %+v", out)
 	}
 }
+
+func TestTokenizeAndEvalCommands(t *testing.T) {
+	code, stdout, stderr := runCLI("tokenize", "--model", "../../testdata/llama2-tiny", "--text", "Hello world", "--json")
+	if code != 0 {
+		t.Fatalf("tokenize exit %d: %s", code, stderr)
+	}
+	var tok tokenizeOutput
+	if err := json.Unmarshal([]byte(stdout), &tok); err != nil {
+		t.Fatal(err)
+	}
+	// sentencepiece: ▁Hello = 15043, ▁world = 3186, after BOS 1.
+	if len(tok.IDs) != 3 || tok.IDs[0] != 1 || tok.IDs[1] != 15043 || tok.IDs[2] != 3186 {
+		t.Errorf("ids %v", tok.IDs)
+	}
+	if code, _, stderr := runCLI("tokenize", "--model", "../../testdata/chatglm3-tiny", "--text", "x"); code != 2 || !strings.Contains(stderr, "tokenizer") {
+		t.Errorf("folder without tokenizer: exit %d, %q", code, stderr)
+	}
+	code, stdout, stderr = runCLI("eval", "--model", "../../testdata/llama3-tiny", "--tasks", "arc_easy,wikitext2", "--data", "../../testdata/eval", "--seqlen", "64", "--json")
+	if code != 0 {
+		t.Fatalf("eval exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Results []struct {
+			Task    string             `json:"task"`
+			N       int                `json:"n"`
+			Metrics map[string]float64 `json:"metrics"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 || rep.Results[0].N == 0 || rep.Results[1].Metrics["ppl"] <= 1 {
+		t.Errorf("report %+v", rep)
+	}
+	for _, bad := range [][]string{
+		{"eval", "--model", "../../testdata/llama3-tiny", "--tasks", "nosuchtask"},
+		{"eval", "--model", "../../testdata/llama3-tiny", "--tasks", "piqa", "--data", t.TempDir()},
+		{"eval", "--model", "../../testdata/llama3-tiny"},
+	} {
+		if code, _, stderr := runCLI(bad...); code != 2 {
+			t.Errorf("%v: exit %d (%s)", bad, code, stderr)
+		}
+	}
+}
