@@ -33,10 +33,15 @@ test: deps vet
 	CGO_ENABLED=0 $(GO) test ./kernels/ ./models/ ./tensor/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=$(FUZZTIME) ./tensor/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=$(FUZZTIME) ./models/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME) ./tokenizer/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseSentencePiece$$' -fuzztime=$(FUZZTIME) ./tokenizer/
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=60s ./tensor/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=60s ./models/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=60s ./tokenizer/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseSentencePiece$$' -fuzztime=60s ./tokenizer/
+	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=60s ./tokenizer/
 
 # bench: the benchmarks docs/PERFORMANCE.md records.
 bench: deps
