@@ -2,7 +2,6 @@ package evalmodel
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -72,7 +71,7 @@ func TestPerplexityMatchesReferenceLogits(t *testing.T) {
 			if math.Abs(res.PPL-want)/want > 1e-5 {
 				t.Errorf("ppl %.8g, reference logits give %.8g", res.PPL, want)
 			}
-			t.Log(fmt.Sprintf("%s: ppl %.6f (reference %.6f) over %d windows of %d", name, res.PPL, want, rows, seqlen))
+			t.Logf("%s: ppl %.6f (reference %.6f) over %d windows of %d", name, res.PPL, want, rows, seqlen)
 		})
 	}
 }

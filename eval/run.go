@@ -1,0 +1,270 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Prompt variants.
+const (
+	// VariantHarness uses lm-evaluation-harness's templates and scoring.
+	VariantHarness = "harness"
+	// VariantLLMCBench uses LLMCBench's own scripts' prompts and scoring
+	// where they differ (mmlu, qnli, mnli, mnli_mismatch, truthfulqa_*);
+	// other tasks fall back to the harness and say so in their result.
+	VariantLLMCBench = "llmcbench"
+)
+
+// Config is one evaluation run. The zero value of every field but Tasks is
+// a usable default.
+type Config struct {
+	Tasks   []string `json:"tasks"`
+	DataDir string   `json:"data_dir"`
+	// Limit scores only the first N documents of each task (the first N
+	// windows for GPTQ-style perplexity); 0 means all.
+	Limit int `json:"limit"`
+	// Seqlen is the window of GPTQ-style perplexity (default 2048, or the
+	// model's context if shorter) and the maximum sequence length of every
+	// other task (default: the model's context; LLMCBench prompts: 2048).
+	Seqlen int `json:"seqlen"`
+	// Shots is the number of few-shot examples for tasks that take them
+	// (mmlu, advglue_*); the others are zero-shot.
+	Shots int `json:"shots"`
+	// AddBOS prepends BOS to harness and LLMCBench requests (the harness
+	// does not through v0.4.9; newer versions do). GPTQ-style perplexity
+	// always tokenizes with the tokenizer's special tokens, as
+	// tokenizer(text) does in the reference scripts.
+	AddBOS bool `json:"add_bos"`
+	// PromptVariant is "harness" (default) or "llmcbench".
+	PromptVariant string `json:"prompt_variant"`
+	// Seed drives the random choices of C4 evaluation (GPTQ uses 0).
+	Seed int64 `json:"seed"`
+	// NoPrefixReuse runs every request from an empty KV cache (for
+	// benchmarks and checks; results are the same up to rounding).
+	NoPrefixReuse bool `json:"no_prefix_reuse"`
+
+	// Descriptions recorded with the results.
+	Model     string `json:"model,omitempty"`
+	Tokenizer string `json:"tokenizer,omitempty"`
+	Dtype     string `json:"dtype,omitempty"`
+	Device    string `json:"device,omitempty"`
+}
+
+// Report is the result of Run: the full configuration and one result per
+// task. It marshals to the JSON that `gollm eval --json` prints.
+type Report struct {
+	Config     Config        `json:"config"`
+	MaxContext int           `json:"model_max_context"`
+	Results    []*TaskResult `json:"results"`
+	Seconds    float64       `json:"seconds"`
+}
+
+// TaskResult is one task's metrics with everything that produced them.
+type TaskResult struct {
+	Task            string   `json:"task"`
+	Kind            string   `json:"kind"`
+	Variant         string   `json:"prompt_variant"`
+	TemplateVersion string   `json:"template_version"`
+	Template        string   `json:"template"`
+	Files           []string `json:"files"`
+	// Seqlen is the perplexity window, or the longest sequence scored.
+	Seqlen int  `json:"seqlen"`
+	Shots  int  `json:"shots"`
+	AddBOS bool `json:"add_bos"`
+	// N is the number of documents (windows for perplexity) scored.
+	N int `json:"n"`
+	// Metrics holds each metric and, for means over documents,
+	// METRIC_stderr (the harness's standard error of the mean).
+	Metrics map[string]float64 `json:"metrics"`
+	// Counts is the number of documents behind each mean.
+	Counts map[string]int `json:"counts,omitempty"`
+	// Groups holds per-group metrics (MMLU subjects and categories).
+	Groups map[string]*GroupResult `json:"groups,omitempty"`
+	// Skipped counts documents left out, by reason; they are in no metric.
+	Skipped map[string]int `json:"skipped,omitempty"`
+	// TruncatedRequests counts requests whose context lost tokens on the
+	// left to fit the sequence limit, as the harness does.
+	TruncatedRequests int `json:"truncated_requests"`
+	// ForwardTokens is the number of tokens run through the model,
+	// ScoredTokens those whose log-probability entered a metric.
+	ForwardTokens int64    `json:"forward_tokens"`
+	ScoredTokens  int64    `json:"scored_tokens"`
+	Seconds       float64  `json:"seconds"`
+	Notes         []string `json:"notes,omitempty"`
+}
+
+// GroupResult is the metrics of one group of documents.
+type GroupResult struct {
+	N       int                `json:"n"`
+	Metrics map[string]float64 `json:"metrics"`
+}
+
+func (r *TaskResult) skip(reason string) {
+	if r.Skipped == nil {
+		r.Skipped = map[string]int{}
+	}
+	r.Skipped[reason]++
+}
+
+func (r *TaskResult) skipSummary() string {
+	var parts []string
+	for k, v := range r.Skipped {
+		parts = append(parts, fmt.Sprintf("%d × %s", v, k))
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 {
+		return "no documents"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// env is what a task needs while loading and running.
+type env struct {
+	ctx      context.Context
+	cfg      Config
+	lm       LM
+	tok      Tokenizer
+	progress io.Writer
+
+	lastCtx    string // memo of the last context's tokens
+	lastCtxIDs []int
+}
+
+// limitDocs applies --limit.
+func limitDocs[T any](e *env, docs []T) []T {
+	if e.cfg.Limit > 0 && len(docs) > e.cfg.Limit {
+		return docs[:e.cfg.Limit]
+	}
+	return docs
+}
+
+// Run evaluates lm on every task of cfg and returns the report. Data
+// files of all tasks are read and checked before any scoring starts, so a
+// missing file fails fast. Errors that come from the input (missing or
+// malformed files, unknown tasks, bad options) match ErrBadInput; others
+// are runtime failures. Progress goes to progress (nil: none).
+func Run(ctx context.Context, cfg Config, lm LM, tok Tokenizer, progress io.Writer) (*Report, error) {
+	start := time.Now()
+	if lm == nil || tok == nil {
+		return nil, fmt.Errorf("eval: Run needs a model and a tokenizer")
+	}
+	if cfg.PromptVariant == "" {
+		cfg.PromptVariant = VariantHarness
+	}
+	if cfg.PromptVariant != VariantHarness && cfg.PromptVariant != VariantLLMCBench {
+		return nil, badInput("", "prompt variant %q: want %q or %q", cfg.PromptVariant, VariantHarness, VariantLLMCBench)
+	}
+	if cfg.Limit < 0 || cfg.Shots < 0 || cfg.Seqlen < 0 || cfg.Seed < 0 {
+		return nil, badInput("", "limit, shots, seqlen and seed must not be negative")
+	}
+	if cfg.Seqlen > lm.MaxContext() {
+		return nil, badInput("", "seqlen %d exceeds the model's context of %d tokens", cfg.Seqlen, lm.MaxContext())
+	}
+	if cfg.Seqlen == 1 {
+		return nil, badInput("", "seqlen 1 leaves nothing to predict")
+	}
+	names, err := expandTasks(cfg.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Tasks = names
+	e := &env{ctx: ctx, cfg: cfg, lm: lm, tok: tok, progress: progress}
+
+	type job struct {
+		res *TaskResult
+		run func() error
+	}
+	var jobs []job
+	for _, name := range names {
+		def := lookupTask(name, cfg.PromptVariant)
+		res := def.newResult(e)
+		run, err := def.load(e, def, res)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, job{res, run})
+	}
+	rep := &Report{Config: cfg, MaxContext: lm.MaxContext()}
+	for _, j := range jobs {
+		t0 := time.Now()
+		if err := j.run(); err != nil {
+			return nil, err
+		}
+		j.res.Seconds = time.Since(t0).Seconds()
+		rep.Results = append(rep.Results, j.res)
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// expandTasks resolves group names and rejects unknown tasks.
+func expandTasks(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return nil, badInput("", "no tasks given (known: %s)", strings.Join(TaskNames(), ", "))
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, raw := range in {
+		name := strings.TrimSpace(raw)
+		members, ok := taskGroups[name]
+		if !ok {
+			if _, ok := registry[name]; !ok {
+				return nil, badInput("", "unknown task %q (known: %s)", name, strings.Join(TaskNames(), ", "))
+			}
+			members = []string{name}
+		}
+		for _, m := range members {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
+
+// TaskNames returns every task name in a stable order (groups excluded).
+func TaskNames() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range taskList {
+		if !seen[d.name] {
+			seen[d.name] = true
+			out = append(out, d.name)
+		}
+	}
+	return out
+}
+
+// ListTasks writes each task with the files and columns it expects and
+// where the data comes from.
+func ListTasks(w io.Writer) {
+	fmt.Fprintf(w, "Tasks read their data from --data DIR/<folder>/ (Hugging Face split files such as\n")
+	fmt.Fprintf(w, "test-00000-of-00001.parquet or test.jsonl, or the original release files named below;\n")
+	fmt.Fprintf(w, "subfolders are searched). Groups: ")
+	var groups []string
+	for g, m := range taskGroups {
+		groups = append(groups, g+" = "+strings.Join(m, ","))
+	}
+	sort.Strings(groups)
+	fmt.Fprintf(w, "%s.\n\n", strings.Join(groups, "; "))
+	for _, d := range taskList {
+		fmt.Fprintf(w, "%s  [%s, %s, template %s]\n", d.name, d.variant, d.kind, d.version)
+		fmt.Fprintf(w, "  %s\n", d.about)
+		fmt.Fprintf(w, "  folders: %s\n", strings.Join(d.data.Dirs, " or "))
+		if d.data.Split != "" {
+			fmt.Fprintf(w, "  split:   %s\n", d.data.Split)
+		}
+		if len(d.data.Names) > 0 {
+			fmt.Fprintf(w, "  files:   %s\n", strings.Join(d.data.Names, ", "))
+		}
+		fmt.Fprintf(w, "  columns: %s\n", d.columns)
+		fmt.Fprintf(w, "  source:  %s\n", d.data.Source)
+		fmt.Fprintf(w, "  metrics: %s\n", strings.Join(d.metrics, ", "))
+		fmt.Fprintf(w, "  prompt:  %q\n\n", d.template)
+	}
+}
