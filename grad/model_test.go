@@ -1,0 +1,189 @@
+package grad
+
+import (
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/llmcbench/gollm/models"
+	"github.com/llmcbench/gollm/tensor"
+)
+
+var fixtures = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
+
+// TestForwardMatchesEngine runs each fixture through the differentiable
+// model and through the engine (models.Load, State.Append) on the
+// reference input ids and requires the same logits.
+func TestForwardMatchesEngine(t *testing.T) {
+	for _, name := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("..", "testdata", name)
+			gm, err := LoadModel(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			em, err := models.Load(dir, models.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer em.Close()
+			ref, err := tensor.Open(filepath.Join(dir, "reference.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ref.Close()
+			it, err := ref.Tensor("input_ids")
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := it.Int64()
+			if err != nil {
+				t.Fatal(err)
+			}
+			B, S := it.Shape[0], it.Shape[1]
+			ids := make([]int, len(raw))
+			for i, v := range raw {
+				ids[i] = int(v)
+			}
+			logits, err := gm.Forward(NewTape(), ids, B, S)
+			if err != nil {
+				t.Fatal(err)
+			}
+			V := gm.Config.Vocab
+			var maxAbs, maxDiff float64
+			for b := 0; b < B; b++ {
+				want, err := em.NewState(S).Append(ids[b*S : (b+1)*S])
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := logits.Val[b*S*V : (b+1)*S*V]
+				for i := range want {
+					maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
+					maxDiff = math.Max(maxDiff, math.Abs(float64(got[i]-want[i])))
+				}
+			}
+			if maxAbs == 0 || maxDiff > 1e-4*maxAbs {
+				t.Errorf("max |logit difference| %.3g, max |logit| %.3g: relative %.3g > 1e-4", maxDiff, maxAbs, maxDiff/maxAbs)
+			}
+		})
+	}
+}
+
+// blockConfigs are small configs of every architecture variant.
+func blockConfigs() map[string]*models.Config {
+	rope := func(hd, rot int, inter bool) models.RopeConfig {
+		return models.RopeConfig{Theta: 10000, Type: "default", Factor: 1, RotaryDim: rot, Interleaved: inter}
+	}
+	return map[string]*models.Config{
+		"llama-gqa":          {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", Rope: rope(4, 4, false)},
+		"llama-bias":         {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 1, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", AttentionBias: true, MLPBias: true, TieEmbed: true, Rope: rope(4, 4, false)},
+		"opt-pre":            {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "relu", WordEmbedProjDim: 8, DoLayerNormBefore: true, EnableBias: true, LNElementwise: true, TieEmbed: true},
+		"opt-post":           {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "gelu", WordEmbedProjDim: 6, DoLayerNormBefore: false, EnableBias: true, LNElementwise: true, TieEmbed: true},
+		"chatglm":            {Arch: "chatglm", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "swiglu", RMSNorm: true, PostLayerNorm: true, QKVBias: true, MultiQueryAttn: true, Rope: rope(4, 2, true)},
+		"chatglm-ln-respost": {Arch: "chatglm", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 1, Heads: 2, KVHeads: 1, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "swiglu", RMSNorm: false, PostLayerNorm: true, ResidualPostLN: true, AddBiasLinear: true, MultiQueryAttn: true, Rope: rope(4, 2, true)},
+	}
+}
+
+// randomize gives every parameter random values (norm gains around 1) so
+// that no gradient is trivially zero.
+func randomize(m *Model, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	for _, s := range m.Specs {
+		v := m.Params[s.Name].Val
+		for i := range v {
+			switch s.Kind {
+			case NormWeight:
+				v[i] = float32(1 + 0.3*rng.NormFloat64())
+			default:
+				v[i] = float32(0.4 * rng.NormFloat64())
+			}
+		}
+	}
+}
+
+// TestBlockGradients checks a whole decoder block of each architecture
+// (input and every block parameter) against finite differences.
+func TestBlockGradients(t *testing.T) {
+	for name, cfg := range blockConfigs() {
+		t.Run(name, func(t *testing.T) {
+			m, err := InitModel(cfg, 1, 0.02)
+			if err != nil {
+				t.Fatal(err)
+			}
+			randomize(m, 2)
+			const B, T = 2, 5
+			rng := rand.New(rand.NewPCG(3, 3))
+			x := randParam(rng, B*T, cfg.Hidden, 1)
+			wrt := []*Var{x}
+			for _, s := range m.Specs {
+				if len(s.Name) > 0 && (containsLayer(s.Name, 0)) {
+					wrt = append(wrt, m.Params[s.Name])
+				}
+			}
+			if len(wrt) < 5 {
+				t.Fatalf("only %d block parameters found", len(wrt)-1)
+			}
+			gradCheck(t, name, func(tp *Tape) *Var { return m.Block(tp, 0, x, B, T) }, wrt, 2e-2)
+		})
+	}
+}
+
+func containsLayer(name string, i int) bool {
+	for _, p := range []string{"model.layers.", "model.decoder.layers.", "transformer.encoder.layers."} {
+		if len(name) > len(p) && name[:len(p)] == p {
+			rest := name[len(p):]
+			return len(rest) > 2 && rest[0] == byte('0'+i) && rest[1] == '.'
+		}
+	}
+	return false
+}
+
+// TestModelLossGradients checks the whole model (embeddings, both blocks,
+// head, cross-entropy) of each architecture against finite differences.
+func TestModelLossGradients(t *testing.T) {
+	for name, cfg := range blockConfigs() {
+		t.Run(name, func(t *testing.T) {
+			m, err := InitModel(cfg, 1, 0.02)
+			if err != nil {
+				t.Fatal(err)
+			}
+			randomize(m, 4)
+			ids := []int{1, 5, 9, 2, 2, 7, 3, 0, 10, 4}
+			targets := []int{5, 9, 2, 2, -1, 3, 0, 10, 4, 6}
+			var wrt []*Var
+			for _, s := range m.Specs {
+				wrt = append(wrt, m.Params[s.Name])
+			}
+			gradCheck(t, name, func(tp *Tape) *Var {
+				l, err := m.Loss(tp, ids, targets, 2, 5)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return l
+			}, wrt, 2e-2)
+		})
+	}
+}
+
+func TestBadIDs(t *testing.T) {
+	m, err := InitModel(blockConfigs()["llama-gqa"], 1, 0.02)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name         string
+		ids, targets []int
+		b, s         int
+	}{
+		{"id past vocab", []int{1, 11}, []int{1, 1}, 1, 2},
+		{"negative id", []int{-1, 1}, []int{1, 1}, 1, 2},
+		{"shape", []int{1, 2, 3}, []int{1, 2, 3}, 2, 2},
+		{"target past vocab", []int{1, 2}, []int{1, 99}, 1, 2},
+		{"target count", []int{1, 2}, []int{1}, 1, 2},
+	} {
+		if _, err := m.Loss(NewTape(), tc.ids, tc.targets, tc.b, tc.s); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
+	}
+}
