@@ -81,8 +81,9 @@ type Backend interface {
 	// RoPE rotates the heads of x in place; row i sits at position pos0+i.
 	RoPE(x Tensor, heads, headDim, pos0 int, r *Rope)
 
-	// NewKVCache allocates a cache for layers × maxLen positions of kvDim
-	// (kvHeads·headDim) keys and values.
+	// NewKVCache allocates a cache for layers × maxLen positions of up to
+	// kvDim (kvHeads·headDim) keys and values; a layer may use narrower rows
+	// (structurally pruned models), stored densely at its own width.
 	NewKVCache(layers, maxLen, kvDim int) KVCache
 	// StoreKV writes k and v (rows at positions pos0…) into layer's cache.
 	StoreKV(c KVCache, layer, pos0 int, k, v Tensor)

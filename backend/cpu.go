@@ -168,8 +168,9 @@ func (*CPU) NewKVCache(layers, maxLen, kvDim int) KVCache {
 // StoreKV writes keys and values at pos0….
 func (*CPU) StoreKV(c KVCache, layer, pos0 int, k, v Tensor) {
 	cc := c.(*cpuCache)
-	copy(cc.k[layer][pos0*cc.kvDim:], mat(k).D)
-	copy(cc.v[layer][pos0*cc.kvDim:], mat(v).D)
+	w := mat(k).C // a layer's rows may be narrower than the cache's (pruned models)
+	copy(cc.k[layer][pos0*w:], mat(k).D)
+	copy(cc.v[layer][pos0*w:], mat(v).D)
 }
 
 // Attention runs causal attention over the cache.

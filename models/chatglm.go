@@ -40,7 +40,8 @@ func buildChatGLM(b *builder) *chatglm {
 func (a *chatglm) loadBlock(b *builder, i int) {
 	c := b.m.Config
 	const p0 = "transformer."
-	qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	heads, kvHeads := c.LayerHeads(i)
+	qd, kvd, inter := heads*c.HeadDim, kvHeads*c.HeadDim, c.LayerIntermediate(i)
 	{
 		p := layerPrefix(p0+"encoder.layers.{i}.", i)
 		a.blocks[i] = (glmBlock{
@@ -48,8 +49,8 @@ func (a *chatglm) loadBlock(b *builder, i int) {
 			ln2:   b.vec(p+"post_attention_layernorm.weight", c.Hidden),
 			qkv:   b.linear(i, p+"self_attention.query_key_value", "self_attention.query_key_value", qd+2*kvd, c.Hidden, c.QKVBias || c.AddBiasLinear),
 			dense: b.linear(i, p+"self_attention.dense", "self_attention.dense", c.Hidden, qd, c.AddBiasLinear),
-			h4h:   b.linear(i, p+"mlp.dense_h_to_4h", "mlp.dense_h_to_4h", 2*c.Intermediate, c.Hidden, c.AddBiasLinear),
-			fourH: b.linear(i, p+"mlp.dense_4h_to_h", "mlp.dense_4h_to_h", c.Hidden, c.Intermediate, c.AddBiasLinear),
+			h4h:   b.linear(i, p+"mlp.dense_h_to_4h", "mlp.dense_h_to_4h", 2*inter, c.Hidden, c.AddBiasLinear),
+			fourH: b.linear(i, p+"mlp.dense_4h_to_h", "mlp.dense_4h_to_h", c.Hidden, inter, c.AddBiasLinear),
 		})
 	}
 }
@@ -73,7 +74,9 @@ func (a *chatglm) block(s *State, i int, x backend.Tensor, pos0 int) {
 	c, m, be := a.m.Config, a.m, a.m.Backend
 	bl := &a.blocks[i]
 	n := x.Rows()
-	qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	heads, kvHeads := c.LayerHeads(i)
+	inter := c.LayerIntermediate(i)
+	qd, kvd := heads*c.HeadDim, kvHeads*c.HeadDim
 	h := s.buf("h", n, c.Hidden)
 	qkv := s.buf("qkv", n, qd+2*kvd)
 	q := s.buf("q", n, qd)
@@ -94,12 +97,12 @@ func (a *chatglm) block(s *State, i int, x backend.Tensor, pos0 int) {
 		be.Add(x, x, o)
 	}
 	a.norm(h, x, bl.ln2)
-	f := s.buf("h4h", n, 2*c.Intermediate)
-	g := s.buf("gate", n, c.Intermediate)
-	u := s.buf("up", n, c.Intermediate)
+	f := s.buf("h4h", n, 2*inter)
+	g := s.buf("gate", n, inter)
+	u := s.buf("up", n, inter)
 	m.linear(s, bl.h4h, f, h)
 	be.CopyCols(g, f, 0)
-	be.CopyCols(u, f, c.Intermediate)
+	be.CopyCols(u, f, inter)
 	be.SwiGLU(g, g, u)
 	m.linear(s, bl.fourH, o, g)
 	if c.ResidualPostLN {

@@ -61,6 +61,11 @@ type Config struct {
 	ResidualPostLN bool
 	MultiQueryAttn bool
 
+	// Per-layer sizes of structurally pruned models (LLM-Pruner writes
+	// num_attention_heads_per_layer, num_key_value_heads_per_layer and
+	// intermediate_size_per_layer); nil means every layer uses the scalars.
+	HeadsPerLayer, KVHeadsPerLayer, IntermediatePerLayer []int
+
 	BOS, EOS, PAD []int
 
 	// Quantization is config.json's quantization_config, verbatim (nil if
@@ -311,6 +316,33 @@ func parseConfig(b []byte) (*Config, error) {
 	if firstErr != nil {
 		return nil, firstErr
 	}
+	if c.Arch != "opt" {
+		for _, pl := range []struct {
+			key string
+			dst *[]int
+		}{{"num_attention_heads_per_layer", &c.HeadsPerLayer}, {"num_key_value_heads_per_layer", &c.KVHeadsPerLayer}, {"intermediate_size_per_layer", &c.IntermediatePerLayer}} {
+			if !r.has(pl.key) {
+				continue
+			}
+			if err := json.Unmarshal(r[pl.key], pl.dst); err != nil {
+				return nil, fmt.Errorf("field %q is not a list of sizes", pl.key)
+			}
+			if len(*pl.dst) != c.Layers {
+				return nil, fmt.Errorf("field %q has %d entries for %d layers", pl.key, len(*pl.dst), c.Layers)
+			}
+			for _, v := range *pl.dst {
+				if v <= 0 || v > 1<<31 {
+					return nil, fmt.Errorf("field %q has size %d", pl.key, v)
+				}
+			}
+		}
+		for i := 0; i < c.Layers; i++ {
+			h, kv := c.LayerHeads(i)
+			if h%kv != 0 {
+				return nil, fmt.Errorf("layer %d: %d attention heads is not a multiple of its %d key/value heads", i, h, kv)
+			}
+		}
+	}
 	switch {
 	case c.Heads%c.KVHeads != 0:
 		return nil, fmt.Errorf("num_attention_heads %d is not a multiple of the %d key/value heads", c.Heads, c.KVHeads)
@@ -462,4 +494,34 @@ func parseGeneration(b []byte) (genConfig, error) {
 		}
 	}
 	return g, nil
+}
+
+// LayerHeads returns layer i's attention and key/value head counts.
+func (c *Config) LayerHeads(i int) (heads, kvHeads int) {
+	heads, kvHeads = c.Heads, c.KVHeads
+	if c.HeadsPerLayer != nil {
+		heads = c.HeadsPerLayer[i]
+	}
+	if c.KVHeadsPerLayer != nil {
+		kvHeads = c.KVHeadsPerLayer[i]
+	}
+	return heads, kvHeads
+}
+
+// LayerIntermediate returns layer i's MLP width.
+func (c *Config) LayerIntermediate(i int) int {
+	if c.IntermediatePerLayer != nil {
+		return c.IntermediatePerLayer[i]
+	}
+	return c.Intermediate
+}
+
+// MaxKVDim is the widest key/value row over the layers (the KV cache's row).
+func (c *Config) MaxKVDim() int {
+	w := 0
+	for i := 0; i < c.Layers; i++ {
+		_, kv := c.LayerHeads(i)
+		w = max(w, kv*c.HeadDim)
+	}
+	return w
 }

@@ -40,7 +40,8 @@ func buildLlama(b *builder) *llama {
 
 func (a *llama) loadBlock(b *builder, i int) {
 	c := b.m.Config
-	qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	heads, kvHeads := c.LayerHeads(i)
+	qd, kvd, inter := heads*c.HeadDim, kvHeads*c.HeadDim, c.LayerIntermediate(i)
 	{
 		p := layerPrefix("model.layers.{i}.", i)
 		a.blocks[i] = (llamaBlock{
@@ -50,9 +51,9 @@ func (a *llama) loadBlock(b *builder, i int) {
 			k:    b.linear(i, p+"self_attn.k_proj", "self_attn.k_proj", kvd, c.Hidden, c.AttentionBias),
 			v:    b.linear(i, p+"self_attn.v_proj", "self_attn.v_proj", kvd, c.Hidden, c.AttentionBias),
 			o:    b.linear(i, p+"self_attn.o_proj", "self_attn.o_proj", c.Hidden, qd, c.AttentionBias),
-			gate: b.linear(i, p+"mlp.gate_proj", "mlp.gate_proj", c.Intermediate, c.Hidden, c.MLPBias),
-			up:   b.linear(i, p+"mlp.up_proj", "mlp.up_proj", c.Intermediate, c.Hidden, c.MLPBias),
-			down: b.linear(i, p+"mlp.down_proj", "mlp.down_proj", c.Hidden, c.Intermediate, c.MLPBias),
+			gate: b.linear(i, p+"mlp.gate_proj", "mlp.gate_proj", inter, c.Hidden, c.MLPBias),
+			up:   b.linear(i, p+"mlp.up_proj", "mlp.up_proj", inter, c.Hidden, c.MLPBias),
+			down: b.linear(i, p+"mlp.down_proj", "mlp.down_proj", c.Hidden, inter, c.MLPBias),
 		})
 	}
 }
@@ -73,10 +74,12 @@ func (a *llama) block(s *State, i int, x backend.Tensor, pos0 int) {
 	bl := &a.blocks[i]
 	n := x.Rows()
 	h := s.buf("h", n, c.Hidden)
-	q := s.buf("q", n, c.Heads*c.HeadDim)
-	k := s.buf("k", n, c.KVHeads*c.HeadDim)
-	v := s.buf("v", n, c.KVHeads*c.HeadDim)
-	att := s.buf("att", n, c.Heads*c.HeadDim)
+	heads, kvHeads := c.LayerHeads(i)
+	inter := c.LayerIntermediate(i)
+	q := s.buf("q", n, heads*c.HeadDim)
+	k := s.buf("k", n, kvHeads*c.HeadDim)
+	v := s.buf("v", n, kvHeads*c.HeadDim)
+	att := s.buf("att", n, heads*c.HeadDim)
 	be.RMSNorm(h, x, bl.ln1, c.NormEps)
 	m.linear(s, bl.q, q, h)
 	m.linear(s, bl.k, k, h)
@@ -85,8 +88,8 @@ func (a *llama) block(s *State, i int, x backend.Tensor, pos0 int) {
 	m.linear(s, bl.o, h, att)
 	be.Add(x, x, h)
 	be.RMSNorm(h, x, bl.ln2, c.NormEps)
-	g := s.buf("gate", n, c.Intermediate)
-	u := s.buf("up", n, c.Intermediate)
+	g := s.buf("gate", n, inter)
+	u := s.buf("up", n, inter)
 	m.linear(s, bl.gate, g, h)
 	m.linear(s, bl.up, u, h)
 	be.SwiGLU(g, g, u)

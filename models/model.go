@@ -397,7 +397,7 @@ type State struct {
 	cache backend.KVCache
 	pos   int
 	bufs  map[bufKey]backend.Tensor
-	full  map[string]backend.Tensor
+	full  map[fullKey]backend.Tensor
 	views map[viewKey]backend.Tensor
 	// HiddenHook, if set, sees the hidden states after the embeddings
 	// (i = 0), after each block (i = 1…L) and after the final norm
@@ -407,8 +407,13 @@ type State struct {
 }
 
 type bufKey struct {
+	name       string
+	rows, cols int
+}
+
+type fullKey struct {
 	name string
-	rows int
+	cols int
 }
 
 // NewState starts a session that can hold maxLen positions (0 means the
@@ -420,24 +425,25 @@ func (m *Model) NewState(maxLen int) *State {
 	c := m.Config
 	return &State{
 		m:     m,
-		cache: m.Backend.NewKVCache(c.Layers, maxLen, c.KVHeads*c.HeadDim),
+		cache: m.Backend.NewKVCache(c.Layers, maxLen, c.MaxKVDim()),
 		bufs:  map[bufKey]backend.Tensor{},
-		full:  map[string]backend.Tensor{},
+		full:  map[fullKey]backend.Tensor{},
 	}
 }
 
 // buf returns a rows×cols scratch tensor named name, reused across calls.
 func (s *State) buf(name string, rows, cols int) backend.Tensor {
-	k := bufKey{name, rows}
-	if t, ok := s.bufs[k]; ok && t.Cols() == cols {
+	k := bufKey{name, rows, cols}
+	if t, ok := s.bufs[k]; ok {
 		return t
 	}
-	f, ok := s.full[name]
-	if !ok || f.Rows() < rows || f.Cols() != cols {
+	fk := fullKey{name, cols}
+	f, ok := s.full[fk]
+	if !ok || f.Rows() < rows {
 		f = s.m.Backend.NewTensor(rows, cols)
-		s.full[name] = f
+		s.full[fk] = f
 		for key := range s.bufs {
-			if key.name == name {
+			if key.name == name && key.cols == cols {
 				delete(s.bufs, key)
 			}
 		}
@@ -572,12 +578,13 @@ func (m *Model) linear(s *State, l *Linear, dst, x backend.Tensor) {
 func (m *Model) attention(s *State, layer int, out, q, k, v backend.Tensor, pos0 int, rope bool) {
 	c := m.Config
 	b := m.Backend
+	heads, kvHeads := c.LayerHeads(layer)
 	if rope {
-		b.RoPE(q, c.Heads, c.HeadDim, pos0, &m.rope)
-		b.RoPE(k, c.KVHeads, c.HeadDim, pos0, &m.rope)
+		b.RoPE(q, heads, c.HeadDim, pos0, &m.rope)
+		b.RoPE(k, kvHeads, c.HeadDim, pos0, &m.rope)
 	}
 	b.StoreKV(s.cache, layer, pos0, k, v)
-	b.Attention(out, q, s.cache, layer, pos0, c.Heads, c.KVHeads, c.HeadDim, float32(1/math.Sqrt(float64(c.HeadDim))))
+	b.Attention(out, q, s.cache, layer, pos0, heads, kvHeads, c.HeadDim, float32(1/math.Sqrt(float64(c.HeadDim))))
 }
 
 // layerPrefix formats a per-block checkpoint prefix.

@@ -60,25 +60,28 @@ func (m *Model) Stats() Stats {
 // counts dense MACs whatever the weight format.
 func (c *Config) MACs(seqLen int) int64 {
 	h, s := int64(c.Hidden), int64(seqLen)
-	qd, kvd := int64(c.Heads*c.HeadDim), int64(c.KVHeads*c.HeadDim)
-	inter := int64(c.Intermediate)
-	var perTok int64
+	var perTok, attn int64
+	for i := 0; i < c.Layers; i++ {
+		heads, kvHeads := c.LayerHeads(i)
+		qd, kvd := int64(heads*c.HeadDim), int64(kvHeads*c.HeadDim)
+		inter := int64(c.LayerIntermediate(i))
+		switch c.Arch {
+		case "llama", "chatglm":
+			perTok += h*qd + 2*h*kvd + qd*h + 3*h*inter
+		case "opt":
+			perTok += 4*h*h + 2*h*inter
+		}
+		attn += 2 * qd * s * (s + 1) / 2
+	}
 	switch c.Arch {
-	case "llama":
-		perTok = h*qd + 2*h*kvd + qd*h + 3*h*inter
-		perTok = perTok*int64(c.Layers) + h*int64(c.Vocab)
 	case "opt":
-		perTok = 4*h*h + 2*h*inter
-		perTok *= int64(c.Layers)
 		wd := int64(c.WordEmbedProjDim)
 		if wd != h {
 			perTok += 2 * wd * h
 		}
 		perTok += wd * int64(c.Vocab)
-	case "chatglm":
-		perTok = h*(qd+2*kvd) + qd*h + 3*h*inter
-		perTok = perTok*int64(c.Layers) + h*int64(c.Vocab)
+	default:
+		perTok += h * int64(c.Vocab)
 	}
-	attn := 2 * int64(c.Heads*c.HeadDim) * s * (s + 1) / 2 * int64(c.Layers)
 	return perTok*s + attn
 }
