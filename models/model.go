@@ -278,7 +278,9 @@ func (s *ckSource) tensor(name string, shape ...int) (*tensor.Tensor, error) {
 }
 
 func (s *ckSource) matrix(prefix string, out, in int) (kernels.Matrix, error) {
-	if !s.ck.Has(prefix + ".weight") {
+	// Packed formats: no dense weight, or an integer one (compressed-tensors
+	// int8 W8A8 stores int8 codes under ".weight").
+	if info, ok := s.ck.Info(prefix + ".weight"); !ok || !info.DType.IsFloat() {
 		for _, l := range linearLoaders {
 			m, ok, err := l(s.ck, prefix, s.cfg)
 			if err != nil {

@@ -1,0 +1,26 @@
+//go:build !cgo || purego
+
+package kernels
+
+// Without cgo (or with the purego tag) the quantized and 2:4 kernels are the
+// pure-Go ones in quant_group.go, quant_w8a8.go and sparse24.go.
+
+// QuantKernels names the quantized/sparse kernel implementation in use:
+// always "go" in this build.
+func QuantKernels() string { return "go" }
+
+func quantGroupNative(*QuantGroupMatrix, []float32, []float32, int, []float32, int, int) bool {
+	return false
+}
+
+func w8a8Native(*QuantW8A8Matrix, []float32, []int8, []uint8, []float32, int, []float32, int, int) bool {
+	return false
+}
+
+func w8a8UseVNNI() bool { return false }
+
+func sparse24Native(*Sparse24Matrix, []float32, []float32, int, []float32, int, int) bool {
+	return false
+}
+
+func quantDequantNative(*QuantGroupMatrix, []float32, int, int) bool { return false }
