@@ -118,7 +118,7 @@ func benchCopies(m Matrix) []Matrix {
 				zeros: slices.Clone(t.zeros), perm: t.perm, colGroup: t.colGroup, uniformG: t.uniformG}
 			ms = append(ms, c)
 		case *QuantW8A8Matrix:
-			ms = append(ms, &QuantW8A8Matrix{out: t.out, in: t.in, w: slices.Clone(t.w), scales: slices.Clone(t.scales)})
+			ms = append(ms, &QuantW8A8Matrix{out: t.out, in: t.in, w: slices.Clone(t.w), scales: slices.Clone(t.scales), wsum: t.wsum})
 		case *Sparse24Matrix:
 			ms = append(ms, &Sparse24Matrix{out: t.out, in: t.in, values: slices.Clone(t.values), meta: slices.Clone(t.meta),
 				metaRow: t.metaRow, valueRow: t.valueRow})
