@@ -5,6 +5,9 @@ FUZZTIME ?= 5s
 
 .PHONY: all build run test deps vet fuzz bench bench-kernels clean
 
+# The CUDA build (make kernels, cuda-vet, cuda-emu-test, cuda-bins): docs/GPU.md.
+include cuda/kernels.mk
+
 all: build
 
 # deps installs what the cgo build needs (OpenBLAS) when it is missing.
@@ -43,9 +46,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseSentencePiece$$' -fuzztime=60s ./tokenizer/
 	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=60s ./tokenizer/
 
-# bench: the benchmarks docs/PERFORMANCE.md records.
+# bench: the CPU benchmarks docs/PERFORMANCE.md records (logs in bench-out/).
 bench: deps
-	$(GO) test -run='^$$' -bench=. -benchtime=3x ./kernels/ ./models/
+	bash scripts/cpu-bench.sh
 
 clean:
 	rm -rf $(BIN)
