@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/llmcbench/gollm/compress"
+	"github.com/llmcbench/gollm/compress/llmpruner"
+	"github.com/llmcbench/gollm/compress/omniquant"
+)
+
+func init() {
+	register(command{name: "compress", summary: "prune or quantize a model and write the compressed checkpoint with its Track-3 record", run: runCompress})
+	badInputs = append(badInputs, compress.ErrBadInput, llmpruner.ErrBadInput, omniquant.ErrBadInput)
+}
+
+// listFlag collects a flag given several times and/or comma-separated.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			*l = append(*l, f)
+		}
+	}
+	return nil
+}
+
+func parsePattern(s string) (n, m int, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(s, ":")
+	n, e1 := strconv.Atoi(a)
+	m, e2 := strconv.Atoi(b)
+	if !ok || e1 != nil || e2 != nil || n <= 0 || m <= 0 || n >= m {
+		return 0, 0, usagef("--pattern %q: want N:M with 0 < N < M (e.g. 2:4)", s)
+	}
+	return n, m, nil
+}
+
+func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newFlags("compress", stderr)
+	model := fs.String("model", "", "Hugging Face model folder to compress")
+	out := fs.String("out", "", "folder to write the compressed checkpoint to")
+	method := fs.String("method", "", "magnitude|wanda|sparsegpt|rtn|gptq|awq|smoothquant|llm-pruner|omniquant")
+	var calib listFlag
+	fs.Var(&calib, "calib", "calibration files (C4 .json.gz/jsonl, WikiText .raw, text); repeat or comma-separate")
+	nsamples := fs.Int("nsamples", 0, "calibration samples (0: the method's reference default)")
+	seqlen := fs.Int("seqlen", 0, "tokens per calibration sample (0: the method's default)")
+	seed := fs.Int64("seed", -1, "sampling seed (-1: the method's reference seed)")
+	sampling := fs.String("sampling", "", "calibration loader: window (GPTQ), concat (AWQ), truncate (SmoothQuant); default per method")
+	sparsity := fs.Float64("sparsity", 0, "fraction of weights to prune (0: 0.5; llm-pruner: fraction of all parameters)")
+	pattern := fs.String("pattern", "", "N:M semi-structured pattern, e.g. 2:4")
+	bits := fs.Int("bits", 0, "weight bits (2-8; 0: 4, smoothquant 8)")
+	wbits := fs.Int("wbits", 0, "omniquant weight bits (alias of --bits)")
+	abits := fs.Int("abits", 0, "omniquant activation bits (0 or 16: weight-only)")
+	group := fs.Int("group-size", 0, "input columns per quantization group (0: 128, -1: per channel)")
+	sym := fs.Bool("sym", false, "symmetric quantization")
+	asym := fs.Bool("asym", false, "asymmetric quantization (the default)")
+	actOrder := fs.Bool("act-order", false, "GPTQ: quantize columns by decreasing Hessian diagonal (desc_act)")
+	staticGroups := fs.Bool("static-groups", false, "GPTQ: group quantizers from the original weights")
+	noTrueSeq := fs.Bool("no-true-sequential", false, "GPTQ: quantize a block's linears from one statistics pass")
+	damp := fs.Float64("damp", 0, "Hessian dampening as a fraction of the mean diagonal (0: 0.01)")
+	alpha := fs.Float64("alpha", 0, "SmoothQuant migration strength (0: the model's published value)")
+	noClip := fs.Bool("no-clip", false, "AWQ: skip the clipping search")
+	blockStart := fs.Int("block-start", 0, "llm-pruner: first pruned layer")
+	blockEnd := fs.Int("block-end", 0, "llm-pruner: end of the pruned layers (0: the last)")
+	importance := fs.String("importance", "", "llm-pruner importance: element1 (default), vector, element2")
+	epochs := fs.Int("epochs", 0, "omniquant epochs per block (0: 20)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *model == "":
+		return usagef("--model is required")
+	case *out == "":
+		return usagef("--out is required (the folder for the compressed checkpoint)")
+	case *method == "":
+		return usagef("--method is required: magnitude, wanda, sparsegpt, rtn, gptq, awq, smoothquant, llm-pruner or omniquant")
+	case *sym && *asym:
+		return usagef("--sym and --asym are exclusive")
+	}
+	if cf.device != "cpu" {
+		return usagef("--device %s: compression runs on the cpu in this build", cf.device)
+	}
+	if _, err := cf.backendFor(); err != nil {
+		return err
+	}
+	pn, pm, err := parsePattern(*pattern)
+	if err != nil {
+		return err
+	}
+	var result any
+	switch *method {
+	case "llm-pruner":
+		tok, err := loadTokenizer(*model)
+		if err != nil {
+			return err
+		}
+		c := llmpruner.Config{Model: *model, Out: *out, Sparsity: *sparsity, BlockStart: *blockStart, BlockEnd: *blockEnd,
+			Importance: *importance, Calib: calib, NSamples: *nsamples, Seqlen: *seqlen, Seed: *seed, Tokenizer: tok}
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if result, err = llmpruner.Prune(ctx, c, stderr); err != nil {
+			return err
+		}
+	case "omniquant":
+		tok, err := loadTokenizer(*model)
+		if err != nil {
+			return err
+		}
+		wb := *wbits
+		if wb == 0 {
+			wb = *bits
+		}
+		if wb == 0 {
+			wb = 4
+		}
+		c := omniquant.Config{Model: *model, Out: *out, WBits: wb, ABits: *abits, GroupSize: *group, Epochs: *epochs,
+			Calib: calib, NSamples: *nsamples, Seqlen: *seqlen, Seed: *seed, Tokenizer: tok}
+		if *seed < 0 {
+			c.Seed = omniquant.DefaultSeed
+		}
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		if result, err = omniquant.Quantize(ctx, c, stderr); err != nil {
+			return err
+		}
+	default:
+		c := compress.Config{Model: *model, Out: *out, Method: *method, Calib: calib, NSamples: *nsamples, Seqlen: *seqlen,
+			Seed: *seed, Sampling: *sampling, Sparsity: *sparsity, PatternN: pn, PatternM: pm, Bits: *bits, GroupSize: *group,
+			Sym: *sym, ActOrder: *actOrder, StaticGroups: *staticGroups, TrueSequential: !*noTrueSeq && *method == compress.GPTQ,
+			Damp: *damp, Alpha: *alpha, NoClip: *noClip, Device: cf.device}
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		rec, err := compress.Run(ctx, c, stderr)
+		if err != nil {
+			return err
+		}
+		result = rec
+		if !cf.json {
+			fmt.Fprintf(stdout, "%s %s → %s (%s): %.1f s, peak RSS %.0f MB\n", *method, *model, *out, rec.Format, rec.WallSeconds, float64(rec.PeakRSSBytes)/1e6)
+			return nil
+		}
+	}
+	if cf.json {
+		return writeJSON(stdout, result)
+	}
+	fmt.Fprintf(stdout, "%s %s → %s\n", *method, *model, *out)
+	return nil
+}

@@ -1,0 +1,211 @@
+package compress
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// byteTok is a byte-level tokenizer: BOS 1, then byte b as id b+3.
+type byteTok struct{}
+
+func (byteTok) Encode(text string, addSpecial bool) []int {
+	ids := make([]int, 0, len(text)+1)
+	if addSpecial {
+		ids = append(ids, 1)
+	}
+	for _, b := range []byte(text) {
+		ids = append(ids, int(b)+3)
+	}
+	return ids
+}
+
+func writeFile(t *testing.T, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func gz(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestReadDocuments(t *testing.T) {
+	dir := t.TempDir()
+	jsonl := []byte("{\"text\": \"one\", \"url\": \"x\"}\n\n{\"text\": \"two\"}\n\"three\"\n")
+	tests := []struct {
+		name string
+		data []byte
+		want []string
+	}{
+		{"c4.jsonl", jsonl, []string{"one", "two", "three"}},
+		{"c4-train.00000-of-01024.json.gz", gz(t, jsonl), []string{"one", "two", "three"}},
+		{"array.json", []byte(`[{"text": "a"}, "b", {"content": "c"}]`), []string{"a", "b", "c"}},
+		{"pages.jsonl", []byte(`{"page": "p1"}` + "\n" + `{"page": "p2"}`), []string{"p1", "p2"}},
+		{"wikitext-2-train.jsonl", []byte(`{"text": " = A = \n"}` + "\n" + `{"text": " b \n"}`), []string{" = A = \n  b \n"}},
+		{"wiki.train.raw", []byte(" \n = A = \n text\n"), []string{" \n  = A = \n  text\n"}},
+		{"book.txt", []byte("plain text\nmore"), []string{"plain text\nmore"}},
+		{"book.txt.gz", gz(t, []byte("zipped text")), []string{"zipped text"}},
+	}
+	for _, tc := range tests {
+		p := writeFile(t, dir, tc.name, tc.data)
+		docs, files, err := ReadDocuments([]string{p})
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if !slices.Equal(docs, tc.want) {
+			t.Errorf("%s: documents %q, want %q", tc.name, docs, tc.want)
+		}
+		if files[0].Bytes != int64(len(tc.data)) || len(files[0].SHA256) != 64 || files[0].Documents != len(tc.want) {
+			t.Errorf("%s: file record %+v", tc.name, files[0])
+		}
+	}
+	bad := []struct{ name, data, msg string }{
+		{"bad.jsonl", "{\"text\": 1}\n", "line 1"},
+		{"bad2.jsonl", "{\"other\": \"x\"}\n", "no \"text\""},
+		{"bad3.jsonl", "not json\n", "line 1"},
+		{"bad.json.gz", "not gzip", "gzip"},
+		{"blank.txt", "  \n\t", "no text"},
+		{"bad.json", "[1, 2", "JSON array"},
+	}
+	for _, tc := range bad {
+		p := writeFile(t, dir, tc.name, []byte(tc.data))
+		_, _, err := ReadDocuments([]string{p})
+		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s: error %v, want ErrBadInput naming the file and %q", tc.name, err, tc.msg)
+		}
+	}
+	if _, _, err := ReadDocuments([]string{filepath.Join(dir, "missing.jsonl")}); !errors.Is(err, ErrBadInput) {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+var sampleDocs = []string{"short", strings.Repeat("x", 40) + " alpha beta gamma", "tiny",
+	"The quick brown fox jumps over the lazy dog again and again.", "mid length doc here!",
+	"Another fairly long document that has many bytes in it, enough for windows."}
+
+// The windows GPTQ's get_c4 picks, computed with CPython's random and the
+// same byte tokenizer (see the comment in calib.go).
+func TestSampleWindowsMatchesGPTQLoader(t *testing.T) {
+	c, err := Sample(sampleDocs, byteTok{}, SampleWindow, 6, 16, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Window{{3, 26, 16}, {4, 3, 16}, {3, 19, 16}, {3, 22, 16}, {4, 1, 16}, {4, 1, 16}}
+	if !slices.Equal(c.Windows, want) {
+		t.Errorf("windows %v, want %v", c.Windows, want)
+	}
+	for i, w := range c.Windows {
+		ids := byteTok{}.Encode(sampleDocs[w.Doc], true)
+		if !slices.Equal(c.Samples[i], ids[w.Start:w.Start+16]) {
+			t.Fatalf("sample %d is not the window it records", i)
+		}
+	}
+	if c.Tokens != 96 {
+		t.Errorf("tokens %d", c.Tokens)
+	}
+	// One document (WikiText joined): windows of it, no document draws.
+	c, err = Sample([]string{strings.Join(sampleDocs, " ")}, byteTok{}, SampleWindow, 4, 16, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []int
+	for _, w := range c.Windows {
+		starts = append(starts, w.Start)
+	}
+	if !slices.Equal(starts, []int{60, 151, 139, 33}) {
+		t.Errorf("single-document starts %v, want [60 151 139 33]", starts)
+	}
+}
+
+func TestSampleErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		docs     []string
+		sampling string
+		n, len   int
+		msg      string
+	}{
+		{"no-long-doc", []string{"ab", "cd"}, SampleWindow, 2, 64, "no document"},
+		{"too-little", sampleDocs, SampleWindow, 100, 16, "too little text"},
+		{"one-doc-short", []string{strings.Repeat("a", 60)}, SampleWindow, 10, 16, "too little text"},
+		{"concat-empty", []string{"", "  "}, SampleConcat, 4, 16, "too little text"},
+		{"truncate-few", []string{"a", "b"}, SampleTruncate, 3, 16, "too little text"},
+		{"bad-sampling", sampleDocs, "nope", 1, 16, "unknown"},
+	}
+	for _, tc := range tests {
+		_, err := Sample(tc.docs, byteTok{}, tc.sampling, tc.n, tc.len, 0)
+		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v, want ErrBadInput with %q", tc.name, err, tc.msg)
+		}
+	}
+	// Documents long in bytes but never long in tokens end the search.
+	shrink := tokFunc(func(s string) []int { return []int{1, 2} })
+	if _, err := Sample([]string{strings.Repeat("a", 40), strings.Repeat("b", 40)}, shrink, SampleWindow, 1, 16, 0); !errors.Is(err, ErrBadInput) {
+		t.Errorf("no document long in tokens: %v", err)
+	}
+}
+
+type tokFunc func(string) []int
+
+func (f tokFunc) Encode(s string, _ bool) []int { return f(s) }
+
+func TestSampleConcatAndTruncate(t *testing.T) {
+	// Documents of more than 16 tokens are skipped: "short" and "tiny"
+	// (6 and 5 tokens) remain, 11 tokens: less than one block.
+	if _, err := Sample(sampleDocs, byteTok{}, SampleConcat, 4, 16, 42); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "2 documents") {
+		t.Errorf("concat of two short documents: %v", err)
+	}
+	c, err := Sample(sampleDocs, byteTok{}, SampleConcat, 6, 64, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, used := 0, 0
+	for _, d := range sampleDocs {
+		if len(d)+1 <= 64 { // longer documents are skipped
+			total += len(d) + 1
+			used++
+		}
+	}
+	if len(c.Samples) != total/64 || c.DocsUsed != used {
+		t.Errorf("concat: %d blocks from %d documents, want %d from %d", len(c.Samples), c.DocsUsed, total/64, used)
+	}
+	for _, s := range c.Samples {
+		if len(s) != 64 {
+			t.Fatalf("block of %d tokens", len(s))
+		}
+	}
+	c, err = Sample(sampleDocs, byteTok{}, SampleTruncate, 4, 10, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range c.Samples {
+		doc := byteTok{}.Encode(sampleDocs[c.Windows[i].Doc], true)
+		if !slices.Equal(s, doc[:min(10, len(doc))]) {
+			t.Errorf("truncate sample %d is not the start of document %d", i, c.Windows[i].Doc)
+		}
+	}
+	// The same seed gives the same set; another seed another order.
+	a, _ := Sample(sampleDocs, byteTok{}, SampleTruncate, 6, 10, 1)
+	b, _ := Sample(sampleDocs, byteTok{}, SampleTruncate, 6, 10, 1)
+	if !slices.Equal(a.Windows, b.Windows) {
+		t.Error("sampling is not deterministic")
+	}
+}

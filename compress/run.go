@@ -1,0 +1,360 @@
+package compress
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/llmcbench/gollm/kernels"
+	"github.com/llmcbench/gollm/models"
+	"github.com/llmcbench/gollm/tokenizer"
+)
+
+// linearShape is one linear of a block as the config implies it.
+type linearShape struct {
+	Short   string
+	Out, In int
+}
+
+// blockShapes lists the linears of one block from the config alone.
+func blockShapes(c *models.Config) []linearShape {
+	h, in := c.Hidden, c.Intermediate
+	qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	switch c.Arch {
+	case "llama":
+		return []linearShape{{"self_attn.q_proj", qd, h}, {"self_attn.k_proj", kvd, h}, {"self_attn.v_proj", kvd, h}, {"self_attn.o_proj", h, qd},
+			{"mlp.gate_proj", in, h}, {"mlp.up_proj", in, h}, {"mlp.down_proj", h, in}}
+	case "opt":
+		return []linearShape{{"self_attn.q_proj", h, h}, {"self_attn.k_proj", h, h}, {"self_attn.v_proj", h, h}, {"self_attn.out_proj", h, h},
+			{"fc1", in, h}, {"fc2", h, in}}
+	case "chatglm":
+		return []linearShape{{"self_attention.query_key_value", qd + 2*kvd, h}, {"self_attention.dense", h, qd},
+			{"mlp.dense_h_to_4h", 2 * in, h}, {"mlp.dense_4h_to_h", h, in}}
+	}
+	return nil
+}
+
+// outputFormat is the checkpoint layout a run writes: "dense" (pruned, or
+// fake-quantized widths without a packed format), "2:4", "gptq", "awq" or
+// "w8a8".
+func (c *Config) outputFormat() string {
+	switch c.Method {
+	case Magnitude, Wanda, SparseGPT:
+		if c.PatternN == 2 && c.PatternM == 4 {
+			return "2:4"
+		}
+		return "dense"
+	case SmoothQuant:
+		return "w8a8"
+	case AWQ:
+		if c.Bits == 4 {
+			return "awq"
+		}
+	}
+	switch c.Bits {
+	case 2, 3, 4, 8:
+		return "gptq"
+	}
+	return "dense"
+}
+
+// checkModel checks the settings against the model's shapes, context and
+// the memory, before any work.
+func (c *Config) checkModel(mc *models.Config, calibTokens int) error {
+	shapes := blockShapes(mc)
+	if shapes == nil {
+		return badInput("model %s: architecture %q is not supported by compress", c.Model, mc.Arch)
+	}
+	if len(mc.Quantization) > 0 {
+		return badInput("model %s is already quantized (quantization_config present): compress a float checkpoint", c.Model)
+	}
+	if needsCalib(c.Method) && mc.MaxPos > 0 && c.Seqlen > mc.MaxPos {
+		return badInput("--seqlen %d exceeds the model's max_position_embeddings %d", c.Seqlen, mc.MaxPos)
+	}
+	format := c.outputFormat()
+	for _, s := range shapes {
+		if s.Out <= 0 || s.In <= 0 {
+			return badInput("model %s: linear %s has shape %d×%d", c.Model, s.Short, s.Out, s.In)
+		}
+		switch {
+		case isPruning(c.Method):
+			if c.PatternM > 0 && s.In%c.PatternM != 0 {
+				return badInput("--pattern %d:%d: M=%d does not divide the %d inputs of %s", c.PatternN, c.PatternM, c.PatternM, s.In, s.Short)
+			}
+			if c.Method == SparseGPT && c.PatternM > 0 && c.BlockSize%c.PatternM != 0 {
+				return badInput("--pattern %d:%d: M=%d does not divide the block size %d", c.PatternN, c.PatternM, c.PatternM, c.BlockSize)
+			}
+		default:
+			if c.GroupSize > 0 && s.In%c.GroupSize != 0 {
+				return badInput("--group-size %d does not divide the %d inputs of %s", c.GroupSize, s.In, s.Short)
+			}
+			switch format {
+			case "gptq":
+				if s.In*c.Bits%32 != 0 || s.Out*c.Bits%32 != 0 {
+					return badInput("--bits %d: %s (%d×%d) cannot be packed in the GPTQ layout (in·bits and out·bits must be multiples of 32)", c.Bits, s.Short, s.Out, s.In)
+				}
+			case "awq":
+				if s.Out%8 != 0 {
+					return badInput("awq: %s has %d outputs; the AWQ layout packs 8 per word", s.Short, s.Out)
+				}
+			}
+		}
+	}
+	need := estimateMemory(c, mc, calibTokens)
+	limit := c.MemoryLimit
+	if limit == 0 {
+		limit = memAvailable() + currentRSS()
+	}
+	if limit > 0 && need > limit {
+		return badInput("model %s does not fit: compressing it with %s needs about %.1f GiB, %.1f GiB available", c.Model, c.Method, gib(need), gib(limit))
+	}
+	return nil
+}
+
+func gib(b int64) float64 { return float64(b) / (1 << 30) }
+
+// estimateMemory returns the expected peak memory of a run in bytes: the
+// non-block parameters (float32), the compressed blocks kept for saving, one
+// block being compressed with its working copies, the calibration
+// activations and the statistics.
+func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
+	shapes := blockShapes(mc)
+	var blockParams, maxIn, maxLinear int64
+	for _, s := range shapes {
+		p := int64(s.Out) * int64(s.In)
+		blockParams += p
+		maxIn = max(maxIn, int64(s.In))
+		maxLinear = max(maxLinear, p)
+	}
+	h := int64(mc.Hidden)
+	embed := int64(mc.Vocab) * int64(max(mc.WordEmbedProjDim, mc.Hidden))
+	nonBlock := 4 * embed
+	if !mc.TieEmbed {
+		nonBlock += 4 * embed
+	}
+	layers := int64(mc.Layers)
+	var kept int64 // bytes per parameter of a finished block
+	switch c.outputFormat() {
+	case "dense", "2:4":
+		kept = 4
+	case "w8a8":
+		kept = 2 // codes + the int8 matrix
+	default:
+		kept = 1 + int64(max(c.Bits, 2))*2/8 + 1 // codes + packed codes + scales
+	}
+	total := nonBlock + kept*blockParams*layers + 4*blockParams*2 + 4*maxLinear*2
+	if needsCalib(c.Method) {
+		t := int64(tokens)
+		total += 2 * 4 * t * h // block inputs and outputs
+		switch c.Method {
+		case SparseGPT, GPTQ:
+			total += 8*maxIn*maxIn*3 + 4*maxIn*maxIn // Hessians, factor, float32 Hinv
+		case AWQ:
+			total += 4 * t * h * 3 // cached attention/MLP inputs, float MLP outputs
+			total += 8*maxIn*maxIn + 4*maxIn*maxIn
+		}
+		seq := int64(c.Seqlen)
+		total += layers * seq * int64(mc.KVHeads*mc.HeadDim) * 2 * 4 // KV cache
+		total += seq * (4*int64(mc.Intermediate) + 8*h) * 4           // forward scratch
+	}
+	return total + 64<<20
+}
+
+// Run compresses cfg.Model with cfg.Method and writes the compressed
+// checkpoint and the record (RecordFile) into cfg.Out. It validates
+// everything first (errors wrap ErrBadInput), reads and samples the
+// calibration text, loads the model lazily and compresses it block by
+// block. Progress lines go to progress (may be nil).
+func Run(ctx context.Context, cfg Config, progress io.Writer) (*Record, error) {
+	rec, c, err := run(ctx, &cfg, progress, nil)
+	if c != nil {
+		c.m.Close()
+	}
+	return rec, err
+}
+
+// run is Run returning the compressed model (open; the caller closes it)
+// and taking an engine hook, for tests.
+func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engine)) (*Record, *compressed, error) {
+	start := time.Now()
+	rec := recordBase()
+	rec.Started = start
+	rec.PeakRSSReset = resetPeakRSS()
+	c, err := compressWith(ctx, cfg, progress, adjust)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec.CompressSeconds = c.seconds
+	format := cfg.outputFormat()
+	logf(progress, "saving %s checkpoint to %s", format, cfg.Out)
+	rec.Model, rec.Out, rec.Format = cfg.Model, cfg.Out, format
+	rec.Config = cfg.methodConfig()
+	rec.Calibration = c.calib
+	rec.Layers, rec.Scales = c.res.layers, c.res.scales
+	rec.Sparsity = overallSparsity(c.res.layers)
+	if format == "dense" && !isPruning(cfg.Method) {
+		rec.Notes = append(rec.Notes, fmt.Sprintf("%d-bit codes have no packed layout: the checkpoint holds the fake-quantized float weights", cfg.Bits))
+	}
+	if err := saveModel(c.m, cfg, c.res, format, &rec); err != nil {
+		return nil, c, err
+	}
+	rec.WallSeconds = time.Since(start).Seconds()
+	rec.PeakRSSBytes = peakRSS()
+	if err := rec.WriteFile(filepath.Join(cfg.Out, RecordFile)); err != nil {
+		return nil, c, err
+	}
+	logf(progress, "done in %.1f s, peak RSS %.2f GiB", rec.WallSeconds, gib(rec.PeakRSSBytes))
+	return &rec, c, nil
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
+
+// compressed is the outcome of compressModel.
+type compressed struct {
+	m       *models.Model
+	res     *results
+	calib   *Calibration
+	seconds float64
+}
+
+// compressWith validates cfg (filling its defaults), samples the
+// calibration set and compresses the model block by block; the caller
+// closes the returned model. adjust, if non-nil, may change the engine
+// before it starts (tests).
+func compressWith(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engine)) (*compressed, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	mc, err := models.LoadConfig(cfg.Model)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := rulesFor(mc)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Method == Wanda && cfg.Seqlen == 0 {
+		cfg.Seqlen = mc.MaxPos
+	}
+	if cfg.Method == SmoothQuant && cfg.Alpha == 0 {
+		cfg.Alpha = DefaultAlpha(mc)
+	}
+	if err := cfg.checkModel(mc, cfg.NSamples*cfg.Seqlen); err != nil {
+		return nil, err
+	}
+	var calib *Calibration
+	if needsCalib(cfg.Method) {
+		docs, files, err := ReadDocuments(cfg.Calib)
+		if err != nil {
+			return nil, err
+		}
+		tok := cfg.Tokenizer
+		if tok == nil {
+			t, err := tokenizer.Load(cfg.Model)
+			if err != nil {
+				return nil, badInput("--model %s: no tokenizer for the calibration text: %v", cfg.Model, err)
+			}
+			tok = t
+		}
+		calib, err = Sample(docs, tok, cfg.Sampling, cfg.NSamples, cfg.Seqlen, cfg.Seed)
+		if err != nil {
+			return nil, err
+		}
+		calib.Files = files
+		for i, s := range calib.Samples {
+			for _, id := range s {
+				if id < 0 || id >= mc.Vocab {
+					return nil, badInput("calibration sample %d: token id %d outside the model's vocabulary of %d (wrong tokenizer?)", i, id, mc.Vocab)
+				}
+			}
+		}
+		logf(progress, "calibration: %d samples, %d tokens (%s, seed %d) from %d documents", len(calib.Samples), calib.Tokens, calib.Sampling, calib.Seed, len(docs))
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("--out %s: %w", cfg.Out, err)
+	}
+	m, err := models.Load(cfg.Model, models.Options{Lazy: true})
+	if err != nil {
+		return nil, err
+	}
+	var samples [][]int
+	if calib != nil {
+		samples = calib.Samples
+	}
+	res, secs, err := compressLoaded(ctx, cfg, m, rules, samples, progress, adjust)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	return &compressed{m: m, res: res, calib: calib, seconds: secs}, nil
+}
+
+// compressLoaded runs the engine on a loaded model with the calibration
+// samples (token ids); cfg must be validated.
+func compressLoaded(ctx context.Context, cfg *Config, m *models.Model, rules *archRules, samples [][]int, progress io.Writer, adjust func(*engine)) (*results, float64, error) {
+	logf(progress, "compressing %s with %s", m.Describe(), cfg.Method)
+	res := &results{quant: map[string]*Quantized{}, tensors: map[string][]float32{}, dense: map[string][]float32{}}
+	e := &engine{cfg: cfg, m: m, rules: rules, res: res, log: progress}
+	if adjust != nil {
+		adjust(e)
+	}
+	t0 := time.Now()
+	if len(samples) > 0 {
+		if err := e.embed(samples); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := e.run(ctx); err != nil {
+		return nil, 0, err
+	}
+	return res, time.Since(t0).Seconds(), nil
+}
+
+func (c *Config) methodConfig() MethodConfig {
+	mc := MethodConfig{Method: c.Method, Device: "cpu", Threads: kernels.MaxThreads()}
+	switch {
+	case isPruning(c.Method):
+		mc.Sparsity = c.Sparsity
+		if c.PatternM > 0 {
+			mc.Pattern = fmt.Sprintf("%d:%d", c.PatternN, c.PatternM)
+		}
+		if c.Method == SparseGPT {
+			mc.Damp, mc.BlockSize = c.Damp, c.BlockSize
+		}
+	default:
+		mc.Bits, mc.GroupSize, mc.Sym, mc.ScaleDType = c.Bits, c.GroupSize, c.Sym, "float16"
+		switch c.Method {
+		case GPTQ:
+			mc.ActOrder, mc.StaticGroups, mc.TrueSequential = c.ActOrder, c.StaticGroups, c.TrueSequential
+			mc.Damp, mc.BlockSize = c.Damp, c.BlockSize
+		case AWQ:
+			mc.AWQGrid, mc.AWQClip = awqGrid, !c.NoClip
+			if !c.NoClip {
+				mc.AWQClipTokens = awqClipTokens
+			}
+		case SmoothQuant:
+			mc.Alpha = c.Alpha
+		}
+	}
+	return mc
+}
+
+func overallSparsity(ls []LayerRecord) float64 {
+	var z, n float64
+	for _, l := range ls {
+		p := float64(l.Out) * float64(l.In)
+		z += l.Sparsity * p
+		n += p
+	}
+	if n == 0 {
+		return 0
+	}
+	return z / n
+}

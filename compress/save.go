@@ -1,0 +1,98 @@
+package compress
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/llmcbench/gollm/compress/format"
+	"github.com/llmcbench/gollm/models"
+)
+
+// toFormat converts a method's quantized layer to the format package's
+// type; actBits 8 marks SmoothQuant's W8A8 layers.
+func toFormat(q *Quantized, actBits int) *format.QuantizedLinear {
+	gs := q.GroupSize
+	if gs >= q.In {
+		gs = -1
+	}
+	return &format.QuantizedLinear{Out: q.Out, In: q.In, Bits: q.Bits, GroupSize: gs, Sym: q.Sym,
+		Q: q.Q, Scales: q.Scales, Zeros: q.Zeros, GIdx: q.GIdx, ActBits: actBits}
+}
+
+// packBlock replaces the finished block's quantized linears in the model
+// with matrices that run on the packed codes, so that a finished block
+// holds about Bits/8 bytes per weight instead of a float copy. The model's
+// function is then the saved checkpoint's with the norms as loaded: AWQ and
+// SmoothQuant fold scales into norms that only the saved checkpoint holds.
+func (e *engine) packBlock(i int) error {
+	if e.cfg.outputFormat() == "dense" || e.floatOnly {
+		return nil
+	}
+	act := 0
+	if e.cfg.Method == SmoothQuant {
+		act = 8
+	}
+	for _, l := range e.m.Linears(i) {
+		q := e.res.quant[l.Name]
+		if q == nil {
+			continue
+		}
+		mat, err := toFormat(q, act).Matrix()
+		if err != nil {
+			return fmt.Errorf("linear %s: %w", l.Name, err)
+		}
+		if err := e.m.SetWeight(l, mat, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// saveModel writes the compressed model in the chosen format: the
+// quantized layers packed, pruned layers from the model's weights, the
+// scaled norms replaced, the method configuration and calibration summary
+// recorded in config.json under "gollm_compression".
+func saveModel(m *models.Model, cfg *Config, res *results, outFormat string, rec *Record) error {
+	opt := format.SaveOptions{Format: outFormat}
+	switch outFormat {
+	case "gptq", "awq", "w8a8":
+		act := 0
+		if cfg.Method == SmoothQuant {
+			act = 8
+		}
+		opt.Quant = make(map[string]*format.QuantizedLinear, len(res.quant))
+		for name, q := range res.quant {
+			opt.Quant[name] = toFormat(q, act)
+		}
+		opt.Tensors = res.tensors
+	case "dense":
+		// Fake-quantized widths without a packed layout: the model holds
+		// the float weights in the unscaled basis, so the norms stay.
+	}
+	meta := map[string]any{}
+	b, err := json.Marshal(rec.Config)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &meta); err != nil {
+		return err
+	}
+	meta["tool"] = rec.Tool
+	if c := rec.Calibration; c != nil {
+		var files []string
+		for _, f := range c.Files {
+			files = append(files, f.Path)
+		}
+		meta["calibration"] = map[string]any{"files": files, "sampling": c.Sampling, "nsamples": len(c.Samples), "seqlen": c.Seqlen, "seed": c.Seed, "tokens": c.Tokens}
+	}
+	if cfg.Method == GPTQ {
+		meta["damp_percent"] = cfg.Damp
+		meta["true_sequential"] = cfg.TrueSequential
+		meta["static_groups"] = cfg.StaticGroups
+	}
+	opt.Meta = meta
+	if err := format.Save(m, cfg.Out, opt); err != nil {
+		return fmt.Errorf("compress: %w", err)
+	}
+	return nil
+}
