@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -64,13 +63,15 @@ type engine struct {
 	m     *models.Model
 	rules *archRules
 	st    *models.State
-	inps  [][]float32
-	outs  [][]float32
+	inps  *actStore
+	outs  *actStore
 	res   *results
 	log   io.Writer
 	// stride samples every stride-th calibration token for AWQ's clipping.
 	stride int
 	tokens int
+	// buf is the float32 activations of the sample being run.
+	buf []float32
 	// floatOnly makes AWQ and SmoothQuant stop after folding their scales
 	// (no clipping, no quantization): tests check that the transform keeps
 	// the float model's function.
@@ -209,24 +210,19 @@ func (e *engine) collect(ctx context.Context, i int, names []string, kind func(s
 		}
 	}
 	defer func() { e.m.Hook = nil }()
-	var buf []float32
-	for s, in := range e.inps {
+	for s := range e.inps.samples() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		sample = s
-		x := grow(buf, len(in))
-		if keep {
-			e.outs[s] = grow(e.outs[s], len(in))
-			x = e.outs[s]
-		} else {
-			buf = x
-		}
-		copy(x, in)
-		if err := e.m.ForwardBlock(e.st, i, x); err != nil {
+		e.buf = e.inps.get(s, e.buf)
+		if err := e.m.ForwardBlock(e.st, i, e.buf); err != nil {
 			return nil, err
 		}
-		t0 += len(in) / e.m.Config.Hidden
+		if keep {
+			e.outs.put(s, e.buf)
+		}
+		t0 += len(e.buf) / e.m.Config.Hidden
 	}
 	return stats, nil
 }
@@ -236,15 +232,15 @@ func (e *engine) collect(ctx context.Context, i int, names []string, kind func(s
 func (e *engine) forwardAll(ctx context.Context, i int, hook models.LinearHook) error {
 	e.m.Hook = hook
 	defer func() { e.m.Hook = nil }()
-	for s, in := range e.inps {
+	for s := range e.inps.samples() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		e.outs[s] = grow(e.outs[s], len(in))
-		copy(e.outs[s], in)
-		if err := e.m.ForwardBlock(e.st, i, e.outs[s]); err != nil {
+		e.buf = e.inps.get(s, e.buf)
+		if err := e.m.ForwardBlock(e.st, i, e.buf); err != nil {
 			return err
 		}
+		e.outs.put(s, e.buf)
 	}
 	return nil
 }
@@ -256,14 +252,14 @@ func (e *engine) embed(samples [][]int) error {
 		maxLen = max(maxLen, len(s))
 	}
 	e.st = e.m.NewState(maxLen)
-	e.inps = make([][]float32, len(samples))
-	e.outs = make([][]float32, len(samples))
+	e.inps = newActStore(len(samples), e.m.Config.DType)
+	e.outs = newActStore(len(samples), e.m.Config.DType)
 	for i, ids := range samples {
 		x, err := e.m.Embed(e.st, ids)
 		if err != nil {
 			return fmt.Errorf("calibration sample %d: %w", i, err)
 		}
-		e.inps[i] = x
+		e.inps.put(i, x)
 		e.tokens += len(ids)
 	}
 	e.stride = max(1, e.tokens/awqClipTokens)
@@ -499,14 +495,4 @@ func sumSq(v []float32) float64 {
 		s += float64(x) * float64(x)
 	}
 	return s
-}
-
-// finite reports whether every value is finite.
-func finite(v []float32) bool {
-	for _, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return false
-		}
-	}
-	return true
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
+	"github.com/llmcbench/gollm/tensor"
 	"github.com/llmcbench/gollm/tokenizer"
 )
 
@@ -136,19 +137,23 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 		nonBlock += 4 * embed
 	}
 	layers := int64(mc.Layers)
-	var kept int64 // bytes per parameter of a finished block
+	var kept8 int64 // eighths of a byte per parameter of a finished block
 	switch c.outputFormat() {
 	case "dense", "2:4":
-		kept = 4
+		kept8 = 32 // float32 weights
 	case "w8a8":
-		kept = 2 // codes + the int8 matrix
+		kept8 = 16 // codes + the int8 matrix
 	default:
-		kept = 1 + int64(max(c.Bits, 2))*2/8 + 1 // codes + packed codes + scales
+		kept8 = 8 + int64(c.Bits) + 1 // codes + packed codes + scales and zeros
 	}
-	total := nonBlock + kept*blockParams*layers + 4*blockParams*2 + 4*maxLinear*2
+	total := nonBlock + kept8*blockParams*layers/8 + 4*blockParams*2 + 4*maxLinear*2
 	if needsCalib(c.Method) {
 		t := int64(tokens)
-		total += 2 * 4 * t * h // block inputs and outputs
+		act := int64(4)
+		if mc.DType == tensor.F16 || mc.DType == tensor.BF16 {
+			act = 2
+		}
+		total += 2 * act * t * h // block inputs and outputs (actStore)
 		switch c.Method {
 		case SparseGPT, GPTQ:
 			total += 8*maxIn*maxIn*3 + 4*maxIn*maxIn // Hessians, factor, float32 Hinv
