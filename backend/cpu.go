@@ -154,13 +154,12 @@ func (*CPU) RoPE(x Tensor, heads, headDim, pos0 int, r *Rope) {
 	kernels.RoPE(mat(x).D, heads, headDim, pos0, r.InvFreq, r.Interleaved, r.Scale)
 }
 
-// NewKVCache allocates a float32 cache.
+// NewKVCache returns a float32 cache; each layer's storage is allocated on
+// its first StoreKV.
 func (*CPU) NewKVCache(layers, maxLen, kvDim int) KVCache {
+	// A layer's storage is allocated when the layer first stores keys, so a
+	// state that runs one block (compression passes) holds one layer.
 	c := &cpuCache{maxLen: maxLen, kvDim: kvDim, k: make([][]float32, layers), v: make([][]float32, layers)}
-	for i := range c.k {
-		c.k[i] = make([]float32, maxLen*kvDim)
-		c.v[i] = make([]float32, maxLen*kvDim)
-	}
 	c.scratch = make([]float32, kernels.AttentionScratch(maxLen))
 	return c
 }
@@ -169,6 +168,10 @@ func (*CPU) NewKVCache(layers, maxLen, kvDim int) KVCache {
 func (*CPU) StoreKV(c KVCache, layer, pos0 int, k, v Tensor) {
 	cc := c.(*cpuCache)
 	w := mat(k).C // a layer's rows may be narrower than the cache's (pruned models)
+	if cc.k[layer] == nil {
+		cc.k[layer] = make([]float32, cc.maxLen*cc.kvDim)
+		cc.v[layer] = make([]float32, cc.maxLen*cc.kvDim)
+	}
 	copy(cc.k[layer][pos0*w:], mat(k).D)
 	copy(cc.v[layer][pos0*w:], mat(v).D)
 }

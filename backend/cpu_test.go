@@ -64,3 +64,26 @@ func TestCPULinearShapeCheck(t *testing.T) {
 	}()
 	b.Linear(b.NewTensor(1, 2), x, w, nil)
 }
+
+// TestKVCacheAllocatesOnStore checks that a layer's cache storage exists
+// only after the layer first stores keys (compression runs one block per
+// state and must not hold every layer's cache).
+func TestKVCacheAllocatesOnStore(t *testing.T) {
+	be := &CPU{}
+	c := be.NewKVCache(4, 8, 6).(*cpuCache)
+	for i := range c.k {
+		if c.k[i] != nil || c.v[i] != nil {
+			t.Fatalf("layer %d allocated before use", i)
+		}
+	}
+	k, v := be.NewTensor(2, 6), be.NewTensor(2, 6)
+	be.StoreKV(c, 2, 0, k, v)
+	for i := range c.k {
+		if got, want := c.k[i] != nil, i == 2; got != want {
+			t.Errorf("layer %d allocated = %v, want %v", i, got, want)
+		}
+	}
+	if len(c.k[2]) != 8*6 || len(c.v[2]) != 8*6 {
+		t.Errorf("layer 2 holds %d/%d values, want %d", len(c.k[2]), len(c.v[2]), 8*6)
+	}
+}
