@@ -164,6 +164,24 @@ func (*CPU) NewKVCache(layers, maxLen, kvDim int) KVCache {
 	return c
 }
 
+// CopyKV copies positions 0…n−1 of layers 0…layers−1 from src to dst
+// (caches of the same width).
+func (*CPU) CopyKV(dst, src KVCache, layers, n int) {
+	d, s := dst.(*cpuCache), src.(*cpuCache)
+	for l := 0; l < layers; l++ {
+		if s.k[l] == nil {
+			continue
+		}
+		if d.k[l] == nil {
+			d.k[l] = make([]float32, d.maxLen*d.kvDim)
+			d.v[l] = make([]float32, d.maxLen*d.kvDim)
+		}
+		m := min(n*s.kvDim, len(s.k[l]), len(d.k[l]))
+		copy(d.k[l][:m], s.k[l][:m])
+		copy(d.v[l][:m], s.v[l][:m])
+	}
+}
+
 // StoreKV writes keys and values at pos0….
 func (*CPU) StoreKV(c KVCache, layer, pos0 int, k, v Tensor) {
 	cc := c.(*cpuCache)

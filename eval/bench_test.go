@@ -24,7 +24,7 @@ func BenchmarkMultipleChoice(b *testing.B) {
 	for _, task := range []string{"arc_easy", "mmlu"} {
 		for _, reuse := range []bool{true, false} {
 			b.Run(fmt.Sprintf("%s/reuse=%v", task, reuse), func(b *testing.B) {
-				evalbench.MultipleChoice(b, m, evalbench.ByteTokenizer{}, task, 16, reuse)
+				evalbench.MultipleChoice(b, m, evalbench.ByteTokenizer{}, task, 16, reuse, 1)
 			})
 		}
 	}

@@ -145,3 +145,38 @@ func refLetterLL(m *histLM, prompt, letter string, addBOS bool) float64 {
 	l := tok.Encode(letter, false)
 	return refLL(m, ids, l[len(l)-1:], m.maxCtx)
 }
+
+// batchHistLM is histLM with batching: AppendBatch appends to each member
+// in turn (the logits depend on each member's own prefix only, as in a
+// real ragged batch) and counts the batched calls.
+type batchHistLM struct {
+	*histLM
+	batches, members int
+	noCopy           bool // CopyPrefix fails (a backend that cannot fork)
+}
+
+func (m *batchHistLM) AppendBatch(states []State, ids [][]int) ([][]float32, error) {
+	m.batches++
+	out := make([][]float32, len(states))
+	for i, s := range states {
+		m.members++
+		o, err := s.Append(ids[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = append([]float32(nil), o...)
+	}
+	return out, nil
+}
+
+func (m *batchHistLM) CopyPrefix(dst, src State, n int) error {
+	if m.noCopy {
+		return fmt.Errorf("cannot copy")
+	}
+	d, s := dst.(*histState), src.(*histState)
+	if n > len(s.toks) {
+		return fmt.Errorf("copy %d of %d", n, len(s.toks))
+	}
+	d.toks = append(d.toks[:0], s.toks[:n]...)
+	return nil
+}

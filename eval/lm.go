@@ -33,3 +33,24 @@ type State interface {
 	// once, Truncate back to it for each choice).
 	Truncate(n int)
 }
+
+// DefaultBatchSize is Config.BatchSize's default.
+const DefaultBatchSize = 8
+
+// BatchLM is an LM that can run several states in one forward pass. eval
+// uses it to score the choices of a multiple-choice question together: the
+// shared context runs once on one state, is copied into one state per
+// choice, and the choices' continuations run as one ragged batch (every
+// member's rows attend only to its own cache, so no padding or attention
+// mask is needed and the log-likelihoods equal the unbatched ones).
+type BatchLM interface {
+	LM
+	// AppendBatch runs ids[i] on states[i] (each at its own Len()) in one
+	// forward pass and returns each member's logits, row-major
+	// [len(ids[i])×VocabSize()], valid until that state's next call.
+	AppendBatch(states []State, ids [][]int) ([][]float32, error)
+	// CopyPrefix makes dst hold the first n positions of src. An error
+	// means the LM cannot copy states; eval then scores one request at a
+	// time.
+	CopyPrefix(dst, src State, n int) error
+}

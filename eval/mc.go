@@ -182,6 +182,9 @@ func (e *env) scoreDoc(sc *scorer, d *mcDoc, letterIDs map[string]int) ([]float6
 		}
 		return lls, "", nil
 	}
+	if done, skip, err := e.scoreDocBatch(sc, d, lls); done || err != nil {
+		return lls, skip, err
+	}
 	for i, c := range d.conts {
 		context := d.contexts[0]
 		if len(d.contexts) > 1 {
@@ -201,6 +204,37 @@ func (e *env) scoreDoc(sc *scorer, d *mcDoc, letterIDs map[string]int) ([]float6
 		lls[i] = ll
 	}
 	return lls, "", nil
+}
+
+// scoreDocBatch scores the choices of a question with one context as one
+// batch (scorer.loglikBatch). It reports done = false, leaving lls alone,
+// when the scorer has no batching, the doc has a context per choice
+// (WinoGrande), or a request needs left truncation: the one-at-a-time path
+// then scores it.
+func (e *env) scoreDocBatch(sc *scorer, d *mcDoc, lls []float64) (done bool, skip string, err error) {
+	if sc.batch == nil || len(d.contexts) != 1 || len(d.conts) < 2 {
+		return false, "", nil
+	}
+	var ctxIDs []int
+	conts := make([][]int, len(d.conts))
+	for i, c := range d.conts {
+		cids, contIDs, err := e.encodePair(d.contexts[0], c)
+		if err != nil {
+			return false, "", err
+		}
+		if i == 0 {
+			ctxIDs = cids
+		} else if !equalInts(ctxIDs, cids) {
+			return false, "", nil
+		}
+		conts[i] = contIDs
+	}
+	res, ok, err := sc.loglikBatch(e.ctx, ctxIDs, conts)
+	if err != nil || !ok {
+		return false, "", err
+	}
+	copy(lls, res)
+	return true, "", nil
 }
 
 // encodePair is encodePair with the context's tokens memoized: the
@@ -333,6 +367,7 @@ func (e *env) runDocs(docs []*mcDoc, score docScore, res *TaskResult) error {
 		return err
 	}
 	sc := newScorer(e.lm, res.Seqlen, !e.cfg.NoPrefixReuse)
+	sc.setBatch(e.cfg.BatchSize)
 	bar := newProgress(e.progress, res.Task, len(docs))
 	agg := newAggregator()
 	for _, d := range docs {

@@ -46,6 +46,11 @@ type Config struct {
 	// NoPrefixReuse runs every request from an empty KV cache (for
 	// benchmarks and checks; results are the same up to rounding).
 	NoPrefixReuse bool `json:"no_prefix_reuse"`
+	// BatchSize is how many requests run in one forward pass when the LM
+	// implements BatchLM: the choices of a question continue its context
+	// (run once) together. 0 means DefaultBatchSize; 1 runs one request
+	// at a time. Results are the same up to float rounding.
+	BatchSize int `json:"batch_size"`
 
 	// Descriptions recorded with the results.
 	Model     string `json:"model,omitempty"`
@@ -158,8 +163,14 @@ func Run(ctx context.Context, cfg Config, lm LM, tok Tokenizer, progress io.Writ
 	if cfg.PromptVariant != VariantHarness && cfg.PromptVariant != VariantLLMCBench {
 		return nil, badInput("", "prompt variant %q: want %q or %q", cfg.PromptVariant, VariantHarness, VariantLLMCBench)
 	}
-	if cfg.Limit < 0 || cfg.Shots < 0 || cfg.Seqlen < 0 || cfg.Seed < 0 {
-		return nil, badInput("", "limit, shots, seqlen and seed must not be negative")
+	if cfg.Limit < 0 || cfg.Shots < 0 || cfg.Seqlen < 0 || cfg.Seed < 0 || cfg.BatchSize < 0 {
+		return nil, badInput("", "limit, shots, seqlen, seed and batch size must not be negative")
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if _, ok := lm.(BatchLM); !ok || cfg.NoPrefixReuse {
+		cfg.BatchSize = 1 // what runs: batching needs a BatchLM and the shared context
 	}
 	if cfg.Seqlen > lm.MaxContext() {
 		return nil, badInput("", "seqlen %d exceeds the model's context of %d tokens", cfg.Seqlen, lm.MaxContext())

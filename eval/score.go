@@ -15,9 +15,8 @@ var errContinuationTooLong = errors.New("continuation longer than the model's co
 // Requests run one after another; each reuses the longest prefix it shares
 // with the tokens already in the cache (the previous request's context), so
 // a context shared by all choices of a question — and a few-shot prefix
-// shared by all questions of a subject — runs once. This is the only place
-// that calls the model for log-likelihoods: a batched LM would replace
-// scorer.loglik with one forward over a padded batch of requests.
+// shared by all questions of a subject — runs once. With a BatchLM the
+// choices of a question continue the context together (loglikBatch).
 type scorer struct {
 	lm     LM
 	st     State
@@ -29,6 +28,12 @@ type scorer struct {
 	lastRow []float32 // logits at position rowPos (-1: none)
 	lastLSE float64   // log-sum-exp of lastRow
 	rowPos  int
+
+	// batch is set when the LM runs batches and the batch size is above 1
+	// (see loglikBatch); workers are the per-choice states.
+	batch     BatchLM
+	batchSize int
+	workers   []State
 
 	forwarded int64 // tokens run through the model
 	scored    int64 // continuation tokens scored
@@ -114,6 +119,111 @@ func (s *scorer) loglik(ctx context.Context, ctxIDs, cont []int) (float64, error
 	}
 	s.truncate(q + 1)
 	return ll, nil
+}
+
+// setBatch turns on batched scoring of up to n requests per forward when
+// the LM supports it and prefix reuse is on (n = 0: DefaultBatchSize).
+func (s *scorer) setBatch(n int) {
+	if n == 0 {
+		n = DefaultBatchSize
+	}
+	b, ok := s.lm.(BatchLM)
+	if !ok || n < 2 || !s.reuse {
+		return
+	}
+	s.batch, s.batchSize = b, n
+}
+
+// loglikBatch returns loglik(ctxIDs, conts[i]) for every i: the context
+// runs once (reusing the cache as loglik does), its last row scores every
+// continuation's first token, and the remaining tokens of up to batchSize
+// continuations run as one batch on states that copy the context. ok is
+// false, with nothing done, when a request would need left truncation or a
+// continuation is empty (the caller then uses loglik); a failed state copy
+// turns batching off for good and also reports ok = false.
+func (s *scorer) loglikBatch(ctx context.Context, ctxIDs []int, conts [][]int) (lls []float64, ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	if len(ctxIDs) == 0 {
+		return nil, false, nil
+	}
+	for _, c := range conts {
+		if len(c) == 0 || len(ctxIDs)+len(c) > s.maxLen+1 {
+			return nil, false, nil
+		}
+	}
+	for _, ids := range append([][]int{ctxIDs}, conts...) {
+		for _, id := range ids {
+			if id < 0 || id >= s.vocab {
+				return nil, false, fmt.Errorf("eval: token id %d outside the model's vocabulary (%d): tokenizer and model do not match", id, s.vocab)
+			}
+		}
+	}
+	q := len(ctxIDs) - 1
+	if !(s.rowPos == q && equalInts(s.cur, ctxIDs)) {
+		keep := min(commonPrefix(s.cur, ctxIDs), q)
+		s.truncate(keep)
+		out, err := s.append(ctxIDs[keep:])
+		if err != nil {
+			return nil, false, err
+		}
+		row := out[(q-keep)*s.vocab : (q-keep+1)*s.vocab]
+		s.lastRow = append(s.lastRow[:0], row...)
+		s.lastLSE = logSumExp(row)
+		s.rowPos = q
+	}
+	lls = make([]float64, len(conts))
+	var rest []int // choices with more than one token
+	for i, c := range conts {
+		lls[i] = float64(s.lastRow[c[0]]) - s.lastLSE
+		s.scored += int64(len(c))
+		if len(c) > 1 {
+			rest = append(rest, i)
+		}
+	}
+	for len(rest) > 0 {
+		chunk := rest[:min(len(rest), s.batchSize)]
+		rest = rest[len(chunk):]
+		states := make([]State, len(chunk))
+		ids := make([][]int, len(chunk))
+		for j, i := range chunk {
+			for len(s.workers) <= j {
+				s.workers = append(s.workers, s.lm.NewState())
+			}
+			if err := s.batch.CopyPrefix(s.workers[j], s.st, len(ctxIDs)); err != nil {
+				s.batch = nil // cannot fork states: score one at a time
+				s.scored -= int64(scoredTokens(conts))
+				return nil, false, nil
+			}
+			states[j], ids[j] = s.workers[j], conts[i][:len(conts[i])-1]
+		}
+		outs, err := s.batch.AppendBatch(states, ids)
+		if err != nil {
+			return nil, false, fmt.Errorf("eval: model forward (batch): %w", err)
+		}
+		for j, i := range chunk {
+			c := conts[i]
+			if len(outs[j]) != len(ids[j])*s.vocab {
+				return nil, false, fmt.Errorf("eval: model returned %d logits for %d tokens × vocab %d", len(outs[j]), len(ids[j]), s.vocab)
+			}
+			for r := 1; r < len(c); r++ {
+				row := outs[j][(r-1)*s.vocab : r*s.vocab]
+				lls[i] += float64(row[c[r]]) - logSumExp(row)
+			}
+			s.forwarded += int64(len(ids[j]))
+		}
+	}
+	return lls, true, nil
+}
+
+// scoredTokens returns the number of tokens of conts.
+func scoredTokens(conts [][]int) int {
+	n := 0
+	for _, c := range conts {
+		n += len(c)
+	}
+	return n
 }
 
 // append runs ids through the model and records them as held.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -703,5 +704,46 @@ func TestListTasks(t *testing.T) {
 	}
 	if len(names) != 24 {
 		t.Errorf("%d tasks, want 24", len(names))
+	}
+}
+
+// TestBatchingSameNumbers runs the multiple-choice tasks with batch sizes
+// 1, 2 (several chunks per question) and 8: the metrics must not change,
+// choices must really run in batches, and a model that cannot copy states
+// must fall back to one request at a time with the same numbers.
+func TestBatchingSameNumbers(t *testing.T) {
+	for _, task := range []string{"arc_easy", "hellaswag", "piqa", "winogrande", "mmlu", "truthfulqa_mc2", "boolq"} {
+		base := newHistLM(4096)
+		want := runOne(t, base, Config{Tasks: []string{task}, Shots: 1, BatchSize: 1})
+		for _, tc := range []struct {
+			size   int
+			noCopy bool
+		}{{2, false}, {8, false}, {8, true}} {
+			m := &batchHistLM{histLM: newHistLM(4096), noCopy: tc.noCopy}
+			rep, err := Run(context.Background(), Config{Tasks: []string{task}, Shots: 1, BatchSize: tc.size, DataDir: testData}, m, charTok{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := rep.Results[0]
+			for k, v := range want.Metrics {
+				near(t, fmt.Sprintf("%s batch %d (copy %v) %s", task, tc.size, !tc.noCopy, k), got.Metrics[k], v)
+			}
+			if got.N != want.N || got.ScoredTokens != want.ScoredTokens {
+				t.Errorf("%s batch %d: n %d scored %d, want %d and %d", task, tc.size, got.N, got.ScoredTokens, want.N, want.ScoredTokens)
+			}
+			if rep.Config.BatchSize != tc.size {
+				t.Errorf("%s: report batch size %d, want %d", task, rep.Config.BatchSize, tc.size)
+			}
+			// Tasks whose choices share a context and have multi-token
+			// continuations must batch (winogrande has a context per
+			// choice, mmlu single-letter answers: nothing to batch).
+			batched := task != "winogrande" && task != "mmlu"
+			if tc.noCopy && m.batches != 0 {
+				t.Errorf("%s: %d batches although states cannot be copied", task, m.batches)
+			}
+			if !tc.noCopy && batched && (m.batches == 0 || m.members <= m.batches) {
+				t.Errorf("%s batch %d: %d batches of %d members in all", task, tc.size, m.batches, m.members)
+			}
+		}
 	}
 }

@@ -406,6 +406,10 @@ type State struct {
 	// (i = L+1).
 	HiddenHook func(i int, h backend.Tensor)
 	logits     []float32
+	// segs is set on a Batch's scratch state during a batched forward: the
+	// rows of every tensor belong to these member states in order, and
+	// attention runs per member on its own cache.
+	segs []segment
 }
 
 type bufKey struct {
@@ -576,8 +580,17 @@ func (m *Model) linear(s *State, l *Linear, dst, x backend.Tensor) {
 }
 
 // attention runs the shared part of every architecture's self-attention:
-// rotary (if rope), cache store, causal attention.
+// rotary (if rope), cache store, causal attention. In a batched forward
+// each member's rows run on the member's own cache at its own position.
 func (m *Model) attention(s *State, layer int, out, q, k, v backend.Tensor, pos0 int, rope bool) {
+	if s.segs != nil {
+		b := m.Backend
+		for _, g := range s.segs {
+			r0, r1 := g.row0, g.row0+g.rows
+			m.attention(g.st, layer, b.View(out, r0, r1), b.View(q, r0, r1), b.View(k, r0, r1), b.View(v, r0, r1), g.st.pos, rope)
+		}
+		return
+	}
 	c := m.Config
 	b := m.Backend
 	heads, kvHeads := c.LayerHeads(layer)

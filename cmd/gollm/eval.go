@@ -28,6 +28,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	variant := fs.String("prompt", eval.VariantHarness, "prompt variant: harness or llmcbench")
 	seed := fs.Int64("seed", 0, "seed for random choices (C4 windows)")
 	noReuse := fs.Bool("no-prefix-reuse", false, "run every request from an empty cache")
+	batch := fs.Int("batch-size", eval.DefaultBatchSize, "requests per forward pass (the choices of a question run together; 1: one at a time)")
 	out := fs.String("out", "", "also write the JSON report to this file")
 	list := fs.Bool("list-tasks", false, "list the tasks with the files and columns they expect, then exit")
 	if err := parse(fs, args); err != nil {
@@ -42,6 +43,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *limit < 0 || *seqlen < 0 || *shots < 0 {
 		return usagef("--limit, --seqlen and --shots must be ≥ 0")
+	}
+	if *batch < 1 {
+		return usagef("--batch-size %d: must be ≥ 1", *batch)
 	}
 	var names []string
 	for _, t := range strings.Split(*tasks, ",") {
@@ -69,7 +73,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg := eval.Config{
 		Tasks: names, DataDir: *data, Limit: *limit, Seqlen: *seqlen, Shots: *shots, AddBOS: *addBOS,
-		PromptVariant: *variant, Seed: *seed, NoPrefixReuse: *noReuse,
+		PromptVariant: *variant, Seed: *seed, NoPrefixReuse: *noReuse, BatchSize: *batch,
 		Model: *model, Tokenizer: tok.Kind() + " " + tok.Path(), Dtype: "f32", Device: m.Backend.Name(),
 	}
 	rep, err := eval.Run(ctx, cfg, evalmodel.New(m), tok, stderr)

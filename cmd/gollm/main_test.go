@@ -113,6 +113,7 @@ func TestTokenizeAndEvalCommands(t *testing.T) {
 		{"eval", "--model", "../../testdata/llama3-tiny", "--tasks", "nosuchtask"},
 		{"eval", "--model", "../../testdata/llama3-tiny", "--tasks", "piqa", "--data", t.TempDir()},
 		{"eval", "--model", "../../testdata/llama3-tiny"},
+		{"eval", "--model", "../../testdata/llama3-tiny", "--tasks", "arc_easy", "--batch-size", "0"},
 	} {
 		if code, _, stderr := runCLI(bad...); code != 2 {
 			t.Errorf("%v: exit %d (%s)", bad, code, stderr)

@@ -7,7 +7,7 @@
 //		m, tok := loadModel(b) // your eval.LM and eval.Tokenizer
 //		for _, reuse := range []bool{true, false} {
 //			b.Run(fmt.Sprintf("reuse=%v", reuse), func(b *testing.B) {
-//				evalbench.MultipleChoice(b, m, tok, "mmlu", 5, reuse)
+//				evalbench.MultipleChoice(b, m, tok, "mmlu", 5, reuse, 1)
 //			})
 //		}
 //	}
@@ -53,11 +53,13 @@ func Perplexity(b *testing.B, lm eval.LM, seqlen int) {
 // "mmlu" (a subject of questions sharing a shots-example prefix, four
 // one-token choices). Each iteration scores docs documents. It reports
 // docs/s, forward tokens/s (tokens run through the model), and forward
-// tokens per document, which is where shared-prefix reuse shows.
-func MultipleChoice(b *testing.B, lm eval.LM, tok eval.Tokenizer, task string, docs int, reuse bool) {
+// tokens per document, which is where shared-prefix reuse shows. batch is
+// eval.Config.BatchSize (it takes effect when lm is an eval.BatchLM).
+func MultipleChoice(b *testing.B, lm eval.LM, tok eval.Tokenizer, task string, docs int, reuse bool, batch int) {
 	b.Helper()
 	cfg := Data(b, task, docs)
 	cfg.NoPrefixReuse = !reuse
+	cfg.BatchSize = batch
 	ctx := context.Background()
 	var forward int64
 	b.ResetTimer()

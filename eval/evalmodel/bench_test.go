@@ -28,9 +28,12 @@ func BenchmarkEval100M(b *testing.B) {
 	lm := bench100M(b)
 	b.Run("perplexity/seqlen=512", func(b *testing.B) { evalbench.Perplexity(b, lm, 512) })
 	for _, task := range []string{"arc_easy", "mmlu"} {
-		for _, reuse := range []bool{true, false} {
-			b.Run(fmt.Sprintf("%s/prefix-reuse=%v", task, reuse), func(b *testing.B) {
-				evalbench.MultipleChoice(b, lm, evalbench.ByteTokenizer{}, task, 4, reuse)
+		for _, c := range []struct {
+			reuse bool
+			batch int
+		}{{true, 1}, {false, 1}, {true, 8}} {
+			b.Run(fmt.Sprintf("%s/prefix-reuse=%v/batch=%d", task, c.reuse, c.batch), func(b *testing.B) {
+				evalbench.MultipleChoice(b, lm, evalbench.ByteTokenizer{}, task, 4, c.reuse, c.batch)
 			})
 		}
 	}

@@ -3,6 +3,8 @@
 package evalmodel
 
 import (
+	"fmt"
+
 	"github.com/llmcbench/gollm/eval"
 	"github.com/llmcbench/gollm/models"
 )
@@ -12,6 +14,9 @@ type LM struct {
 	M *models.Model
 	// MaxLen caps the KV cache of each state (0: max_position_embeddings).
 	MaxLen int
+
+	batch   *models.Batch
+	members []*models.State
 }
 
 // New returns m as an eval.LM.
@@ -31,4 +36,32 @@ func (l *LM) MaxContext() int {
 // NewState starts an empty KV-cache session of MaxContext positions.
 func (l *LM) NewState() eval.State { return l.M.NewState(l.MaxContext()) }
 
-var _ eval.LM = (*LM)(nil)
+// AppendBatch runs ids[i] on states[i] in one forward pass (models.Batch:
+// stacked rows through the linears, attention per state).
+func (l *LM) AppendBatch(states []eval.State, ids [][]int) ([][]float32, error) {
+	if l.batch == nil {
+		l.batch = l.M.NewBatch()
+	}
+	l.members = l.members[:0]
+	for i, s := range states {
+		ms, ok := s.(*models.State)
+		if !ok {
+			return nil, fmt.Errorf("evalmodel: batch member %d is a %T, not a state of this model", i, s)
+		}
+		l.members = append(l.members, ms)
+	}
+	return l.batch.Append(l.members, ids)
+}
+
+// CopyPrefix makes dst hold the first n positions of src
+// (models.State.CopyPrefix; fails on backends that cannot copy caches).
+func (l *LM) CopyPrefix(dst, src eval.State, n int) error {
+	d, ok1 := dst.(*models.State)
+	s, ok2 := src.(*models.State)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("evalmodel: copy prefix between %T and %T", dst, src)
+	}
+	return d.CopyPrefix(s, n)
+}
+
+var _ eval.BatchLM = (*LM)(nil)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/eval"
+	"github.com/llmcbench/gollm/eval/evalbench"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -72,6 +73,60 @@ func TestPerplexityMatchesReferenceLogits(t *testing.T) {
 				t.Errorf("ppl %.8g, reference logits give %.8g", res.PPL, want)
 			}
 			t.Logf("%s: ppl %.6f (reference %.6f) over %d windows of %d", name, res.PPL, want, rows, seqlen)
+		})
+	}
+}
+
+// TestBatchedEvalMatchesUnbatched scores the hand-made multiple-choice
+// samples of eval's tests on every fixture model with batch sizes 1 and 8
+// (ragged batches of the choices through models.Batch): every metric must
+// agree to float rounding.
+func TestBatchedEvalMatchesUnbatched(t *testing.T) {
+	tasks := []string{"arc_easy", "hellaswag", "piqa", "boolq", "truthfulqa_mc2", "winogrande"}
+	for _, name := range []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := models.Load(filepath.Join("..", "..", "testdata", name), models.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			var tok eval.Tokenizer = evalbench.ByteTokenizer{} // chatglm3-tiny ships no tokenizer
+			if mt, err := m.Tokenizer(); err == nil {
+				tok = mt
+			}
+			run := func(batch int) *eval.Report {
+				cfg := eval.Config{Tasks: tasks, DataDir: filepath.Join("..", "..", "testdata", "eval"), BatchSize: batch}
+				rep, err := eval.Run(context.Background(), cfg, New(m), tok, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rep
+			}
+			calls := 0
+			m.Hook = func(*models.Linear, []float32, int) { calls++ }
+			one := run(1)
+			callsOne := calls
+			calls = 0
+			eight := run(8)
+			m.Hook = nil
+			if calls*10 > callsOne*9 {
+				t.Errorf("batch 8 made %d linear calls, batch 1 %d: the choices did not run together", calls, callsOne)
+			}
+			t.Logf("linear calls: %d with batch 1, %d with batch 8", callsOne, calls)
+			if eight.Config.BatchSize != 8 || one.Config.BatchSize != 1 {
+				t.Fatalf("batch sizes recorded %d and %d", one.Config.BatchSize, eight.Config.BatchSize)
+			}
+			for i, want := range one.Results {
+				got := eight.Results[i]
+				if got.N != want.N || got.ScoredTokens != want.ScoredTokens {
+					t.Errorf("%s: n %d scored %d, want %d and %d", want.Task, got.N, got.ScoredTokens, want.N, want.ScoredTokens)
+				}
+				for k, v := range want.Metrics {
+					if d := math.Abs(got.Metrics[k] - v); d > 1e-4*math.Max(1, math.Abs(v)) {
+						t.Errorf("%s %s: batch 8 gives %.8g, batch 1 %.8g", want.Task, k, got.Metrics[k], v)
+					}
+				}
+			}
 		})
 	}
 }
