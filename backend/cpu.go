@@ -164,6 +164,17 @@ func (*CPU) NewKVCache(layers, maxLen, kvDim int) KVCache {
 	return c
 }
 
+// DropKV frees the storage of every layer of c but keep (block-by-block
+// passes run one layer per state at a time).
+func (*CPU) DropKV(c KVCache, keep int) {
+	cc := c.(*cpuCache)
+	for l := range cc.k {
+		if l != keep {
+			cc.k[l], cc.v[l] = nil, nil
+		}
+	}
+}
+
 // CopyKV copies positions 0…n−1 of layers 0…layers−1 from src to dst
 // (caches of the same width).
 func (*CPU) CopyKV(dst, src KVCache, layers, n int) {

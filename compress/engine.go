@@ -72,6 +72,10 @@ type engine struct {
 	tokens int
 	// buf is the float32 activations of the sample being run.
 	buf []float32
+	// spillDir, when set, receives each finished block's float weights
+	// (dense and 2:4 outputs), and the block is released: only the block
+	// being compressed stays in memory (see spillBlock).
+	spillDir string
 	// floatOnly makes AWQ and SmoothQuant stop after folding their scales
 	// (no clipping, no quantization): tests check that the transform keeps
 	// the float model's function.
@@ -302,6 +306,9 @@ func (e *engine) run(ctx context.Context) error {
 			e.inps, e.outs = e.outs, e.inps
 		}
 		if err := e.packBlock(i); err != nil {
+			return fmt.Errorf("block %d: %w", i, err)
+		}
+		if err := e.spillBlock(i); err != nil {
 			return fmt.Errorf("block %d: %w", i, err)
 		}
 		runtime.GC()

@@ -44,7 +44,14 @@ func fixtureConfig(t *testing.T, name, method string) Config {
 
 func compressFixture(t *testing.T, c Config, adjust func(*engine)) *compressed {
 	t.Helper()
-	r, err := compressWith(context.Background(), &c, nil, adjust)
+	// The tests inspect the compressed blocks in memory: no spilling
+	// (TestSpillSavesSameBytes checks that spilling changes no output).
+	r, err := compressWith(context.Background(), &c, nil, func(e *engine) {
+		e.spillDir = ""
+		if adjust != nil {
+			adjust(e)
+		}
+	})
 	if err != nil {
 		t.Fatalf("%s on %s: %v", c.Method, c.Model, err)
 	}

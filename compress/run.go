@@ -118,7 +118,8 @@ func (c *Config) checkModel(mc *models.Config, calibTokens int) error {
 func gib(b int64) float64 { return float64(b) / (1 << 30) }
 
 // estimateMemory returns the expected peak memory of a run in bytes: the
-// non-block parameters (float32), the compressed blocks kept for saving, one
+// non-block parameters (float32), the compressed blocks kept for saving
+// (none for dense and 2:4 outputs, whose blocks are spilled), one
 // block being compressed with its working copies, the calibration
 // activations and the statistics.
 func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
@@ -140,7 +141,7 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 	var kept8 int64 // eighths of a byte per parameter of a finished block
 	switch c.outputFormat() {
 	case "dense", "2:4":
-		kept8 = 32 // float32 weights
+		kept8 = 0 // finished blocks are spilled to disk and released
 	case "w8a8":
 		kept8 = 16 // codes + the int8 matrix
 	default:
@@ -162,7 +163,7 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 			total += 8*maxIn*maxIn + 4*maxIn*maxIn
 		}
 		seq := int64(c.Seqlen)
-		total += layers * seq * int64(mc.KVHeads*mc.HeadDim) * 2 * 4 // KV cache
+		total += seq * int64(mc.KVHeads*mc.HeadDim) * 2 * 4 // one layer's KV cache
 		total += seq * (4*int64(mc.Intermediate) + 8*h) * 4          // forward scratch
 	}
 	return total + 64<<20
@@ -203,7 +204,11 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	if format == "dense" && !isPruning(cfg.Method) {
 		rec.Notes = append(rec.Notes, fmt.Sprintf("%d-bit codes have no packed layout: the checkpoint holds the fake-quantized float weights", cfg.Bits))
 	}
-	if err := saveModel(c.m, cfg, c.res, format, &rec); err != nil {
+	err = saveModel(c.m, cfg, c.res, format, &rec, c.spillDir)
+	if c.spillDir != "" {
+		os.RemoveAll(c.spillDir)
+	}
+	if err != nil {
 		return nil, c, err
 	}
 	rec.WallSeconds = time.Since(start).Seconds()
@@ -227,6 +232,8 @@ type compressed struct {
 	res     *results
 	calib   *Calibration
 	seconds float64
+	// spillDir holds the finished blocks' spills ("" when none).
+	spillDir string
 }
 
 // compressWith validates cfg (filling its defaults), samples the
@@ -293,12 +300,25 @@ func compressWith(ctx context.Context, cfg *Config, progress io.Writer, adjust f
 	if calib != nil {
 		samples = calib.Samples
 	}
-	res, secs, err := compressLoaded(ctx, cfg, m, rules, samples, progress, adjust)
+	spillDir := ""
+	if spills(cfg) {
+		spillDir = filepath.Join(cfg.Out, ".gollm-spill")
+	}
+	res, secs, err := compressLoaded(ctx, cfg, m, rules, samples, progress, func(e *engine) {
+		e.spillDir = spillDir
+		if adjust != nil {
+			adjust(e)
+		}
+		spillDir = e.spillDir // a test may turn spilling off
+	})
 	if err != nil {
 		m.Close()
+		if spillDir != "" {
+			os.RemoveAll(spillDir)
+		}
 		return nil, err
 	}
-	return &compressed{m: m, res: res, calib: calib, seconds: secs}, nil
+	return &compressed{m: m, res: res, calib: calib, seconds: secs, spillDir: spillDir}, nil
 }
 
 // compressLoaded runs the engine on a loaded model with the calibration

@@ -1,6 +1,7 @@
 package compress
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -41,7 +42,7 @@ func TestRunSavesAndReloads(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(&c)
 			}
-			rec, r, err := run(context.Background(), &c, nil, nil)
+			rec, r, err := run(context.Background(), &c, nil, noSpill)
 			if r != nil {
 				defer r.m.Close()
 			}
@@ -207,5 +208,85 @@ func TestRunBadInputBeforeWork(t *testing.T) {
 	c := fixtureConfig(t, "llama2", Wanda)
 	if _, err := Run(ctx, c, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled run: %v", err)
+	}
+}
+
+// noSpill keeps finished blocks in memory, for tests that compare the
+// saved checkpoint with the compressed model.
+func noSpill(e *engine) { e.spillDir = "" }
+
+// TestSpillSavesSameBytes compresses with finished blocks spilled to disk
+// and released (the default for dense and 2:4 outputs) and with every
+// block kept in memory: the two checkpoints must hold the same tensors,
+// byte for byte, and the spilled run must really have released its blocks.
+func TestSpillSavesSameBytes(t *testing.T) {
+	for _, tc := range []struct {
+		model, method string
+		edit          func(*Config)
+	}{
+		{"llama2", Wanda, nil},
+		{"opt", SparseGPT, func(c *Config) { c.PatternN, c.PatternM = 2, 4 }},
+		{"glm", Magnitude, nil},
+		{"llama3", RTN, func(c *Config) { c.Bits = 5 }}, // no packed layout: dense
+	} {
+		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
+			outs := map[bool]string{}
+			for _, spill := range []bool{true, false} {
+				c := fixtureConfig(t, tc.model, tc.method)
+				if tc.edit != nil {
+					tc.edit(&c)
+				}
+				var adjust func(*engine)
+				if !spill {
+					adjust = noSpill
+				}
+				_, r, err := run(context.Background(), &c, nil, adjust)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resident := 0
+				for i := 0; i < r.m.NumLayers(); i++ {
+					if r.m.BlockLoaded(i) {
+						resident++
+					}
+				}
+				r.m.Close()
+				if spill && resident != 0 {
+					t.Errorf("spilling run ends with %d resident blocks", resident)
+				}
+				if !spill && resident != r.m.NumLayers() {
+					t.Errorf("run without spilling ends with %d of %d blocks resident", resident, r.m.NumLayers())
+				}
+				if _, err := os.Stat(filepath.Join(c.Out, ".gollm-spill")); !os.IsNotExist(err) {
+					t.Errorf("spill folder left behind (%v)", err)
+				}
+				outs[spill] = c.Out
+			}
+			a, err := tensor.OpenCheckpoint(outs[true])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			b, err := tensor.OpenCheckpoint(outs[false])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if !slices.Equal(a.Names(), b.Names()) {
+				t.Fatalf("tensor names differ:\n%v\n%v", a.Names(), b.Names())
+			}
+			for _, name := range a.Names() {
+				ta, _ := a.Tensor(name)
+				tb, _ := b.Tensor(name)
+				if ta.DType != tb.DType || !slices.Equal(ta.Shape, tb.Shape) || !bytes.Equal(ta.Data, tb.Data) {
+					t.Errorf("%s differs (%s%v vs %s%v)", name, ta.DType, ta.Shape, tb.DType, tb.Shape)
+				}
+			}
+			ca, _ := os.ReadFile(filepath.Join(outs[true], "config.json"))
+			cb, _ := os.ReadFile(filepath.Join(outs[false], "config.json"))
+			if !bytes.Equal(ca, cb) {
+				t.Errorf("config.json differs:\n%s\n%s", ca, cb)
+			}
+		})
 	}
 }

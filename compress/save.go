@@ -3,9 +3,12 @@ package compress
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/models"
+	"github.com/llmcbench/gollm/tensor"
 )
 
 // toFormat converts a method's quantized layer to the format package's
@@ -48,12 +51,57 @@ func (e *engine) packBlock(i int) error {
 	return nil
 }
 
+// spillFile is the spill of block i in dir.
+func spillFile(dir string, i int) string {
+	return filepath.Join(dir, fmt.Sprintf("block-%05d.safetensors", i))
+}
+
+// spillBlock writes finished block i's float weights to the spill folder
+// and releases the block, for outputs that keep float weights (dense and
+// 2:4): without it a pruned LLaMA-2-7B would hold 26 GiB of float32 blocks
+// until saving. saveModel reads the spills back (format.SaveOptions.Overlay)
+// and writes the same bytes. 2:4 spills are float32 so the 2:4 packing sees
+// exactly the engine's values; dense spills use the dtype Save writes.
+func (e *engine) spillBlock(i int) error {
+	if e.spillDir == "" || e.floatOnly {
+		return nil
+	}
+	if err := os.MkdirAll(e.spillDir, 0o755); err != nil {
+		return err
+	}
+	dt := tensor.Invalid
+	if e.cfg.outputFormat() == "2:4" {
+		dt = tensor.F32
+	}
+	if err := format.WriteSpill(e.m, i, spillFile(e.spillDir, i), dt); err != nil {
+		return err
+	}
+	e.m.ReleaseBlock(i)
+	return nil
+}
+
+// spills reports whether runs of cfg spill finished blocks.
+func spills(cfg *Config) bool {
+	f := cfg.outputFormat()
+	return f == "dense" || f == "2:4"
+}
+
 // saveModel writes the compressed model in the chosen format: the
 // quantized layers packed, pruned layers from the model's weights, the
 // scaled norms replaced, the method configuration and calibration summary
 // recorded in config.json under "gollm_compression".
-func saveModel(m *models.Model, cfg *Config, res *results, outFormat string, rec *Record) error {
+func saveModel(m *models.Model, cfg *Config, res *results, outFormat string, rec *Record, spillDir string) error {
 	opt := format.SaveOptions{Format: outFormat}
+	if spillDir != "" {
+		if _, err := os.Stat(spillFile(spillDir, 0)); err == nil {
+			ov, err := tensor.OpenCheckpoint(spillDir)
+			if err != nil {
+				return fmt.Errorf("compress: reading the spilled blocks: %w", err)
+			}
+			defer ov.Close()
+			opt.Overlay = ov
+		}
+	}
 	switch outFormat {
 	case "gptq", "awq", "w8a8":
 		act := 0

@@ -632,10 +632,18 @@ func (m *Model) Embed(s *State, ids []int) ([]float32, error) {
 	return out, nil
 }
 
+// kvDropper is implemented by backends that can free the cache storage of
+// all layers but one (the CPU backend).
+type kvDropper interface {
+	DropKV(c backend.KVCache, keep int)
+}
+
 // ForwardBlock runs decoder block i in place on the host activations x
 // [rows×Hidden] of one sequence at positions 0…rows−1, using s's cache and
 // buffers. Block-by-block compression feeds each calibration sample through
-// the blocks with it; the model's Hook sees every linear input.
+// the blocks with it; the model's Hook sees every linear input. Only layer
+// i's part of s's cache is kept (the others are freed on backends that
+// can): a state used with ForwardBlock must not be used for Append after.
 func (m *Model) ForwardBlock(s *State, i int, x []float32) error {
 	c := m.Config
 	if len(x)%c.Hidden != 0 || i < 0 || i >= c.Layers {
@@ -647,6 +655,9 @@ func (m *Model) ForwardBlock(s *State, i int, x []float32) error {
 	}
 	if !m.loaded[i] {
 		return fmt.Errorf("forward block %d: not loaded (lazy model: call LoadBlock)", i)
+	}
+	if d, ok := m.Backend.(kvDropper); ok {
+		d.DropKV(s.cache, i) // a block-by-block pass holds one layer's cache
 	}
 	t := s.buf("x", rows, c.Hidden)
 	m.Backend.Write(t, x)

@@ -57,6 +57,13 @@ type SaveOptions struct {
 	// ShardBytes caps each safetensors file (default 4 GiB); more go into
 	// model-0000i-of-0000n.safetensors with an index.
 	ShardBytes int64
+	// Overlay holds the float weights (and biases) of block linears that
+	// are no longer resident: the compression engine writes each finished
+	// block there (WriteSpill) and releases it, so only one block is in
+	// memory. For a non-resident block, a linear whose weight is in
+	// Overlay is written from it (packed as 2:4 for that format) instead
+	// of from the model's checkpoint. Dense and 2:4 formats only.
+	Overlay *tensor.Checkpoint
 }
 
 // linearSuffixes are the tensor names a linear layer may own in any format.
@@ -126,6 +133,35 @@ func Save(m *models.Model, dir string, opt SaveOptions) error {
 	return s.copyFiles()
 }
 
+// WriteSpill writes the float weights and biases of block i's linears to
+// path (one safetensors file), each weight in the dtype Save would write it
+// in, so that Save with the spill files as Overlay writes the same bytes as
+// Save of the resident block. The engine then releases the block.
+func WriteSpill(m *models.Model, i int, path string, dtype tensor.DType) error {
+	ck := m.Checkpoint()
+	if ck == nil {
+		return fmt.Errorf("spill block %d: the model has no checkpoint", i)
+	}
+	s := &saver{m: m, ck: ck, opt: SaveOptions{DType: dtype}}
+	var ts []*tensor.Tensor
+	for _, l := range m.Linears(i) {
+		out, in := l.Host.Dims()
+		t, err := s.floatTensor(l.Name+".weight", []int{out, in}, denseOf(l.Host))
+		if err != nil {
+			return fmt.Errorf("spill %s: %w", l.Name, err)
+		}
+		ts = append(ts, t)
+		if l.Bias != nil {
+			b, err := s.floatTensor(l.Name+".bias", []int{out}, l.Bias)
+			if err != nil {
+				return fmt.Errorf("spill %s: %w", l.Name, err)
+			}
+			ts = append(ts, b)
+		}
+	}
+	return tensor.WriteFile(path, ts, map[string]string{"format": "pt"})
+}
+
 // planSave checks everything Save needs before anything is written.
 func planSave(m *models.Model, dir string, opt SaveOptions) (*saver, []*saveLinear, error) {
 	bad := func(format string, a ...any) error {
@@ -151,6 +187,9 @@ func planSave(m *models.Model, dir string, opt SaveOptions) (*saver, []*saveLine
 	quantized := opt.Format == FormatGPTQ || opt.Format == FormatAWQ || opt.Format == FormatW8A8
 	if !quantized && len(opt.Quant) > 0 {
 		return nil, nil, bad("quantized layers given for format %q", opt.Format)
+	}
+	if quantized && opt.Overlay != nil {
+		return nil, nil, bad("spilled float blocks given for format %q", opt.Format)
 	}
 	s := &saver{m: m, ck: ck, dir: dir, opt: opt, zeroOff: 1, groupSize: -1, layerSparse: map[string]float64{}, all24: true, written: map[string]bool{}}
 	if s.opt.ShardBytes <= 0 {
@@ -379,6 +418,51 @@ func (s *saver) linearTensors(l *saveLinear) ([]*tensor.Tensor, error) {
 		if err != nil {
 			return nil, err
 		}
+	case l.host == nil && s.opt.Overlay != nil && s.opt.Overlay.Has(l.name+".weight"):
+		// A finished block the engine spilled: its weights as compressed.
+		t, err := s.opt.Overlay.Tensor(l.name + ".weight")
+		if err != nil {
+			return nil, err
+		}
+		if !sameShape(t.Shape, []int{l.out, l.in}) {
+			return nil, fmt.Errorf("spilled weight is %v, the layer is %d×%d", t.Shape, l.out, l.in)
+		}
+		w, err := t.Float32()
+		if err != nil {
+			return nil, err
+		}
+		if l.layer >= 0 {
+			s.countZeros(l, w)
+		}
+		if l.sparse {
+			sp, err := PackSparse24(l.out, l.in, w)
+			if err != nil {
+				return nil, err
+			}
+			if ts, err = sparse24Tensors(l.name, sp, s.floatDType(s.origDType(l.name+".weight"))); err != nil {
+				return nil, err
+			}
+		} else {
+			if t, err = s.floatTensor(l.name+".weight", []int{l.out, l.in}, w); err != nil {
+				return nil, err
+			}
+			ts = append(ts, t)
+		}
+		if s.opt.Overlay.Has(l.name + ".bias") {
+			b, err := s.opt.Overlay.Tensor(l.name + ".bias")
+			if err != nil {
+				return nil, err
+			}
+			bv, err := b.Float32()
+			if err != nil {
+				return nil, err
+			}
+			if b, err = s.floatTensor(l.name+".bias", []int{l.out}, bv); err != nil {
+				return nil, err
+			}
+			ts = append(ts, b)
+		}
+		return ts, nil
 	case l.host == nil:
 		// A block that was not resident: as in the checkpoint.
 		for _, suf := range linearSuffixes {
