@@ -164,7 +164,7 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 		}
 		seq := int64(c.Seqlen)
 		total += seq * int64(mc.KVHeads*mc.HeadDim) * 2 * 4 // one layer's KV cache
-		total += seq * (4*int64(mc.Intermediate) + 8*h) * 4          // forward scratch
+		total += seq * (4*int64(mc.Intermediate) + 8*h) * 4 // forward scratch
 	}
 	return total + 64<<20
 }
