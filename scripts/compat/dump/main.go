@@ -1,0 +1,76 @@
+// Command dump loads a checkpoint with gollm (models.Load, packed formats
+// through their registered loaders) and writes the float32 weights that
+// gollm computes with for every decoder-block linear layer to a
+// safetensors file, as [out, in] tensors named like the layer's weight.
+// scripts/compat/check.py compares them with the peers' own
+// dequantization of the same checkpoint.
+//
+//	go run ./scripts/compat/dump DIR OUT.safetensors
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/llmcbench/gollm/compress/format"
+	"github.com/llmcbench/gollm/kernels"
+	"github.com/llmcbench/gollm/models"
+	"github.com/llmcbench/gollm/tensor"
+)
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: dump MODEL_DIR OUT.safetensors")
+		os.Exit(2)
+	}
+	if err := run(os.Args[1], os.Args[2]); err != nil {
+		fmt.Fprintln(os.Stderr, "dump:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir, out string) error {
+	m, err := models.Load(dir, models.Options{})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	var ts []*tensor.Tensor
+	for i := 0; i < m.NumLayers(); i++ {
+		for _, l := range m.Linears(i) {
+			o, in := l.Host.Dims()
+			t, err := tensor.Encode(l.Name+".weight", tensor.F32, []int{o, in}, weights(l.Host))
+			if err != nil {
+				return err
+			}
+			ts = append(ts, t)
+			fmt.Printf("%s\t%s\n", l.Name, l.Host.Format())
+		}
+	}
+	return tensor.WriteFile(out, ts, nil)
+}
+
+// weights returns the float weights of m: the exact dequantization for
+// quantized matrices, identity rows through MulT for the others.
+func weights(m kernels.Matrix) []float32 {
+	if q, ok := format.FromMatrix(m); ok {
+		return q.Dequantize()
+	}
+	if d, ok := m.(*kernels.Dense); ok {
+		return d.W
+	}
+	out, in := m.Dims()
+	x := make([]float32, in*in)
+	for i := 0; i < in; i++ {
+		x[i*in+i] = 1
+	}
+	y := make([]float32, in*out)
+	m.MulT(y, x, in, nil)
+	w := make([]float32, out*in)
+	for i := 0; i < in; i++ {
+		for o := 0; o < out; o++ {
+			w[o*in+i] = y[i*out+o]
+		}
+	}
+	return w
+}
