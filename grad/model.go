@@ -137,7 +137,10 @@ type Model struct {
 	// Specs lists the parameters in a fixed order; Params holds them.
 	Specs  []ParamSpec
 	Params map[string]*Var
-	inv    []float32
+	// LoRA holds low-rank adapters by linear layer (checkpoint prefix);
+	// see AddLoRA.
+	LoRA map[string]*LoRA
+	inv  []float32
 }
 
 // NewModel wraps params (Hugging Face name → values, not copied) as a
@@ -328,7 +331,11 @@ func (m *Model) Embed(t *Tape, ids []int, batch, seqLen int) (*Var, error) {
 }
 
 func (m *Model) linear(t *Tape, x *Var, prefix string) *Var {
-	return t.Linear(x, m.p(prefix+".weight"), m.pOpt(prefix+".bias"))
+	y := t.Linear(x, m.p(prefix+".weight"), m.pOpt(prefix+".bias"))
+	if l := m.LoRA[prefix]; l != nil {
+		y = t.Add(y, t.Scale(t.Linear(t.Linear(x, l.A, nil), l.B, nil), l.Scale))
+	}
+	return y
 }
 
 // Block runs decoder block i on x [batch·seqLen × hidden].

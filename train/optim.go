@@ -54,15 +54,39 @@ func (o *AdamW) Step(m *grad.Model, lr float64) {
 		if s.Kind == grad.Matrix {
 			decay = float32(1 - lr*o.WeightDecay)
 		}
-		b1, b2 := float32(o.Beta1), float32(o.Beta2)
-		stepSize := lr / bc1
-		sqrtBC2 := math.Sqrt(bc2)
-		for i, g := range p.Grad {
-			mm[i] = b1*mm[i] + (1-b1)*g
-			vv[i] = b2*vv[i] + (1-b2)*g*g
-			den := math.Sqrt(float64(vv[i]))/sqrtBC2 + o.Eps
-			p.Val[i] = p.Val[i]*decay - float32(stepSize*float64(mm[i])/den)
+		o.update(p, mm, vv, decay, lr, bc1, bc2)
+	}
+}
+
+// StepVars applies one update with learning rate lr to every variable of
+// vars that has a gradient (decoupled weight decay on all of them), keeping
+// moments by name: the optimizer of parameters outside a Model's specs,
+// such as LoRA adapters.
+func (o *AdamW) StepVars(vars map[string]*grad.Var, lr float64) {
+	o.T++
+	bc1 := 1 - math.Pow(o.Beta1, float64(o.T))
+	bc2 := 1 - math.Pow(o.Beta2, float64(o.T))
+	for name, p := range vars {
+		if p.Grad == nil {
+			continue
 		}
+		if o.M[name] == nil {
+			o.M[name], o.V[name] = make([]float32, len(p.Val)), make([]float32, len(p.Val))
+		}
+		o.update(p, o.M[name], o.V[name], float32(1-lr*o.WeightDecay), lr, bc1, bc2)
+	}
+}
+
+// update is the AdamW step of one parameter.
+func (o *AdamW) update(p *grad.Var, mm, vv []float32, decay float32, lr, bc1, bc2 float64) {
+	b1, b2 := float32(o.Beta1), float32(o.Beta2)
+	stepSize := lr / bc1
+	sqrtBC2 := math.Sqrt(bc2)
+	for i, g := range p.Grad {
+		mm[i] = b1*mm[i] + (1-b1)*g
+		vv[i] = b2*vv[i] + (1-b2)*g*g
+		den := math.Sqrt(float64(vv[i]))/sqrtBC2 + o.Eps
+		p.Val[i] = p.Val[i]*decay - float32(stepSize*float64(mm[i])/den)
 	}
 }
 

@@ -72,6 +72,14 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	blockStart := fs.Int("block-start", 0, "llm-pruner: first pruned layer")
 	blockEnd := fs.Int("block-end", 0, "llm-pruner: end of the pruned layers (0: the last)")
 	importance := fs.String("importance", "", "llm-pruner importance: element1 (default), vector, element2")
+	loraSteps := fs.Int("lora-steps", 0, "llm-pruner: LoRA recovery steps after pruning (0: none)")
+	loraRank := fs.Int("lora-rank", 8, "llm-pruner: LoRA rank")
+	loraAlpha := fs.Float64("lora-alpha", 16, "llm-pruner: LoRA alpha (scaling alpha/rank)")
+	loraLR := fs.Float64("lora-lr", 1e-4, "llm-pruner: LoRA peak learning rate")
+	loraBatch := fs.Int("lora-batch", 4, "llm-pruner: LoRA windows per step")
+	loraSeqlen := fs.Int("lora-seqlen", 128, "llm-pruner: LoRA tokens per window")
+	var loraData listFlag
+	fs.Var(&loraData, "lora-data", "llm-pruner: LoRA recovery text files (default: the --calib files); repeat or comma-separate")
 	epochs := fs.Int("epochs", 0, "omniquant epochs per block (0: 20)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -108,8 +116,28 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err := c.Validate(); err != nil {
 			return err
 		}
-		if result, err = llmpruner.Prune(ctx, c, stderr); err != nil {
+		data := []string(loraData)
+		if len(data) == 0 {
+			data = calib
+		}
+		lc := llmpruner.LoRAConfig{Steps: *loraSteps, Rank: *loraRank, Alpha: *loraAlpha, LR: *loraLR, Batch: *loraBatch, Seqlen: *loraSeqlen, Data: data}
+		if *loraRank < 1 || *loraBatch < 1 || *loraSeqlen < 2 || !(*loraLR > 0) || !(*loraAlpha > 0) {
+			return usagef("--lora-rank, --lora-batch, --lora-seqlen, --lora-lr and --lora-alpha must be positive")
+		}
+		if err := lc.Validate(); err != nil {
 			return err
+		}
+		res, err := llmpruner.Prune(ctx, c, stderr)
+		if err != nil {
+			return err
+		}
+		result = res
+		if *loraSteps > 0 {
+			lr, err := llmpruner.Recover(ctx, *out, lc, tok, stderr)
+			if err != nil {
+				return err
+			}
+			result = map[string]any{"llm_pruner": res, "lora": lr}
 		}
 	case "omniquant":
 		tok, err := loadTokenizer(*model)

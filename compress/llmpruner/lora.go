@@ -1,0 +1,273 @@
+package llmpruner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/tensor"
+	"github.com/llmcbench/gollm/train"
+)
+
+// LoRAConfig is LLM-Pruner's optional recovery step (post_training.py):
+// low-rank adapters on every block linear, trained on local text with
+// next-token loss, then merged into the weights.
+type LoRAConfig struct {
+	// Steps is the number of optimizer steps (0: no recovery).
+	Steps int `json:"steps"`
+	// Rank and Alpha: adapters of rank r scaled by alpha/r (reference 8, 16).
+	Rank  int     `json:"rank"`
+	Alpha float64 `json:"alpha"`
+	// LR is AdamW's peak learning rate (reference 1e-4), with linear
+	// warm-up over the first tenth of the steps and cosine decay to 0.
+	LR float64 `json:"lr"`
+	// Batch windows of Seqlen tokens per step.
+	Batch  int `json:"batch"`
+	Seqlen int `json:"seqlen"`
+	// Data are the text files (one document per line, or JSON lines with
+	// "text"), tokenized without special tokens and concatenated; the last
+	// tenth is held out to measure the loss before and after.
+	Data []string `json:"data"`
+	Seed uint64   `json:"seed"`
+}
+
+// LoRAResult records a recovery run (also written to config.json under
+// "llm_pruner_lora").
+type LoRAResult struct {
+	Config       LoRAConfig `json:"config"`
+	Adapted      int        `json:"adapted_linears"`
+	AdapterParam int        `json:"adapter_params"`
+	LossBefore   float64    `json:"heldout_loss_before"`
+	LossAfter    float64    `json:"heldout_loss_after"`
+	TrainTokens  int        `json:"train_tokens"`
+	Seconds      float64    `json:"seconds"`
+}
+
+func (lc *LoRAConfig) defaults() {
+	if lc.Rank == 0 {
+		lc.Rank = 8
+	}
+	if lc.Alpha == 0 {
+		lc.Alpha = 16
+	}
+	if lc.LR == 0 {
+		lc.LR = 1e-4
+	}
+	if lc.Batch == 0 {
+		lc.Batch = 4
+	}
+	if lc.Seqlen == 0 {
+		lc.Seqlen = 128
+	}
+}
+
+// Validate checks the settings (errors wrap ErrBadInput).
+func (lc *LoRAConfig) Validate() error {
+	switch {
+	case lc.Steps < 0:
+		return badInput("--lora-steps %d: must be ≥ 0", lc.Steps)
+	case lc.Steps == 0:
+		return nil
+	case lc.Rank < 0 || lc.Batch < 0 || lc.Seqlen < 0 || lc.Alpha < 0 || lc.LR < 0 || math.IsNaN(lc.LR) || math.IsNaN(lc.Alpha):
+		return badInput("LoRA rank, alpha, lr, batch and seqlen must be positive")
+	case len(lc.Data) == 0:
+		return badInput("--lora-data: no recovery text given")
+	}
+	for _, f := range lc.Data {
+		if _, err := os.Stat(f); err != nil {
+			return badInput("--lora-data %s: %v", f, err)
+		}
+	}
+	return nil
+}
+
+// Recover runs LoRA recovery on the pruned model in dir and rewrites its
+// weights with the adapters merged (same names, shapes and dtypes) and
+// its config.json with the record. Progress goes to progress.
+func Recover(ctx context.Context, dir string, lc LoRAConfig, tok Tokenizer, progress io.Writer) (*LoRAResult, error) {
+	lc.defaults()
+	if err := lc.Validate(); err != nil {
+		return nil, err
+	}
+	if lc.Steps == 0 {
+		return nil, nil
+	}
+	start := time.Now()
+	docs, err := ReadDocuments(lc.Data)
+	if err != nil {
+		return nil, err
+	}
+	var tokens []int
+	for _, d := range docs {
+		tokens = append(tokens, tok.Encode(d, false)...)
+	}
+	nHeld := len(tokens) / 10
+	if len(tokens)-nHeld <= lc.Seqlen || nHeld <= lc.Seqlen {
+		return nil, badInput("--lora-data: %d tokens cannot give training and held-out windows of %d+1 tokens", len(tokens), lc.Seqlen)
+	}
+	trainToks, held := tokens[:len(tokens)-nHeld], tokens[len(tokens)-nHeld:]
+	sampler, err := train.NewSampler(trainToks, lc.Seqlen, lc.Seed)
+	if err != nil {
+		return nil, badInput("--lora-data: %v", err)
+	}
+	var heldWin [][]int
+	for s := 0; s+lc.Seqlen+1 <= len(held) && len(heldWin) < 8; s += lc.Seqlen + 1 {
+		heldWin = append(heldWin, held[s:s+lc.Seqlen+1])
+	}
+
+	m, err := LoadModel(dir)
+	if err != nil {
+		return nil, err
+	}
+	rng := rand.New(rand.NewPCG(lc.Seed, 0x6c6f7261))
+	vars := map[string]*grad.Var{}
+	res := &LoRAResult{Config: lc, TrainTokens: lc.Steps * lc.Batch * lc.Seqlen}
+	for i, l := range m.layers {
+		targets := l.LoRATargets()
+		if err := l.AddLoRA(targets, lc.Rank, lc.Alpha, rng); err != nil {
+			return nil, err
+		}
+		l.Freeze()
+		for name, v := range l.LoRAVars() {
+			vars[fmt.Sprintf("%d/%s", i, name)] = v
+			res.AdapterParam += len(v.Val)
+		}
+		res.Adapted += len(targets)
+	}
+	if res.LossBefore, err = m.Loss(heldWin); err != nil {
+		return nil, err
+	}
+	opt := &train.AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, M: map[string][]float32{}, V: map[string][]float32{}}
+	sched := train.Schedule{Peak: lc.LR, Min: 0, Warmup: max(1, lc.Steps/10), Total: lc.Steps}
+	for step := 0; step < lc.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ids, targets := sampler.Batch(lc.Batch)
+		tp := grad.NewTape()
+		logits, err := m.Forward(tp, ids, lc.Batch, lc.Seqlen)
+		if err != nil {
+			return nil, err
+		}
+		loss := tp.CrossEntropy(logits, targets)
+		if !finite(float64(loss.Item())) {
+			return nil, fmt.Errorf("llm-pruner: LoRA step %d: loss is %v", step, loss.Item())
+		}
+		tp.Backward(loss)
+		clipVars(vars, 1)
+		opt.StepVars(vars, sched.LR(step))
+		for _, v := range vars {
+			v.ZeroGrad()
+		}
+		if progress != nil && (step+1)%max(1, lc.Steps/20) == 0 {
+			fmt.Fprintf(progress, "\rLoRA recovery: step %d/%d, loss %.4f", step+1, lc.Steps, loss.Item())
+		}
+	}
+	if progress != nil {
+		fmt.Fprintln(progress)
+	}
+	if res.LossAfter, err = m.Loss(heldWin); err != nil {
+		return nil, err
+	}
+	for _, l := range m.layers {
+		l.MergeLoRA()
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if err := rewrite(dir, m, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// clipVars scales the gradients of vars to a global L2 norm of at most
+// maxNorm (transformers' Trainer default max_grad_norm 1.0).
+func clipVars(vars map[string]*grad.Var, maxNorm float64) {
+	var ss float64
+	for _, v := range vars {
+		for _, g := range v.Grad {
+			ss += float64(g) * float64(g)
+		}
+	}
+	if n := math.Sqrt(ss); n > maxNorm {
+		c := float32(maxNorm / (n + 1e-6))
+		for _, v := range vars {
+			for i := range v.Grad {
+				v.Grad[i] *= c
+			}
+		}
+	}
+}
+
+// rewrite writes the merged block weights of m into dir's
+// model.safetensors (other tensors unchanged) and the record into its
+// config.json.
+func rewrite(dir string, m *Model, res *LoRAResult) error {
+	ck, err := tensor.OpenCheckpoint(dir)
+	if err != nil {
+		return err
+	}
+	merged := map[string][]float32{}
+	p0 := layerPrefix(m.Config.Arch, 0)
+	for i, l := range m.layers {
+		pi := layerPrefix(m.Config.Arch, i)
+		for _, name := range l.LoRATargets() {
+			merged[pi+strings.TrimPrefix(name, p0)+".weight"] = l.Params[name+".weight"].Val
+		}
+	}
+	var ts []*tensor.Tensor
+	for _, name := range ck.Names() {
+		t, err := ck.Tensor(name)
+		if err != nil {
+			ck.Close()
+			return err
+		}
+		if v, ok := merged[name]; ok {
+			if t, err = tensor.Encode(name, t.DType, t.Shape, v); err != nil {
+				ck.Close()
+				return err
+			}
+			delete(merged, name)
+		}
+		ts = append(ts, t)
+	}
+	if len(merged) > 0 {
+		ck.Close()
+		return fmt.Errorf("llm-pruner: LoRA: %d merged weights are not in %s", len(merged), dir)
+	}
+	tmp := filepath.Join(dir, ".model.safetensors.lora.tmp")
+	err = tensor.WriteFile(tmp, ts, map[string]string{"format": "pt"})
+	ck.Close()
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "model.safetensors")); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("llm-pruner: %s: %w", path, err)
+	}
+	j, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	raw["llm_pruner_lora"] = j
+	out, err := json.MarshalIndent(raw, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(out, '\n'), 0o644)
+}
