@@ -48,11 +48,15 @@ type Options struct {
 	Warmup      int     `json:"warmup"`
 	WeightDecay float64 `json:"weight_decay"` // default 0.1
 	Clip        float64 `json:"clip"`         // global grad-norm clip (default 1; <0 off)
-	Beta1       float64 `json:"beta1"`        // default 0.9
-	Beta2       float64 `json:"beta2"`        // default 0.95
-	Eps         float64 `json:"eps"`          // default 1e-8
-	InitStd     float64 `json:"init_std"`     // default 0.02
-	Seed        uint64  `json:"seed"`
+	// Recompute recomputes each block's activations during the backward
+	// pass (gradient checkpointing, grad.Model.LossBackward): activation
+	// memory of one block instead of all, for one more forward pass.
+	Recompute bool    `json:"recompute"`
+	Beta1     float64 `json:"beta1"`    // default 0.9
+	Beta2     float64 `json:"beta2"`    // default 0.95
+	Eps       float64 `json:"eps"`      // default 1e-8
+	InitStd   float64 `json:"init_std"` // default 0.02
+	Seed      uint64  `json:"seed"`
 	// SaveEvery writes a checkpoint every so many steps (0: only at the end).
 	SaveEvery int `json:"save_every"`
 	// Resume continues from the checkpoint in Out (its saved options win,
@@ -159,7 +163,9 @@ type Trainer struct {
 	Opt      *AdamW
 	Schedule Schedule
 	Clip     float64
-	tape     *grad.Tape
+	// Recompute: see Options.Recompute.
+	Recompute bool
+	tape      *grad.Tape
 }
 
 // NewTrainer returns a trainer of m with o's hyperparameters (defaults
@@ -167,11 +173,12 @@ type Trainer struct {
 func NewTrainer(m *grad.Model, o Options) *Trainer {
 	o.defaults()
 	return &Trainer{
-		Model:    m,
-		Opt:      NewAdamW(m, o.Beta1, o.Beta2, o.Eps, o.WeightDecay),
-		Schedule: Schedule{Peak: o.LR, Min: o.MinLR, Warmup: o.Warmup, Total: o.Steps},
-		Clip:     o.Clip,
-		tape:     grad.NewTape(),
+		Model:     m,
+		Opt:       NewAdamW(m, o.Beta1, o.Beta2, o.Eps, o.WeightDecay),
+		Schedule:  Schedule{Peak: o.LR, Min: o.MinLR, Warmup: o.Warmup, Total: o.Steps},
+		Clip:      o.Clip,
+		Recompute: o.Recompute,
+		tape:      grad.NewTape(),
 	}
 }
 
@@ -179,16 +186,24 @@ func NewTrainer(m *grad.Model, o Options) *Trainer {
 // loss before it, the gradient norm before clipping and the learning rate.
 func (t *Trainer) Step(ids, targets []int, batch, seqLen int) (loss, gradNorm, lr float64, err error) {
 	t.Model.ZeroGrad()
-	l, err := t.Model.Loss(t.tape, ids, targets, batch, seqLen)
-	if err != nil {
-		t.tape.Reset()
-		return 0, 0, 0, err
+	if t.Recompute {
+		loss, err = t.Model.LossBackward(ids, targets, batch, seqLen, true)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+	} else {
+		l, err := t.Model.Loss(t.tape, ids, targets, batch, seqLen)
+		if err != nil {
+			t.tape.Reset()
+			return 0, 0, 0, err
+		}
+		t.tape.Backward(l)
+		loss = float64(l.Item())
 	}
-	t.tape.Backward(l)
 	gradNorm = ClipGradNorm(t.Model, t.Clip)
 	lr = t.Schedule.LR(t.Opt.T)
 	t.Opt.Step(t.Model, lr)
-	return float64(l.Item()), gradNorm, lr, nil
+	return loss, gradNorm, lr, nil
 }
 
 // Run trains (or, with Resume, continues training) a model as o says and

@@ -42,6 +42,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Warmup, "warmup", 0, "linear warm-up steps (0: steps/20)")
 	fs.Float64Var(&o.WeightDecay, "weight-decay", 0.1, "AdamW decoupled weight decay (matrices only)")
 	fs.Float64Var(&o.Clip, "clip", 1, "global gradient-norm clip (negative: off)")
+	fs.BoolVar(&o.Recompute, "recompute", false, "recompute each block's activations in the backward pass (less memory, one more forward)")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the initial weights and the data windows")
 	fs.IntVar(&o.SaveEvery, "save-every", 0, "also checkpoint every N steps (0: only at the end)")
 	fs.BoolVar(&o.Resume, "resume", false, "continue the run checkpointed in --out (its saved settings are used; --steps may be given)")
