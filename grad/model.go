@@ -91,10 +91,13 @@ func ParamSpecs(cfg *models.Config) ([]ParamSpec, error) {
 			p := p0 + "layers." + strconv.Itoa(i) + "."
 			add(NormWeight, p+"self_attn_layer_norm.weight", c.Hidden)
 			add(Bias, p+"self_attn_layer_norm.bias", c.Hidden)
-			lin(p+"self_attn.q_proj", c.Hidden, c.Hidden, c.EnableBias)
-			lin(p+"self_attn.k_proj", c.Hidden, c.Hidden, c.EnableBias)
-			lin(p+"self_attn.v_proj", c.Hidden, c.Hidden, c.EnableBias)
-			lin(p+"self_attn.out_proj", c.Hidden, c.Hidden, c.EnableBias)
+			// Sized by the head count (equal to hidden_size unless
+			// LLM-Pruner removed heads).
+			qd := c.Heads * c.HeadDim
+			lin(p+"self_attn.q_proj", qd, c.Hidden, c.EnableBias)
+			lin(p+"self_attn.k_proj", qd, c.Hidden, c.EnableBias)
+			lin(p+"self_attn.v_proj", qd, c.Hidden, c.EnableBias)
+			lin(p+"self_attn.out_proj", c.Hidden, qd, c.EnableBias)
 			add(NormWeight, p+"final_layer_norm.weight", c.Hidden)
 			add(Bias, p+"final_layer_norm.bias", c.Hidden)
 			lin(p+"fc1", c.Intermediate, c.Hidden, c.EnableBias)

@@ -316,7 +316,10 @@ func parseConfig(b []byte) (*Config, error) {
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	if c.Arch != "opt" {
+	{
+		// Per-layer sizes of structurally pruned checkpoints (LLM-Pruner);
+		// OPT's per-layer heads keep head_dim = hidden_size /
+		// num_attention_heads of the unpruned model.
 		for _, pl := range []struct {
 			key string
 			dst *[]int

@@ -58,17 +58,20 @@ func (a *opt) loadBlock(b *builder, i int) {
 	ln := c.LNElementwise
 	{
 		p := layerPrefix(p0+"layers.{i}.", i)
+		// Per-layer sizes (LLM-Pruner outputs); hidden_size otherwise.
+		heads, _ := c.LayerHeads(i)
+		qd, inter := heads*c.HeadDim, c.LayerIntermediate(i)
 		a.blocks[i] = (optBlock{
 			attnLNg: b.optVec(ln, p+"self_attn_layer_norm.weight", c.Hidden),
 			attnLNb: b.optVec(ln, p+"self_attn_layer_norm.bias", c.Hidden),
 			ffnLNg:  b.optVec(ln, p+"final_layer_norm.weight", c.Hidden),
 			ffnLNb:  b.optVec(ln, p+"final_layer_norm.bias", c.Hidden),
-			q:       b.linear(i, p+"self_attn.q_proj", "self_attn.q_proj", c.Hidden, c.Hidden, c.EnableBias),
-			k:       b.linear(i, p+"self_attn.k_proj", "self_attn.k_proj", c.Hidden, c.Hidden, c.EnableBias),
-			v:       b.linear(i, p+"self_attn.v_proj", "self_attn.v_proj", c.Hidden, c.Hidden, c.EnableBias),
-			o:       b.linear(i, p+"self_attn.out_proj", "self_attn.out_proj", c.Hidden, c.Hidden, c.EnableBias),
-			fc1:     b.linear(i, p+"fc1", "fc1", c.Intermediate, c.Hidden, c.EnableBias),
-			fc2:     b.linear(i, p+"fc2", "fc2", c.Hidden, c.Intermediate, c.EnableBias),
+			q:       b.linear(i, p+"self_attn.q_proj", "self_attn.q_proj", qd, c.Hidden, c.EnableBias),
+			k:       b.linear(i, p+"self_attn.k_proj", "self_attn.k_proj", qd, c.Hidden, c.EnableBias),
+			v:       b.linear(i, p+"self_attn.v_proj", "self_attn.v_proj", qd, c.Hidden, c.EnableBias),
+			o:       b.linear(i, p+"self_attn.out_proj", "self_attn.out_proj", c.Hidden, qd, c.EnableBias),
+			fc1:     b.linear(i, p+"fc1", "fc1", inter, c.Hidden, c.EnableBias),
+			fc2:     b.linear(i, p+"fc2", "fc2", c.Hidden, inter, c.EnableBias),
 		})
 	}
 }
@@ -99,11 +102,13 @@ func (a *opt) block(s *State, i int, x backend.Tensor, pos0 int) {
 	c, m, be := a.m.Config, a.m, a.m.Backend
 	bl := &a.blocks[i]
 	n := x.Rows()
+	heads, _ := c.LayerHeads(i)
+	qd := heads * c.HeadDim
 	h := s.buf("h", n, c.Hidden)
-	q := s.buf("q", n, c.Hidden)
-	k := s.buf("k", n, c.Hidden)
-	v := s.buf("v", n, c.Hidden)
-	att := s.buf("att", n, c.Hidden)
+	q := s.buf("q", n, qd)
+	k := s.buf("k", n, qd)
+	v := s.buf("v", n, qd)
+	att := s.buf("att", n, qd)
 	in := x
 	if c.DoLayerNormBefore {
 		a.layerNorm(h, x, bl.attnLNg, bl.attnLNb)
@@ -123,7 +128,7 @@ func (a *opt) block(s *State, i int, x backend.Tensor, pos0 int) {
 		a.layerNorm(h, x, bl.ffnLNg, bl.ffnLNb)
 		in = h
 	}
-	f := s.buf("ffn", n, c.Intermediate)
+	f := s.buf("ffn", n, c.LayerIntermediate(i))
 	m.linear(s, bl.fc1, f, in)
 	if c.HiddenAct == "gelu" {
 		be.GELU(f)

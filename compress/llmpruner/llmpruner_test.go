@@ -152,6 +152,8 @@ func TestPrune(t *testing.T) {
 		{"llama mix", llama, 0.2, 0, 1, 4, Element2, false},
 		{"llama layer ratio", llama, 0, 0.5, 1, 3, Element1, false},
 		{"llama2-tiny fixture (f16, GQA)", filepath.Join("..", "..", "testdata", "llama2-tiny"), 0, 0.5, 0, 0, Element1, false},
+		{"opt-tiny fixture (pre-LN, biases)", filepath.Join("..", "..", "testdata", "opt-tiny"), 0, 0.5, 0, 0, Element1, false},
+		{"opt350-tiny fixture range (post-LN, project_in/out)", filepath.Join("..", "..", "testdata", "opt350-tiny"), 0, 0.5, 1, 2, Vector, false},
 		{"chatglm", glm, 0.25, 0, 0, 0, Element1, false},
 		{"chatglm range mix", glm, 0.17, 0, 1, 3, "param_mix", false},
 	}
@@ -191,10 +193,16 @@ func TestPrune(t *testing.T) {
 			}
 			hd, qPer := src.HeadDim, src.Heads/src.KVHeads
 			pg := 2*qPer*hd*src.Hidden + 2*hd*src.Hidden // q, o + k, v
-			if src.Arch == "chatglm" {
+			if src.Arch == "chatglm" || (src.Arch == "opt" && src.EnableBias) {
 				pg += qPer*hd + 2*hd // qkv bias
 			}
 			pc := 3 * src.Hidden
+			if src.Arch == "opt" { // fc1 row (+ bias), fc2 column
+				pc = 2 * src.Hidden
+				if src.EnableBias {
+					pc++
+				}
+			}
 			if tc.sparsity > 0 {
 				target := int(math.Round(tc.sparsity * float64(before)))
 				if res.Target != target {
@@ -203,6 +211,13 @@ func TestPrune(t *testing.T) {
 				// Exact up to one MLP channel per layer (rounding).
 				if d := math.Abs(float64(res.Removed - target)); d > float64(L*pc)/2 {
 					t.Fatalf("removed %d, target %d: off by %v > %d", res.Removed, target, d, L*pc/2)
+				}
+			} else if src.Arch == "opt" {
+				// Whole heads: n = C − int(C·(1−ratio)) of the C = heads·hd
+				// q_proj channels, and as many MLP channels by the same rule.
+				C := src.Heads * hd
+				if g, c := (C-int(float64(C)*(1-tc.ratio)))/hd, src.Intermediate-int(float64(src.Intermediate)*(1-tc.ratio)); res.GroupsRemoved != g || res.ChannelsRemoved != c {
+					t.Fatalf("ratio %v removed %d heads and %d channels per layer, want %d and %d", tc.ratio, res.GroupsRemoved, res.ChannelsRemoved, g, c)
 				}
 			} else {
 				if res.GroupsRemoved != 1 || res.ChannelsRemoved != src.Intermediate/2 {

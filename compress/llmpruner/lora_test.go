@@ -14,7 +14,7 @@ import (
 	"github.com/llmcbench/gollm/models"
 )
 
-// TestLoRARecovery prunes a LLaMA and a ChatGLM model, recovers them with
+// TestLoRARecovery prunes a LLaMA, a ChatGLM and an OPT model, recovers them with
 // LoRA on a learnable text and checks: the held-out loss drops, the merged
 // checkpoint keeps every name and shape, reloading it (package grad and the
 // engine) gives the adapted model's held-out loss, and config.json records
@@ -28,7 +28,7 @@ func TestLoRARecovery(t *testing.T) {
 	if err := os.WriteFile(text, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for name, model := range map[string]string{"llama": tinyLlama(t), "chatglm": writeModel(t, chatglmConfig, 2)} {
+	for name, model := range map[string]string{"llama": tinyLlama(t), "chatglm": writeModel(t, chatglmConfig, 2), "opt": filepath.Join("..", "..", "testdata", "opt-tiny")} {
 		t.Run(name, func(t *testing.T) {
 			src, err := models.LoadConfig(model)
 			if err != nil {
@@ -36,7 +36,7 @@ func TestLoRARecovery(t *testing.T) {
 			}
 			tok := byteTokenizer{src.Vocab}
 			out := t.TempDir()
-			if _, err := Prune(context.Background(), Config{Model: model, Out: out, Sparsity: 0.2, Samples: randomSamples(4, 16, src.Vocab, 9)}, nil); err != nil {
+			if _, err := Prune(context.Background(), Config{Model: model, Out: out, LayerRatio: 0.5, Samples: randomSamples(4, 16, src.Vocab, 9)}, nil); err != nil {
 				t.Fatal(err)
 			}
 			before := loadParams(t, out)

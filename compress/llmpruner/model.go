@@ -92,13 +92,6 @@ func layerPrefix(arch string, i int) string {
 // newModel builds a Model over params (Hugging Face name → values, not
 // copied).
 func newModel(cfg *models.Config, heads, kvHeads, inter []int, params map[string][]float32) (*Model, error) {
-	if cfg.Arch == "opt" {
-		for i := range heads {
-			if heads[i] != cfg.Heads {
-				return nil, fmt.Errorf("llm-pruner: %w: OPT with pruned attention heads cannot run yet (package grad sizes OPT's q/k/v/out_proj by hidden_size)", ErrBadInput)
-			}
-		}
-	}
 	m := &Model{Config: cfg, Heads: heads, KVHeads: kvHeads, Intermediate: inter}
 	p0 := layerPrefix(cfg.Arch, 0)
 	for i := 0; i < cfg.Layers; i++ {

@@ -88,8 +88,8 @@ func Prune(ctx context.Context, cfg Config, progress io.Writer) (*Result, error)
 		return nil, fmt.Errorf("llm-pruner: %w", err)
 	}
 	mc := gm.Config
-	if mc.Arch != "llama" && mc.Arch != "chatglm" {
-		return nil, badInput("model %s: architecture %s not supported (llama and chatglm are)", cfg.Model, mc.Arch)
+	if mc.Arch != "llama" && mc.Arch != "chatglm" && mc.Arch != "opt" {
+		return nil, badInput("model %s: architecture %s not supported (llama, opt and chatglm are)", cfg.Model, mc.Arch)
 	}
 	if mc.KVHeads <= 0 || mc.Heads%mc.KVHeads != 0 {
 		return nil, badInput("model %s: %d heads for %d kv heads", cfg.Model, mc.Heads, mc.KVHeads)
@@ -353,6 +353,14 @@ func write(cfg Config, mc *models.Config, specs []grad.ParamSpec, params map[str
 			set("num_attention_heads", res.Heads[0])
 			set("num_key_value_heads", res.KVHeads[0])
 			set("intermediate_size", res.Intermediate[0])
+		}
+	case "opt":
+		// OPT's head size is hidden_size / num_attention_heads in
+		// transformers: num_attention_heads keeps its unpruned value (the
+		// per-layer lists carry the pruned counts; transformers then fails
+		// on a shape mismatch instead of misreading heads).
+		if res.Uniform {
+			set("ffn_dim", res.Intermediate[0])
 		}
 	case "chatglm":
 		set("kv_channels", mc.HeadDim)
