@@ -18,6 +18,11 @@ type QuantConfig struct {
 	DescAct          bool   `json:"desc_act"`
 	Sym              *bool  `json:"sym"`
 	CheckpointFormat string `json:"checkpoint_format"`
+	// ActBits (gollm's "gollm_act_bits" key, GPTQ only) asks for per-token
+	// activation quantization at run time (kernels.ActQuantMatrix), as
+	// OmniQuant's W4A4/W6A6 models are evaluated; other loaders ignore it
+	// and run the weights on float activations.
+	ActBits int `json:"gollm_act_bits"`
 	// AWQ ("w_bit"/"q_group_size" are AutoAWQ's own quant_config.json names).
 	WBit       int    `json:"w_bit"`
 	QGroupSize *int   `json:"q_group_size"`
@@ -131,7 +136,7 @@ func gptqConfig(bits, groupSize int, descAct, sym, v2 bool, meta map[string]any)
 		"model_file_base_name": "model",
 		"checkpoint_format":    cf,
 	}
-	for _, k := range []string{"damp_percent", "true_sequential", "static_groups"} {
+	for _, k := range []string{"damp_percent", "true_sequential", "static_groups", "gollm_act_bits"} {
 		if v, ok := meta[k]; ok {
 			c[k] = v
 		}

@@ -51,6 +51,11 @@ func LoadLinear(src tensorSource, prefix string, quantConfig []byte) (kernels.Ma
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %w", prefix, err)
 		}
+		if qc, _ := ParseQuantConfig(quantConfig); qc != nil && qc.ActBits != 0 && qc.QuantMethod == "gptq" {
+			if m, err = kernels.NewActQuantMatrix(m, qc.ActBits); err != nil {
+				return nil, false, fmt.Errorf("%w: quantization_config gollm_act_bits: %v", ErrBadQuant, err)
+			}
+		}
 		return m, true, nil
 	}
 	if src.Has(prefix+".compressed") && src.Has(prefix+".bitmask") {

@@ -186,8 +186,13 @@ func (q *QuantizedLinear) Matrix() (kernels.Matrix, error) {
 // FromMatrix recovers a QuantizedLinear from a packed matrix that this
 // package (or its loaders) built, so a loaded quantized model can be saved
 // again in another format. It reports false for other matrix types.
+//
+// An ActQuantMatrix gives its weight's codes (the activation bits are a
+// run-time setting of the checkpoint's quantization_config).
 func FromMatrix(m kernels.Matrix) (*QuantizedLinear, bool) {
 	switch t := m.(type) {
+	case *kernels.ActQuantMatrix:
+		return FromMatrix(t.W)
 	case *kernels.QuantGroupMatrix:
 		out, in := t.Dims()
 		codes, scales, zeros, gidx := t.Unpack()

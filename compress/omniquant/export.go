@@ -13,10 +13,10 @@ import (
 // its codes and quantizer parameters, the norm gains with the folded LET
 // scales, every other tensor copied, and a "gollm_compression" record of
 // the settings and per-block errors in config.json. The folder reloads
-// through models.Load with the packed quantized kernels. In
-// weight-activation settings only the weights are stored quantized; the
-// per-token activation quantization used during optimisation is recorded
-// in the metadata (no packed format carries 4- or 6-bit activations).
+// through models.Load with the packed quantized kernels. Widths GPTQ does
+// not pack (5–7 bits) are stored in 8-bit containers. In weight-activation
+// settings quantization_config.gollm_act_bits makes gollm's loader quantize
+// every linear's input per token at run time.
 func (r *run) export(res *Result) error {
 	m, err := models.Load(r.cfg.Model, models.Options{})
 	if err != nil {
@@ -47,10 +47,29 @@ func (r *run) export(res *Result) error {
 		meta["calibration"] = r.calib
 	}
 	if !r.cfg.weightOnly() {
-		meta["activation_quantization"] = "per-token dynamic asymmetric (used during optimisation; not applied by the packed kernels)"
+		// Read back by format.LoadLinear: the packed weights then run on
+		// activations fake-quantized per token (kernels.ActQuantMatrix), as
+		// the reference evaluates W4A4/W6A6 (it also quantizes q/k/v inside
+		// attention, which gollm's engine does not at run time).
+		meta["gollm_act_bits"] = r.cfg.ABits
+		meta["activation_quantization"] = "per-token dynamic asymmetric at every linear input (quantization_config.gollm_act_bits)"
+	}
+	quant := res.Quant
+	if b := r.cfg.WBits; b != 2 && b != 3 && b != 4 && b != 8 {
+		// GPTQ packs 2, 3, 4 and 8 bits: other widths go into 8-bit
+		// containers, the same codes, scales and zero points, so the
+		// weights are exactly the quantized ones and run on the int8
+		// group kernels.
+		quant = make(map[string]*format.QuantizedLinear, len(res.Quant))
+		for name, q := range res.Quant {
+			c := *q
+			c.Bits = 8
+			quant[name] = &c
+		}
+		meta["stored_bits"] = 8
 	}
 	res.Format = format.FormatGPTQ
-	err = format.Save(m, r.cfg.Out, format.SaveOptions{Format: format.FormatGPTQ, Quant: res.Quant, Meta: meta, Tensors: tensors})
+	err = format.Save(m, r.cfg.Out, format.SaveOptions{Format: format.FormatGPTQ, Quant: quant, Meta: meta, Tensors: tensors})
 	if err != nil {
 		return fmt.Errorf("omniquant: %w", err)
 	}
