@@ -153,3 +153,14 @@ func TestLoRABadInput(t *testing.T) {
 		t.Errorf("too little text: %v", err)
 	}
 }
+
+// writeText writes lines of a small repetitive text to path.
+func writeText(tb testing.TB, path string, lines int) {
+	var b strings.Builder
+	for i := 0; i < lines; i++ {
+		b.WriteString("the cat sat on the mat and the dog ran to the log\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
