@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -689,5 +690,26 @@ func TestPackSparse24(t *testing.T) {
 	}
 	if _, err := PackSparse24(2, 8, []float32{1, 2, 3, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0}); !errors.Is(err, kernels.ErrNot24) {
 		t.Errorf("three non-zeros: err = %v", err)
+	}
+}
+
+// TestWeights checks format.Weights on a packed matrix (exact
+// dequantization) and on a 2:4 matrix (identity rows through MulT).
+func TestWeights(t *testing.T) {
+	q := &QuantizedLinear{Out: 2, In: 4, Bits: 4, GroupSize: -1, Q: []uint8{0, 1, 2, 15, 3, 4, 5, 6}, Scales: []float32{0.5, 0.25}, Zeros: []float32{8, 8}}
+	m, err := q.Matrix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := Weights(m), q.Dequantize(); !slices.Equal(got, want) {
+		t.Errorf("quantized: %v, want %v", got, want)
+	}
+	w := []float32{1, 0, 0, 2, 0, 3, 4, 0}
+	sp, err := PackSparse24(2, 4, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Weights(sp); !slices.Equal(got, w) {
+		t.Errorf("2:4: %v, want %v", got, w)
 	}
 }

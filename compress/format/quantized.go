@@ -285,3 +285,29 @@ func denseOf(m kernels.Matrix) []float32 {
 	}
 	return w
 }
+
+// Weights returns the float weights [out×in] a matrix computes with: the
+// exact dequantization of a quantized matrix, a dense matrix's values, or
+// (any other format) identity rows run through MulT.
+func Weights(m kernels.Matrix) []float32 {
+	if q, ok := FromMatrix(m); ok {
+		return q.Dequantize()
+	}
+	if d, ok := m.(*kernels.Dense); ok {
+		return d.W
+	}
+	out, in := m.Dims()
+	x := make([]float32, in*in)
+	for i := 0; i < in; i++ {
+		x[i*in+i] = 1
+	}
+	y := make([]float32, in*out)
+	m.MulT(y, x, in, nil)
+	w := make([]float32, out*in)
+	for i := 0; i < in; i++ {
+		for o := 0; o < out; o++ {
+			w[o*in+i] = y[i*out+o]
+		}
+	}
+	return w
+}

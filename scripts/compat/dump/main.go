@@ -13,7 +13,6 @@ import (
 	"os"
 
 	"github.com/llmcbench/gollm/compress/format"
-	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -39,7 +38,7 @@ func run(dir, out string) error {
 	for i := 0; i < m.NumLayers(); i++ {
 		for _, l := range m.Linears(i) {
 			o, in := l.Host.Dims()
-			t, err := tensor.Encode(l.Name+".weight", tensor.F32, []int{o, in}, weights(l.Host))
+			t, err := tensor.Encode(l.Name+".weight", tensor.F32, []int{o, in}, format.Weights(l.Host))
 			if err != nil {
 				return err
 			}
@@ -48,29 +47,4 @@ func run(dir, out string) error {
 		}
 	}
 	return tensor.WriteFile(out, ts, nil)
-}
-
-// weights returns the float weights of m: the exact dequantization for
-// quantized matrices, identity rows through MulT for the others.
-func weights(m kernels.Matrix) []float32 {
-	if q, ok := format.FromMatrix(m); ok {
-		return q.Dequantize()
-	}
-	if d, ok := m.(*kernels.Dense); ok {
-		return d.W
-	}
-	out, in := m.Dims()
-	x := make([]float32, in*in)
-	for i := 0; i < in; i++ {
-		x[i*in+i] = 1
-	}
-	y := make([]float32, in*out)
-	m.MulT(y, x, in, nil)
-	w := make([]float32, out*in)
-	for i := 0; i < in; i++ {
-		for o := 0; o < out; o++ {
-			w[o*in+i] = y[i*out+o]
-		}
-	}
-	return w
 }
