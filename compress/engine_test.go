@@ -2,6 +2,7 @@ package compress
 
 import (
 	"context"
+	"github.com/llmcbench/gollm/compress/format"
 	"math"
 	"os"
 	"path/filepath"
@@ -67,27 +68,8 @@ func blockLinears(m *models.Model) []*models.Linear {
 	return ls
 }
 
-// weightsOf returns the float weights of any matrix (MulT of identity
-// rows for packed ones).
-func weightsOf(m kernels.Matrix) []float32 {
-	if d, ok := m.(*kernels.Dense); ok {
-		return d.W
-	}
-	out, in := m.Dims()
-	x := make([]float32, in*in)
-	for i := 0; i < in; i++ {
-		x[i*in+i] = 1
-	}
-	y := make([]float32, in*out)
-	m.MulT(y, x, in, nil)
-	w := make([]float32, out*in)
-	for i := 0; i < in; i++ {
-		for o := 0; o < out; o++ {
-			w[o*in+i] = y[i*out+o]
-		}
-	}
-	return w
-}
+// weightsOf returns the float weights of any matrix (format.Weights).
+func weightsOf(m kernels.Matrix) []float32 { return format.Weights(m) }
 
 func hostW(t *testing.T, l *models.Linear) []float32 {
 	d, ok := l.Host.(*kernels.Dense)
