@@ -6,6 +6,7 @@ require (
 	github.com/dlclark/regexp2 v1.12.0
 	github.com/parquet-go/parquet-go v0.32.0
 	github.com/x448/float16 v0.8.4
+	golang.org/x/sys v0.38.0
 	golang.org/x/text v0.44.0
 	gorgonia.org/cu v0.9.6
 )
@@ -19,6 +20,5 @@ require (
 	github.com/pierrec/lz4/v4 v4.1.21 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/twpayne/go-geom v1.6.1 // indirect
-	golang.org/x/sys v0.38.0 // indirect
 	google.golang.org/protobuf v1.34.2 // indirect
 )

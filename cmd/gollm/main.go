@@ -24,6 +24,8 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+
+	"github.com/llmcbench/gollm/internal/outdir"
 )
 
 // usageError marks bad usage or bad input: exit code 2.
@@ -36,7 +38,7 @@ func usagef(format string, args ...any) error {
 }
 
 // badInputs are the sentinel errors packages wrap around bad input files.
-var badInputs []error
+var badInputs = []error{outdir.ErrBadPath, outdir.ErrBusy, outdir.ErrForeign}
 
 type command struct {
 	name, summary string
