@@ -28,10 +28,18 @@ const (
 	GPTQ        = "gptq"
 	AWQ         = "awq"
 	SmoothQuant = "smoothquant"
+	// LLMPruner and OmniQuant run through their own packages
+	// (compress/llmpruner, compress/omniquant), not through Run.
+	LLMPruner = "llm-pruner"
+	OmniQuant = "omniquant"
 )
 
-// Methods lists the supported methods.
+// Methods lists the methods Run compresses with.
 var Methods = []string{Magnitude, Wanda, SparseGPT, RTN, GPTQ, AWQ, SmoothQuant}
+
+// AllMethods lists every method gollm implements, in the order the CLI and
+// the docs list them: Methods and the two whole-model gradient methods.
+var AllMethods = []string{Magnitude, Wanda, SparseGPT, LLMPruner, RTN, GPTQ, AWQ, SmoothQuant, OmniQuant}
 
 // The calibration sampling schemes (Config.Sampling).
 const (
@@ -208,8 +216,11 @@ func (c *Config) resolve() {
 // flag or file. Run calls it, then checks the settings against the model's
 // shapes and the memory before any work.
 func (c *Config) Validate() error {
+	if c.Method == LLMPruner || c.Method == OmniQuant {
+		return badInput("--method %s runs through package compress/%s, not compress.Run", c.Method, strings.ReplaceAll(c.Method, "-", ""))
+	}
 	if !slices.Contains(Methods, c.Method) {
-		return badInput("--method %q: want one of %s", c.Method, strings.Join(Methods, ", "))
+		return badInput("--method %q: want one of %s", c.Method, strings.Join(AllMethods, ", "))
 	}
 	c.resolve()
 	if c.Model == "" {

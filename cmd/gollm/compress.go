@@ -47,30 +47,30 @@ func parsePattern(s string) (n, m int, err error) {
 func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cf := newFlags("compress", stderr)
 	model := fs.String("model", "", "Hugging Face model folder to compress")
-	out := fs.String("out", "", "folder to write the compressed checkpoint to")
-	method := fs.String("method", "", "magnitude|wanda|sparsegpt|rtn|gptq|awq|smoothquant|llm-pruner|omniquant")
+	out := fs.String("out", "", "folder to write the compressed checkpoint to (new, empty, or a previous gollm output; eval's --out is a JSON file)")
+	method := fs.String("method", "", strings.Join(compress.AllMethods, "|"))
 	var calib listFlag
 	fs.Var(&calib, "calib", "calibration files (C4 .json.gz/jsonl, WikiText .raw, text); repeat or comma-separate")
-	nsamples := fs.Int("nsamples", 0, "calibration samples (0: the method's reference default)")
-	seqlen := fs.Int("seqlen", 0, "tokens per calibration sample (0: the method's default)")
-	seed := fs.Int64("seed", -1, "sampling seed (-1: the method's reference seed)")
+	nsamples := fs.Int("nsamples", 0, "calibration samples (default: the method's reference setting)")
+	seqlen := fs.Int("seqlen", 0, "tokens per calibration sample (default: the method's; eval's --seqlen is the perplexity window, train's the training window)")
+	seed := fs.Int64("seed", -1, "calibration sampling seed, ≥ 0 (default: the method's reference seed; generate's --seed seeds token sampling, train's the initial weights and data order)")
 	sampling := fs.String("sampling", "", "calibration loader: window (GPTQ), concat (AWQ), truncate (SmoothQuant); default per method")
-	sparsity := fs.Float64("sparsity", 0, "fraction of weights to prune (0: 0.5; llm-pruner: fraction of all parameters)")
+	sparsity := fs.Float64("sparsity", 0, "fraction of weights to prune, in (0, 1) (default 0.5, or N/M with --pattern; llm-pruner: fraction of all parameters)")
 	pattern := fs.String("pattern", "", "N:M semi-structured pattern, e.g. 2:4")
-	bits := fs.Int("bits", 0, "weight bits (2-8; 0: 4, smoothquant 8)")
-	wbits := fs.Int("wbits", 0, "omniquant weight bits (alias of --bits)")
+	bits := fs.Int("bits", 0, "weight bits, 2-8 (default 4; smoothquant 8)")
+	wbits := fs.Int("wbits", 0, "omniquant weight bits (the same setting as --bits; give one)")
 	abits := fs.Int("abits", 0, "omniquant activation bits (0 or 16: weight-only)")
-	group := fs.Int("group-size", 0, "input columns per quantization group (0: 128, -1: per channel)")
+	group := fs.Int("group-size", 0, "input columns per quantization group: a multiple of 8, or -1 for one group per output channel (default 128; omniquant: -1)")
 	sym := fs.Bool("sym", false, "symmetric quantization")
 	asym := fs.Bool("asym", false, "asymmetric quantization (the default)")
 	actOrder := fs.Bool("act-order", false, "GPTQ: quantize columns by decreasing Hessian diagonal (desc_act)")
 	staticGroups := fs.Bool("static-groups", false, "GPTQ: group quantizers from the original weights")
 	noTrueSeq := fs.Bool("no-true-sequential", false, "GPTQ: quantize a block's linears from one statistics pass")
-	damp := fs.Float64("damp", 0, "Hessian dampening as a fraction of the mean diagonal (0: 0.01)")
-	alpha := fs.Float64("alpha", 0, "SmoothQuant migration strength (0: the model's published value)")
+	damp := fs.Float64("damp", 0, "Hessian dampening as a fraction of the mean diagonal, in (0, 1) (default 0.01)")
+	alpha := fs.Float64("alpha", 0, "SmoothQuant migration strength, in (0, 1] (default: the model's published value)")
 	noClip := fs.Bool("no-clip", false, "AWQ: skip the clipping search")
 	blockStart := fs.Int("block-start", 0, "llm-pruner: first pruned layer")
-	blockEnd := fs.Int("block-end", 0, "llm-pruner: end of the pruned layers (0: the last)")
+	blockEnd := fs.Int("block-end", 0, "llm-pruner: end of the pruned layers, exclusive (default: the last layer)")
 	importance := fs.String("importance", "", "llm-pruner importance: element1 (default), vector, element2")
 	loraSteps := fs.Int("lora-steps", 0, "llm-pruner: LoRA recovery steps after pruning (0: none)")
 	loraRank := fs.Int("lora-rank", 8, "llm-pruner: LoRA rank")
@@ -80,7 +80,7 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	loraSeqlen := fs.Int("lora-seqlen", 128, "llm-pruner: LoRA tokens per window")
 	var loraData listFlag
 	fs.Var(&loraData, "lora-data", "llm-pruner: LoRA recovery text files (default: the --calib files); repeat or comma-separate")
-	epochs := fs.Int("epochs", 0, "omniquant epochs per block (0: 20)")
+	epochs := fs.Int("epochs", 0, "omniquant epochs per block, ≥ 1 (default 20)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -90,9 +90,12 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	case *out == "":
 		return usagef("--out is required (the folder for the compressed checkpoint)")
 	case *method == "":
-		return usagef("--method is required: magnitude, wanda, sparsegpt, rtn, gptq, awq, smoothquant, llm-pruner or omniquant")
+		return usagef("--method is required: one of %s", strings.Join(compress.AllMethods, ", "))
 	case *sym && *asym:
 		return usagef("--sym and --asym are exclusive")
+	}
+	if err := checkCompressFlags(fs, *method); err != nil {
+		return err
 	}
 	if cf.device != "cpu" {
 		return usagef("--device %s: compression runs on the cpu in this build", cf.device)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
@@ -47,6 +49,32 @@ func parseIDs(s string) ([]int, error) {
 	return ids, nil
 }
 
+// checkSampling refuses sampling settings that are out of range or that
+// --greedy would ignore, before the model loads.
+func checkSampling(fs *flag.FlagSet, greedy bool, temp, topP float64, topK int) error {
+	switch {
+	case math.IsNaN(temp) || math.IsInf(temp, 0) || temp < 0:
+		return usagef("--temperature %g: want a finite value ≥ 0 (0 is greedy)", temp)
+	case math.IsNaN(topP) || !(topP > 0 && topP <= 1):
+		return usagef("--top-p %g: want a probability in (0, 1]", topP)
+	case topK < 0:
+		return usagef("--top-k %d: want ≥ 0 (0: no top-k filter)", topK)
+	}
+	if greedy {
+		var given []string
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "temperature", "top-p", "top-k", "seed":
+				given = append(given, "--"+f.Name)
+			}
+		})
+		if len(given) > 0 {
+			return usagef("--greedy takes the most likely token; %s would be ignored (drop one or the other)", strings.Join(given, ", "))
+		}
+	}
+	return nil
+}
+
 func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cf := newFlags("generate", stderr)
 	model := fs.String("model", "", "Hugging Face model folder (config.json + safetensors)")
@@ -54,10 +82,10 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	idsFlag := fs.String("ids", "", "prompt token ids, comma-separated (instead of --prompt)")
 	maxNew := fs.Int("max-new-tokens", 32, "tokens to generate")
 	greedy := fs.Bool("greedy", false, "greedy decoding (argmax)")
-	temp := fs.Float64("temperature", 1.0, "sampling temperature")
-	topP := fs.Float64("top-p", 1.0, "nucleus sampling threshold")
+	temp := fs.Float64("temperature", 1.0, "sampling temperature, ≥ 0 (0: greedy)")
+	topP := fs.Float64("top-p", 1.0, "nucleus sampling threshold, in (0, 1]")
 	topK := fs.Int("top-k", 0, "top-k filter (0: off)")
-	seed := fs.Uint64("seed", 0, "sampling seed")
+	seed := fs.Uint64("seed", 0, "token sampling seed (with --random-weights also the weights'; compress's --seed is the calibration seed)")
 	random := fs.Bool("random-weights", false, "build the model from config.json alone with random weights (speed measurements)")
 	noStop := fs.Bool("ignore-eos", false, "do not stop at the end-of-sequence token")
 	if err := parse(fs, args); err != nil {
@@ -68,6 +96,12 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if *maxNew < 0 {
 		return usagef("--max-new-tokens %d: must be ≥ 0", *maxNew)
+	}
+	if err := checkSampling(fs, *greedy, *temp, *topP, *topK); err != nil {
+		return err
+	}
+	if *temp == 0 {
+		*greedy = true // temperature 0 is argmax, as in the OpenAI API
 	}
 	m, err := loadModel(*model, cf, *random, int64(*seed))
 	if err != nil {

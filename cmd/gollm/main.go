@@ -2,7 +2,7 @@
 // and evaluates them (the LLMCBench tracks).
 //
 //	gollm generate --model DIR (--prompt TEXT | --ids 1,2,3) --max-new-tokens N [--greedy] [--json]
-//	gollm tokenize --model DIR --text TEXT [--json]
+//	gollm tokenize --model DIR (--text TEXT | --file PATH | --file -) [--json]
 //	gollm eval     --model DIR --tasks LIST [--data DIR] [--limit N] [--json] [--out FILE]
 //	gollm compress --model DIR --method NAME [method flags] --out DIR
 //	gollm info     --model DIR [--json]

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFlagsRefusedBeforeWork holds the flag rules of generate and compress:
+// meaningless or conflicting combinations and explicit values a method
+// cannot honour exit 2 with one line naming the flag, and nothing is
+// written (the --out folder is never created).
+func TestFlagsRefusedBeforeWork(t *testing.T) {
+	const model = "../../testdata/llama3-tiny"
+	const calib = "../../testdata/calib/wiki.train.raw"
+	out := filepath.Join(t.TempDir(), "out")
+	compress := func(method string, extra ...string) []string {
+		return append([]string{"compress", "--model", model, "--out", out, "--method", method}, extra...)
+	}
+	gen := func(extra ...string) []string {
+		return append([]string{"generate", "--model", model, "--ids", "1,2", "--max-new-tokens", "2"}, extra...)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"unknown method lists all nine", compress("foo"), "magnitude, wanda, sparsegpt, llm-pruner, rtn, gptq, awq, smoothquant, omniquant"},
+		{"sparsity with a quantizer", compress("gptq", "--sparsity", "0.5", "--calib", calib), "--sparsity does not apply to --method gptq"},
+		{"bits with a pruner", compress("wanda", "--bits", "4", "--calib", calib), "--bits does not apply"},
+		{"wbits with bits", compress("omniquant", "--bits", "4", "--wbits", "4", "--calib", calib), "--wbits and --bits"},
+		{"sparsity 0 is not 50%", compress("magnitude", "--sparsity", "0"), "--sparsity 0"},
+		{"nsamples 0 is not the default", compress("wanda", "--nsamples", "0", "--calib", calib), "--nsamples 0"},
+		{"seqlen 0", compress("gptq", "--seqlen", "0", "--calib", calib), "--seqlen 0"},
+		{"group-size 0", compress("rtn", "--group-size", "0"), "--group-size 0"},
+		{"damp 0", compress("gptq", "--damp", "0", "--calib", calib), "--damp 0"},
+		{"epochs 0", compress("omniquant", "--epochs", "0", "--calib", calib), "--epochs 0"},
+		{"sparsity NaN", compress("magnitude", "--sparsity", "NaN"), "--sparsity NaN"},
+		{"alpha Inf", compress("smoothquant", "--alpha", "+Inf", "--calib", calib), "--alpha +Inf"},
+		{"negative seed", compress("gptq", "--seed", "-3", "--calib", calib), "--seed -3"},
+		{"calib with rtn", compress("rtn", "--calib", calib), "--calib does not apply to --method rtn"},
+		{"act-order with awq", compress("awq", "--act-order", "--calib", calib), "--act-order does not apply"},
+		{"lora with wanda", compress("wanda", "--lora-steps", "5", "--calib", calib), "--lora-steps does not apply"},
+		{"temperature NaN", gen("--temperature", "NaN"), "--temperature NaN"},
+		{"temperature negative", gen("--temperature", "-1"), "--temperature -1"},
+		{"top-p 2", gen("--top-p", "2"), "--top-p 2"},
+		{"top-p 0", gen("--top-p", "0"), "--top-p 0"},
+		{"top-k negative", gen("--top-k", "-5"), "--top-k -5"},
+		{"greedy with temperature", gen("--greedy", "--temperature", "0.7"), "--temperature"},
+		{"tokenize without text", []string{"tokenize", "--model", model}, "--text"},
+		{"tokenize text and file", []string{"tokenize", "--model", model, "--text", "a", "--file", calib}, "--file"},
+		{"tokenize missing file", []string{"tokenize", "--model", model, "--file", filepath.Join(t.TempDir(), "nope.txt")}, "--file"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(tc.args...)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2 (stderr %q)", code, stderr)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr %q lacks %q", stderr, tc.want)
+			}
+			if n := strings.Count(strings.TrimSpace(stderr), "\n"); n > 0 {
+				t.Errorf("error is %d lines: %q", n+1, stderr)
+			}
+			if stdout != "" {
+				t.Errorf("work started (stdout %q)", stdout)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("--out %s was created", out)
+			}
+		})
+	}
+}
+
+// TestTokenizeInputs: --file and standard input give the ids --text gives.
+func TestTokenizeInputs(t *testing.T) {
+	const model = "../../testdata/llama3-tiny"
+	text := strings.Repeat("The capital of France is Paris. ", 5000) // 160 KB: past what a --text argument should carry
+	file := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(args ...string) []int {
+		t.Helper()
+		code, stdout, stderr := runCLI(append([]string{"tokenize", "--model", model, "--json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		var o tokenizeOutput
+		if err := json.Unmarshal([]byte(stdout), &o); err != nil {
+			t.Fatal(err)
+		}
+		return o.IDs
+	}
+	want := ids("--text", text)
+	if got := ids("--file", file); !equalInts(got, want) {
+		t.Errorf("--file gives %d ids, --text %d", len(got), len(want))
+	}
+	old := stdin
+	defer func() { stdin = old }()
+	stdin = strings.NewReader(text)
+	if got := ids("--file", "-"); !equalInts(got, want) {
+		t.Errorf("stdin gives %d ids, --text %d", len(got), len(want))
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
