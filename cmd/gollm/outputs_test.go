@@ -32,8 +32,9 @@ func folderHashes(t *testing.T, dir string) map[string]string {
 
 // compress into another model's folder exits 2 with one line naming
 // --out, with or without --overwrite (another checkpoint's weights), and
-// leaves every file as it was; Ctrl-C (a cancelled context) says that
-// --out was left alone and exits 1.
+// leaves every file as it was; the check comes before any data is read (a
+// calibration file that cannot be read is not reached). Ctrl-C (a
+// cancelled context) says that --out was left alone and exits 1.
 func TestCompressOutputFolders(t *testing.T) {
 	const model = "../../testdata/opt-tiny"
 	const calib = "../../testdata/calib/c4-sample.jsonl"
@@ -43,8 +44,16 @@ func TestCompressOutputFolders(t *testing.T) {
 		"llm-pruner": {"--method", "llm-pruner", "--sparsity", "0.2", "--calib", calib, "--nsamples", "2", "--seqlen", "16"},
 		"omniquant":  {"--method", "omniquant", "--calib", calib, "--nsamples", "2", "--seqlen", "16", "--epochs", "1", "--group-size", "32"},
 	}
+	badCalib := filepath.Join(t.TempDir(), "bad.json.gz")
+	if err := os.WriteFile(badCalib, []byte("not gzip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for name, margs := range methods {
 		t.Run(name, func(t *testing.T) {
+			unread := make([]string, len(margs))
+			for i, a := range margs {
+				unread[i] = strings.Replace(a, calib, badCalib, 1)
+			}
 			other := filepath.Join(t.TempDir(), "other-model")
 			if err := os.MkdirAll(other, 0o755); err != nil {
 				t.Fatal(err)
@@ -65,7 +74,7 @@ func TestCompressOutputFolders(t *testing.T) {
 			}
 			before := folderHashes(t, other)
 			for _, extra := range [][]string{nil, {"--overwrite"}} {
-				args := append([]string{"compress", "--model", model, "--out", other}, margs...)
+				args := append([]string{"compress", "--model", model, "--out", other}, unread...)
 				code, _, stderr := runCLI(append(args, extra...)...)
 				if code != 2 {
 					t.Errorf("%v: exit %d, want 2 (stderr %q)", extra, code, stderr)
