@@ -132,6 +132,10 @@ type Config struct {
 	// MemoryLimit caps the estimated peak memory in bytes (0: the
 	// machine's MemAvailable).
 	MemoryLimit int64
+	// Overwrite allows an Out holding files gollm did not write (see
+	// outdir.Options.Overwrite): they are kept, those of the output's names
+	// replaced.
+	Overwrite bool
 }
 
 // Defaults returns the reference settings of method (see

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
@@ -171,9 +172,13 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 
 // Run compresses cfg.Model with cfg.Method and writes the compressed
 // checkpoint and the record (RecordFile) into cfg.Out. It validates
-// everything first (errors wrap ErrBadInput), reads and samples the
-// calibration text, loads the model lazily and compresses it block by
-// block. Progress lines go to progress (may be nil).
+// everything first (errors wrap ErrBadInput), checks and locks cfg.Out
+// (outdir.Create: errors wrap outdir.ErrForeign, ErrBusy or ErrBadPath)
+// before the model or any data is read, reads and samples the calibration
+// text, loads the model lazily and compresses it block by block. The
+// output is built in a hidden staging folder beside cfg.Out and moved into
+// place only when complete: an error or a cancelled ctx leaves cfg.Out as
+// it was. Progress lines go to progress (may be nil).
 func Run(ctx context.Context, cfg Config, progress io.Writer) (*Record, error) {
 	rec, c, err := run(ctx, &cfg, progress, nil)
 	if c != nil {
@@ -186,10 +191,18 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Record, error) {
 // and taking an engine hook, for tests.
 func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engine)) (*Record, *compressed, error) {
 	start := time.Now()
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	d, err := outdir.Create(cfg.Out, outdir.Options{Command: "compress", Flag: "--out", Overwrite: cfg.Overwrite})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.Abort() // after Commit: only releases the lock
 	rec := recordBase()
 	rec.Started = start
 	rec.PeakRSSReset = resetPeakRSS()
-	c, err := compressWith(ctx, cfg, progress, adjust)
+	c, err := compressIn(ctx, cfg, d.Tmp, progress, adjust)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,17 +217,26 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	if format == "dense" && !isPruning(cfg.Method) {
 		rec.Notes = append(rec.Notes, fmt.Sprintf("%d-bit codes have no packed layout: the checkpoint holds the fake-quantized float weights", cfg.Bits))
 	}
-	err = saveModel(c.m, cfg, c.res, format, &rec, c.spillDir)
+	err = saveModel(c.m, cfg, d.Tmp, c.res, format, &rec, c.spillDir)
 	if c.spillDir != "" {
-		os.RemoveAll(c.spillDir)
+		os.RemoveAll(c.spillDir) // before Commit: the spill is no part of the output
+	}
+	if err == nil {
+		err = ctx.Err() // interrupted while saving: commit nothing
 	}
 	if err != nil {
 		return nil, c, err
 	}
 	rec.WallSeconds = time.Since(start).Seconds()
 	rec.PeakRSSBytes = peakRSS()
-	if err := rec.WriteFile(filepath.Join(cfg.Out, RecordFile)); err != nil {
+	if err := rec.WriteFile(d.Path(RecordFile)); err != nil {
 		return nil, c, err
+	}
+	if err := d.Commit(); err != nil {
+		return nil, c, err
+	}
+	if d.Kept != "" {
+		logf(progress, "files that appeared in %s during the run were kept in %s", cfg.Out, d.Kept)
 	}
 	logf(progress, "done in %.1f s, peak RSS %.2f GiB", rec.WallSeconds, gib(rec.PeakRSSBytes))
 	return &rec, c, nil
@@ -237,10 +259,17 @@ type compressed struct {
 }
 
 // compressWith validates cfg (filling its defaults), samples the
-// calibration set and compresses the model block by block; the caller
-// closes the returned model. adjust, if non-nil, may change the engine
-// before it starts (tests).
+// calibration set and compresses the model block by block, without
+// spilling finished blocks; the caller closes the returned model. adjust,
+// if non-nil, may change the engine before it starts (tests).
 func compressWith(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engine)) (*compressed, error) {
+	return compressIn(ctx, cfg, "", progress, adjust)
+}
+
+// compressIn is compressWith spilling finished blocks (for the outputs
+// that spill) into the folder .gollm-spill under stage, the staging
+// folder of the output ("" : no spilling).
+func compressIn(ctx context.Context, cfg *Config, stage string, progress io.Writer, adjust func(*engine)) (*compressed, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -289,9 +318,6 @@ func compressWith(ctx context.Context, cfg *Config, progress io.Writer, adjust f
 		}
 		logf(progress, "calibration: %d samples, %d tokens (%s, seed %d) from %d documents", len(calib.Samples), calib.Tokens, calib.Sampling, calib.Seed, len(docs))
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("--out %s: %w", cfg.Out, err)
-	}
 	m, err := models.Load(cfg.Model, models.Options{Lazy: true})
 	if err != nil {
 		return nil, err
@@ -301,8 +327,8 @@ func compressWith(ctx context.Context, cfg *Config, progress io.Writer, adjust f
 		samples = calib.Samples
 	}
 	spillDir := ""
-	if spills(cfg) {
-		spillDir = filepath.Join(cfg.Out, ".gollm-spill")
+	if spills(cfg) && stage != "" {
+		spillDir = filepath.Join(stage, ".gollm-spill")
 	}
 	res, secs, err := compressLoaded(ctx, cfg, m, rules, samples, progress, func(e *engine) {
 		e.spillDir = spillDir

@@ -89,8 +89,9 @@ func spills(cfg *Config) bool {
 // saveModel writes the compressed model in the chosen format: the
 // quantized layers packed, pruned layers from the model's weights, the
 // scaled norms replaced, the method configuration and calibration summary
-// recorded in config.json under "gollm_compression".
-func saveModel(m *models.Model, cfg *Config, res *results, outFormat string, rec *Record, spillDir string) error {
+// recorded in config.json under "gollm_compression", into dir (the
+// staging folder of cfg.Out).
+func saveModel(m *models.Model, cfg *Config, dir string, res *results, outFormat string, rec *Record, spillDir string) error {
 	opt := format.SaveOptions{Format: outFormat}
 	if spillDir != "" {
 		if _, err := os.Stat(spillFile(spillDir, 0)); err == nil {
@@ -139,7 +140,7 @@ func saveModel(m *models.Model, cfg *Config, res *results, outFormat string, rec
 		meta["static_groups"] = cfg.StaticGroups
 	}
 	opt.Meta = meta
-	if err := format.Save(m, cfg.Out, opt); err != nil {
+	if err := format.Save(m, dir, opt); err != nil {
 		return fmt.Errorf("compress: %w", err)
 	}
 	return nil

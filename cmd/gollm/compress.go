@@ -4,17 +4,32 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/compress/llmpruner"
 	"github.com/llmcbench/gollm/compress/omniquant"
+	"github.com/llmcbench/gollm/internal/outdir"
 )
 
 func init() {
 	register(command{name: "compress", summary: "prune or quantize a model and write the compressed checkpoint with its Track-3 record", run: runCompress})
 	badInputs = append(badInputs, compress.ErrBadInput, llmpruner.ErrBadInput, omniquant.ErrBadInput)
+}
+
+// checkOut checks --out as the compress packages will (outdir.Create: a
+// folder holding files gollm did not write, one another run is writing, a
+// bad parent) before the tokenizer is loaded, and releases it; the package
+// then takes the folder for the run.
+func checkOut(out string, overwrite bool) error {
+	d, err := outdir.Create(out, outdir.Options{Command: "compress", Flag: "--out", Overwrite: overwrite})
+	if err != nil {
+		return err
+	}
+	d.Abort()
+	return nil
 }
 
 // listFlag collects a flag given several times and/or comma-separated.
@@ -44,10 +59,11 @@ func parsePattern(s string) (n, m int, err error) {
 	return n, m, nil
 }
 
-func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs, cf := newFlags("compress", stderr)
 	model := fs.String("model", "", "Hugging Face model folder to compress")
-	out := fs.String("out", "", "folder to write the compressed checkpoint to (new, empty, or a previous gollm output; eval's --out is a JSON file)")
+	out := fs.String("out", "", "folder to write the compressed checkpoint to: absent, empty or an earlier gollm output (built beside it, moved into place when complete; eval's --out is a JSON file)")
+	overwrite := fs.Bool("overwrite", false, "allow an --out holding files gollm did not write: files of the output's names are replaced, the others kept (never another checkpoint's weights)")
 	method := fs.String("method", "", strings.Join(compress.AllMethods, "|"))
 	var calib listFlag
 	fs.Var(&calib, "calib", "calibration files (C4 .json.gz/jsonl, WikiText .raw, text); repeat or comma-separate")
@@ -103,6 +119,18 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if _, err := cf.backendFor(); err != nil {
 		return err
 	}
+	// Ctrl-C cancels ctx: every method then removes its staging folder and
+	// leaves --out as it was (exit 1).
+	_, statErr := os.Stat(*out)
+	defer func() {
+		if err != nil && ctx.Err() != nil {
+			if statErr == nil {
+				err = fmt.Errorf("interrupted; %s left as it was", *out)
+			} else {
+				err = fmt.Errorf("interrupted; nothing was written to %s", *out)
+			}
+		}
+	}()
 	pn, pm, err := parsePattern(*pattern)
 	if err != nil {
 		return err
@@ -110,12 +138,8 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var result any
 	switch *method {
 	case "llm-pruner":
-		tok, err := loadTokenizer(*model)
-		if err != nil {
-			return err
-		}
 		c := llmpruner.Config{Model: *model, Out: *out, Sparsity: *sparsity, BlockStart: *blockStart, BlockEnd: *blockEnd,
-			Importance: *importance, Calib: calib, NSamples: *nsamples, Seqlen: *seqlen, Seed: *seed, Tokenizer: tok}
+			Importance: *importance, Calib: calib, NSamples: *nsamples, Seqlen: *seqlen, Seed: *seed, Overwrite: *overwrite}
 		if err := c.Validate(); err != nil {
 			return err
 		}
@@ -130,19 +154,28 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err := lc.Validate(); err != nil {
 			return err
 		}
-		res, err := llmpruner.Prune(ctx, c, stderr)
+		if err := checkOut(*out, *overwrite); err != nil {
+			return err
+		}
+		tok, err := loadTokenizer(*model)
+		if err != nil {
+			return err
+		}
+		c.Tokenizer = tok
+		// Pruning and LoRA recovery both run in the staging folder: --out
+		// receives the recovered checkpoint, or nothing.
+		res, lr, err := llmpruner.PruneRecover(ctx, c, lc, stderr)
 		if err != nil {
 			return err
 		}
 		result = res
-		if *loraSteps > 0 {
-			lr, err := llmpruner.Recover(ctx, *out, lc, tok, stderr)
-			if err != nil {
-				return err
-			}
+		if lr != nil {
 			result = map[string]any{"llm_pruner": res, "lora": lr}
 		}
 	case "omniquant":
+		if err := checkOut(*out, *overwrite); err != nil {
+			return err
+		}
 		tok, err := loadTokenizer(*model)
 		if err != nil {
 			return err
@@ -155,7 +188,7 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			wb = 4
 		}
 		c := omniquant.Config{Model: *model, Out: *out, WBits: wb, ABits: *abits, GroupSize: *group, Epochs: *epochs,
-			Calib: calib, NSamples: *nsamples, Seqlen: *seqlen, Seed: *seed, Tokenizer: tok}
+			Calib: calib, NSamples: *nsamples, Seqlen: *seqlen, Seed: *seed, Tokenizer: tok, Overwrite: *overwrite}
 		if *seed < 0 {
 			c.Seed = omniquant.DefaultSeed
 		}
@@ -169,7 +202,7 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		c := compress.Config{Model: *model, Out: *out, Method: *method, Calib: calib, NSamples: *nsamples, Seqlen: *seqlen,
 			Seed: *seed, Sampling: *sampling, Sparsity: *sparsity, PatternN: pn, PatternM: pm, Bits: *bits, GroupSize: *group,
 			Sym: *sym, ActOrder: *actOrder, StaticGroups: *staticGroups, TrueSequential: !*noTrueSeq && *method == compress.GPTQ,
-			Damp: *damp, Alpha: *alpha, NoClip: *noClip, Device: cf.device}
+			Damp: *damp, Alpha: *alpha, NoClip: *noClip, Device: cf.device, Overwrite: *overwrite}
 		if err := c.Validate(); err != nil {
 			return err
 		}

@@ -115,7 +115,8 @@ type saver struct {
 // packed as 2:4 for "2:4" (an error if a block's weight is not 2:4), float
 // otherwise. Blocks of a lazy model that are not resident are read from the
 // checkpoint. Everything is checked before dir is touched; dir is created
-// if missing and must not be the model's own folder.
+// if missing, must not be the model's own folder and must not hold
+// safetensors weights already (Save never deletes a file).
 func Save(m *models.Model, dir string, opt SaveOptions) error {
 	s, lins, err := planSave(m, dir, opt)
 	if err != nil {
@@ -183,6 +184,12 @@ func planSave(m *models.Model, dir string, opt SaveOptions) (*saver, []*saveLine
 		return nil, nil, fmt.Errorf("save %s: %w", dir, err)
 	} else if same {
 		return nil, nil, bad("the output folder is the model's own folder (its checkpoint is memory-mapped)")
+	}
+	// Save deletes nothing: a folder that already holds weights would end
+	// with two checkpoints' shards mixed (compress writes into a fresh
+	// staging folder, see internal/outdir).
+	if old := weightFiles(dir); len(old) > 0 {
+		return nil, nil, bad("the folder already holds weights (%s): save into a new or empty folder", strings.Join(old, ", "))
 	}
 	quantized := opt.Format == FormatGPTQ || opt.Format == FormatAWQ || opt.Format == FormatW8A8
 	if !quantized && len(opt.Quant) > 0 {
@@ -312,6 +319,18 @@ func planSave(m *models.Model, dir string, opt SaveOptions) (*saver, []*saveLine
 		}
 	}
 	return s, lins, nil
+}
+
+// weightFiles lists the safetensors weights (and index) already in dir.
+func weightFiles(dir string) []string {
+	var w []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if n := e.Name(); strings.HasSuffix(n, ".safetensors") || strings.HasSuffix(n, ".safetensors.index.json") {
+			w = append(w, n)
+		}
+	}
+	return w
 }
 
 // sameDir reports whether a and b name the same existing folder.
@@ -634,12 +653,6 @@ func (s *saver) finish() error {
 	if err := s.flush(); err != nil {
 		return err
 	}
-	// Remove weights of an earlier save into the same folder.
-	old, _ := filepath.Glob(filepath.Join(s.dir, "*.safetensors"))
-	for _, p := range old {
-		os.Remove(p)
-	}
-	os.Remove(filepath.Join(s.dir, "model.safetensors.index.json"))
 	n := len(s.shards)
 	if n == 1 {
 		return os.Rename(s.shardTemp(0), filepath.Join(s.dir, "model.safetensors"))

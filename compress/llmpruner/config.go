@@ -96,6 +96,10 @@ type Config struct {
 	// Tokenizer encodes the calibration text; nil means the model folder's
 	// own tokenizer.
 	Tokenizer Tokenizer
+	// Overwrite allows an Out holding files gollm did not write (see
+	// outdir.Options.Overwrite): they are kept, those of the output's names
+	// replaced.
+	Overwrite bool
 }
 
 // Defaults returns the reference settings: element-wise first-order

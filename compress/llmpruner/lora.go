@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/internal/progress"
 	"github.com/llmcbench/gollm/tensor"
 	"github.com/llmcbench/gollm/train"
 )
@@ -91,7 +93,9 @@ func (lc *LoRAConfig) Validate() error {
 
 // Recover runs LoRA recovery on the pruned model in dir and rewrites its
 // weights with the adapters merged (same names, shapes and dtypes) and
-// its config.json with the record. Progress goes to progress.
+// its config.json with the record, each file replaced in one rename.
+// Progress goes to progress (a bar: see internal/progress). PruneRecover
+// runs it in the staging folder, before the output is moved into place.
 func Recover(ctx context.Context, dir string, lc LoRAConfig, tok Tokenizer, progress io.Writer) (*LoRAResult, error) {
 	lc.defaults()
 	if err := lc.Validate(); err != nil {
@@ -147,32 +151,8 @@ func Recover(ctx context.Context, dir string, lc LoRAConfig, tok Tokenizer, prog
 	}
 	opt := &train.AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, M: map[string][]float32{}, V: map[string][]float32{}}
 	sched := train.Schedule{Peak: lc.LR, Min: 0, Warmup: max(1, lc.Steps/10), Total: lc.Steps}
-	for step := 0; step < lc.Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ids, targets := sampler.Batch(lc.Batch)
-		tp := grad.NewTape()
-		logits, err := m.Forward(tp, ids, lc.Batch, lc.Seqlen)
-		if err != nil {
-			return nil, err
-		}
-		loss := tp.CrossEntropy(logits, targets)
-		if !finite(float64(loss.Item())) {
-			return nil, fmt.Errorf("llm-pruner: LoRA step %d: loss is %v", step, loss.Item())
-		}
-		tp.Backward(loss)
-		clipVars(vars, 1)
-		opt.StepVars(vars, sched.LR(step))
-		for _, v := range vars {
-			v.ZeroGrad()
-		}
-		if progress != nil && (step+1)%max(1, lc.Steps/20) == 0 {
-			fmt.Fprintf(progress, "\rLoRA recovery: step %d/%d, loss %.4f", step+1, lc.Steps, loss.Item())
-		}
-	}
-	if progress != nil {
-		fmt.Fprintln(progress)
+	if err := runSteps(ctx, m, sampler, vars, opt, sched, lc, progress); err != nil {
+		return nil, err
 	}
 	if res.LossAfter, err = m.Loss(heldWin); err != nil {
 		return nil, err
@@ -185,6 +165,39 @@ func Recover(ctx context.Context, dir string, lc LoRAConfig, tok Tokenizer, prog
 		return nil, err
 	}
 	return res, nil
+}
+
+// runSteps runs the LoRA optimizer steps, reporting on a progress bar
+// (redrawn on a terminal, plain lines every few seconds otherwise).
+func runSteps(ctx context.Context, m *Model, sampler *train.Sampler, vars map[string]*grad.Var, opt *train.AdamW, sched train.Schedule, lc LoRAConfig, w io.Writer) error {
+	bar := progress.New(w, "LoRA recovery", lc.Steps)
+	for step := 0; step < lc.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			bar.Abort()
+			return err
+		}
+		ids, targets := sampler.Batch(lc.Batch)
+		tp := grad.NewTape()
+		logits, err := m.Forward(tp, ids, lc.Batch, lc.Seqlen)
+		if err != nil {
+			bar.Abort()
+			return err
+		}
+		loss := tp.CrossEntropy(logits, targets)
+		if !finite(float64(loss.Item())) {
+			bar.Abort()
+			return fmt.Errorf("llm-pruner: LoRA step %d: loss is %v", step, loss.Item())
+		}
+		tp.Backward(loss)
+		clipVars(vars, 1)
+		opt.StepVars(vars, sched.LR(step))
+		for _, v := range vars {
+			v.ZeroGrad()
+		}
+		bar.Set(step+1, fmt.Sprintf("loss %.4f", loss.Item()))
+	}
+	bar.Finish()
+	return nil
 }
 
 // clipVars scales the gradients of vars to a global L2 norm of at most
@@ -269,5 +282,8 @@ func rewrite(dir string, m *Model, res *LoRAResult) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(out, '\n'), 0o644)
+	return outdir.WriteFile(path, func(f *os.File) error {
+		_, err := f.Write(append(out, '\n'))
+		return err
+	})
 }

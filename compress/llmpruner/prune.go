@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 	"github.com/llmcbench/gollm/tokenizer"
@@ -69,20 +70,90 @@ type Result struct {
 // to cfg.Out (model.safetensors in the source dtype, config.json with the
 // new sizes, and the source's tokenizer and generation files). Progress
 // lines go to progress (may be nil). Errors from bad settings or inputs
-// wrap ErrBadInput.
+// wrap ErrBadInput. cfg.Out is checked and locked before the model is read
+// (outdir.Create: errors wrap outdir.ErrForeign, ErrBusy or ErrBadPath);
+// the output is built in a staging folder beside it and moved into place
+// when complete, so an error or a cancelled ctx leaves cfg.Out as it was.
 //
 // Cost: the whole model is held in float32 with its gradients (8 bytes per
 // parameter) plus the activations of one forward over the calibration set;
 // Element2 adds one backward pass per sample and 4 bytes per prunable
 // weight.
 func Prune(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
-	start := time.Now()
+	res, _, err := PruneRecover(ctx, cfg, LoRAConfig{}, progress)
+	return res, err
+}
+
+// PruneRecover is Prune followed, when lc.Steps > 0, by LoRA recovery
+// (Recover, with cfg.Tokenizer or the model's own) on the pruned model in
+// the staging folder: cfg.Out receives the recovered checkpoint in one
+// move, never the pruned one before recovery. The LoRA result is nil
+// without recovery.
+func PruneRecover(ctx context.Context, cfg Config, lc LoRAConfig, progress io.Writer) (*Result, *LoRAResult, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	lc.defaults()
+	if err := lc.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if same, _ := sameFolder(cfg.Model, cfg.Out); same {
+		return nil, nil, badInput("--out %s is the input model folder", cfg.Out)
+	}
+	d, err := outdir.Create(cfg.Out, outdir.Options{Command: "compress", Flag: "--out", Overwrite: cfg.Overwrite})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer d.Abort() // after Commit: only releases the lock
+	res, err := prune(ctx, cfg, d.Tmp, progress)
+	if err != nil {
+		return nil, nil, err
+	}
+	var lr *LoRAResult
+	if lc.Steps > 0 {
+		tok := cfg.Tokenizer
+		if tok == nil {
+			t, err := tokenizer.Load(cfg.Model)
+			if err != nil {
+				return nil, nil, fmt.Errorf("llm-pruner: %w: no tokenizer for the LoRA data: %v", ErrBadInput, err)
+			}
+			tok = t
+		}
+		if lr, err = Recover(ctx, d.Tmp, lc, tok, progress); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if err := d.Commit(); err != nil {
+		return nil, nil, err
+	}
+	if d.Kept != "" {
+		fmt.Fprintf(progress, "llm-pruner: files that appeared in %s during the run were kept in %s\n", cfg.Out, d.Kept)
+	}
+	return res, lr, nil
+}
+
+// sameFolder reports whether a and b name the same existing folder.
+func sameFolder(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
+}
+
+// prune is Prune writing the checkpoint into dir (the staging folder).
+func prune(ctx context.Context, cfg Config, dir string, progress io.Writer) (*Result, error) {
+	start := time.Now()
 	gm, err := grad.LoadModel(cfg.Model)
 	if err != nil {
 		return nil, fmt.Errorf("llm-pruner: %w", err)
@@ -258,7 +329,7 @@ func Prune(ctx context.Context, cfg Config, progress io.Writer) (*Result, error)
 	fmt.Fprintf(progress, "llm-pruner: %d → %d parameters (%.4f%% removed), calibration loss %.4f → %.4f\n",
 		res.ParamsBefore, res.ParamsAfter, 100*res.Fraction, res.LossBefore, res.LossAfter)
 	res.Seconds = time.Since(start).Seconds()
-	if err := write(cfg, mc, gm.Specs, params, shapes, res); err != nil {
+	if err := write(cfg, dir, mc, gm.Specs, params, shapes, res); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -313,11 +384,8 @@ func calibration(cfg Config, mc *models.Config) ([][]int, error) {
 	return samples, nil
 }
 
-// write saves the pruned checkpoint.
-func write(cfg Config, mc *models.Config, specs []grad.ParamSpec, params map[string][]float32, shapes map[string][]int, res *Result) error {
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return fmt.Errorf("llm-pruner: output %s: %w", cfg.Out, err)
-	}
+// write saves the pruned checkpoint into dir.
+func write(cfg Config, dir string, mc *models.Config, specs []grad.ParamSpec, params map[string][]float32, shapes map[string][]int, res *Result) error {
 	dtype := mc.DType
 	if dtype != tensor.F16 && dtype != tensor.BF16 {
 		dtype = tensor.F32
@@ -330,7 +398,7 @@ func write(cfg Config, mc *models.Config, specs []grad.ParamSpec, params map[str
 		}
 		ts = append(ts, t)
 	}
-	if err := tensor.WriteFile(filepath.Join(cfg.Out, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
+	if err := tensor.WriteFile(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
 	// config.json: the source's keys, the new sizes.
@@ -380,10 +448,10 @@ func write(cfg Config, mc *models.Config, specs []grad.ParamSpec, params map[str
 	if err != nil {
 		return fmt.Errorf("llm-pruner: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(cfg.Out, "config.json"), append(out, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), append(out, '\n'), 0o644); err != nil {
 		return fmt.Errorf("llm-pruner: output %s: %w", cfg.Out, err)
 	}
-	return copyAuxFiles(cfg.Model, cfg.Out)
+	return copyAuxFiles(cfg.Model, dir)
 }
 
 // copyAuxFiles copies the source folder's other top-level files

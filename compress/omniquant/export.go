@@ -1,10 +1,13 @@
 package omniquant
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/llmcbench/gollm/compress/format"
+	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/models"
 )
 
@@ -17,7 +20,10 @@ import (
 // not pack (5–7 bits) are stored in 8-bit containers. In weight-activation
 // settings quantization_config.gollm_act_bits makes gollm's loader quantize
 // every linear's input per token at run time.
-func (r *run) export(res *Result) error {
+//
+// The files are written into d's staging folder and moved into place
+// (d.Commit) only when all are complete and ctx is not cancelled.
+func (r *run) export(ctx context.Context, res *Result, d *outdir.Dir) error {
 	m, err := models.Load(r.cfg.Model, models.Options{})
 	if err != nil {
 		return fmt.Errorf("omniquant: %w", err)
@@ -69,9 +75,25 @@ func (r *run) export(res *Result) error {
 		meta["stored_bits"] = 8
 	}
 	res.Format = format.FormatGPTQ
-	err = format.Save(m, r.cfg.Out, format.SaveOptions{Format: format.FormatGPTQ, Quant: quant, Meta: meta, Tensors: tensors})
+	err = format.Save(m, d.Tmp, format.SaveOptions{Format: format.FormatGPTQ, Quant: quant, Meta: meta, Tensors: tensors})
+	m.Close()
 	if err != nil {
 		return fmt.Errorf("omniquant: %w", err)
 	}
-	return nil
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return d.Commit()
+}
+
+// createOut checks and locks cfg.Out before any work (outdir.Create):
+// errors wrap outdir.ErrForeign, ErrBusy or ErrBadPath, or ErrBadInput for
+// the model's own folder.
+func createOut(cfg Config) (*outdir.Dir, error) {
+	if a, err := os.Stat(cfg.Model); err == nil {
+		if b, err := os.Stat(cfg.Out); err == nil && os.SameFile(a, b) {
+			return nil, badInput("--out %s is the input model folder", cfg.Out)
+		}
+	}
+	return outdir.Create(cfg.Out, outdir.Options{Command: "compress", Flag: "--out", Overwrite: cfg.Overwrite})
 }

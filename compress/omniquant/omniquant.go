@@ -33,6 +33,7 @@ import (
 	"io"
 
 	"github.com/llmcbench/gollm/compress/format"
+	"github.com/llmcbench/gollm/internal/outdir"
 )
 
 // ErrBadInput marks an unusable configuration or input (unsupported bits,
@@ -90,6 +91,9 @@ type Config struct {
 	// Tokenizer encodes the calibration text (tokenizer.Tokenizer
 	// satisfies it).
 	Tokenizer interface{ Encode(string, bool) []int }
+	// Overwrite allows an Out holding files gollm did not write (see
+	// outdir.Options.Overwrite).
+	Overwrite bool
 }
 
 // weightOnly reports whether activations stay in floating point.
@@ -193,13 +197,24 @@ type Result struct {
 
 // Quantize runs OmniQuant on cfg.Model and, if cfg.Out is set, writes the
 // quantized model there (see Export). Progress lines go to progress (may be
-// nil). It stops between optimisation steps when ctx is cancelled.
+// nil). It stops between optimisation steps when ctx is cancelled. cfg.Out
+// is checked and locked before the model is read (outdir.Create) and the
+// output is built in a staging folder moved into place when complete: an
+// error or a cancelled ctx leaves cfg.Out as it was.
 func Quantize(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if progress == nil {
 		progress = io.Discard
+	}
+	var d *outdir.Dir
+	if cfg.Out != "" {
+		var err error
+		if d, err = createOut(cfg); err != nil {
+			return nil, err
+		}
+		defer d.Abort() // after Commit: only releases the lock
 	}
 	r, err := newRun(cfg, progress)
 	if err != nil {
@@ -209,8 +224,8 @@ func Quantize(ctx context.Context, cfg Config, progress io.Writer) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Out != "" {
-		if err := r.export(res); err != nil {
+	if d != nil {
+		if err := r.export(ctx, res, d); err != nil {
 			return nil, err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -144,7 +145,8 @@ func (d *Dir) Commit() error {
 	if err != nil {
 		return err
 	}
-	m := Manifest{Command: d.opt.Command, Created: time.Now().UTC(), Files: append(files, ManifestName)}
+	// A copy: sorting must not reorder files, which commitInto moves.
+	m := Manifest{Command: d.opt.Command, Created: time.Now().UTC(), Files: append(slices.Clone(files), ManifestName)}
 	sort.Strings(m.Files)
 	b, _ := json.MarshalIndent(m, "", "  ")
 	if err := os.WriteFile(filepath.Join(d.Tmp, ManifestName), append(b, '\n'), 0o644); err != nil {

@@ -64,6 +64,7 @@ func TestCreateCommit(t *testing.T) {
 		overwrite bool
 		wantErr   error
 		after     map[string]string // expected files after Commit (manifest aside)
+		staged    map[string]string // files the run writes (nil: a = new)
 	}{
 		{name: "new folder", after: map[string]string{"a": "new"}},
 		{name: "empty folder", before: map[string]string{}, after: map[string]string{"a": "new"}},
@@ -75,6 +76,15 @@ func TestCreateCommit(t *testing.T) {
 		{name: "a dataset", before: map[string]string{"train.jsonl": "d"}, wantErr: ErrForeign},
 		{name: "a dataset with overwrite", before: map[string]string{"train.jsonl": "d", "a": "old"}, overwrite: true,
 			after: map[string]string{"train.jsonl": "d", "a": "new"}},
+		// Several staged files: the manifest, which sorts first, must not
+		// displace one of them (Commit once renamed it twice and lost the
+		// last file).
+		{name: "a dataset with overwrite, several files", before: map[string]string{"train.jsonl": "d"}, overwrite: true,
+			staged: map[string]string{"a": "1", "b": "2", "c": "3", "sub/d": "4", "z": "5"},
+			after:  map[string]string{"train.jsonl": "d", "a": "1", "b": "2", "c": "3", "sub/d": "4", "z": "5"}},
+		{name: "previous gollm output, several files", before: map[string]string{"a": "old"}, manifest: true,
+			staged: map[string]string{"a": "1", "b": "2", "c": "3", "z": "5"},
+			after:  map[string]string{"a": "1", "b": "2", "c": "3", "z": "5"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,7 +127,11 @@ func TestCreateCommit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			stage(t, d, map[string]string{"a": "new"})
+			staged := tc.staged
+			if staged == nil {
+				staged = map[string]string{"a": "new"}
+			}
+			stage(t, d, staged)
 			if err := d.Commit(); err != nil {
 				t.Fatal(err)
 			}

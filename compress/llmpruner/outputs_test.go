@@ -1,0 +1,260 @@
+package llmpruner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/models"
+)
+
+// hashTree maps every file under dir (relative path, hidden files
+// included) to its SHA-256; nil if dir does not exist.
+func hashTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	h := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		s := sha256.Sum256(b)
+		h[rel] = hex.EncodeToString(s[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// hookWriter calls hook once, on the first write containing marker.
+type hookWriter struct {
+	mu     sync.Mutex
+	marker string
+	hook   func()
+	done   bool
+}
+
+func (w *hookWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done && strings.Contains(string(p), w.marker) {
+		w.done = true
+		w.hook()
+	}
+	return len(p), nil
+}
+
+// outputsSetup returns a small model, a config pruning it into out and a
+// LoRA recovery config of a few steps.
+func outputsSetup(t *testing.T, model, out string) (Config, LoRAConfig) {
+	t.Helper()
+	src, err := models.LoadConfig(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := filepath.Join(t.TempDir(), "recover.txt")
+	if err := os.WriteFile(text, []byte(strings.Repeat("the cat sat on the mat and the dog ran to the log\n", 60)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{Model: model, Out: out, LayerRatio: 0.5, Samples: randomSamples(2, 16, src.Vocab, 9), Tokenizer: byteTokenizer{src.Vocab}}
+	lc := LoRAConfig{Steps: 4, Rank: 2, Alpha: 4, LR: 1e-2, Batch: 2, Seqlen: 16, Data: []string{text}, Seed: 1}
+	return c, lc
+}
+
+func loads(t *testing.T, dir string) {
+	t.Helper()
+	m, err := models.Load(dir, models.Options{})
+	if err != nil {
+		t.Fatalf("%s does not load: %v", dir, err)
+	}
+	m.Close()
+}
+
+// An interrupted run, while pruning or during LoRA recovery (which runs in
+// the staging folder, before the commit), leaves --out as it was: absent
+// or the previous output byte for byte, and nothing beside it.
+func TestPruneInterruptedLeavesOut(t *testing.T) {
+	model := tinyLlama(t)
+	for _, tc := range []struct {
+		name, marker string
+	}{
+		{"pruning", "llm-pruner: layer "},
+		{"LoRA recovery", "LoRA recovery"},
+	} {
+		for _, previous := range []bool{false, true} {
+			t.Run(tc.name+map[bool]string{false: " into a new folder", true: " over a previous output"}[previous], func(t *testing.T) {
+				parent := t.TempDir()
+				out := filepath.Join(parent, "out")
+				c, lc := outputsSetup(t, model, out)
+				if previous {
+					if _, err := Prune(context.Background(), c, nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				before := hashTree(t, out)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				w := &hookWriter{marker: tc.marker, hook: cancel}
+				_, _, err := PruneRecover(ctx, c, lc, w)
+				if !w.done {
+					t.Fatalf("the run never wrote %q", tc.marker)
+				}
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("err = %v, want context.Canceled", err)
+				}
+				if after := hashTree(t, out); !maps.Equal(before, after) {
+					t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
+				}
+				want := []string(nil)
+				if previous {
+					want = []string{"out"}
+				}
+				if got := entries(t, parent); !slices.Equal(got, want) {
+					t.Errorf("beside --out: %v, want %v", got, want)
+				}
+			})
+		}
+	}
+}
+
+// An --out holding another model is refused, with or without Overwrite,
+// and left byte for byte; Overwrite over a folder holding a dataset file
+// keeps the file.
+func TestPruneRefusesForeignOut(t *testing.T) {
+	model := tinyLlama(t)
+	other := tinyLlama(t)
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "train.jsonl"), []byte(`{"text": "keep"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		out       string
+		overwrite bool
+	}{{other, false}, {other, true}, {data, false}} {
+		before := hashTree(t, tc.out)
+		c, lc := outputsSetup(t, model, tc.out)
+		c.Overwrite = tc.overwrite
+		_, _, err := PruneRecover(context.Background(), c, lc, nil)
+		if !errors.Is(err, outdir.ErrForeign) || !strings.Contains(err.Error(), "--out "+tc.out) {
+			t.Fatalf("--out %s (overwrite %v): err = %v, want ErrForeign naming --out", tc.out, tc.overwrite, err)
+		}
+		if after := hashTree(t, tc.out); !maps.Equal(before, after) {
+			t.Fatalf("--out %s changed by a refused run", tc.out)
+		}
+	}
+	before := hashTree(t, data)
+	c, lc := outputsSetup(t, model, data)
+	c.Overwrite = true
+	if _, _, err := PruneRecover(context.Background(), c, lc, nil); err != nil {
+		t.Fatal(err)
+	}
+	if hashTree(t, data)["train.jsonl"] != before["train.jsonl"] {
+		t.Error("the dataset file was changed or removed")
+	}
+	loads(t, data)
+}
+
+// Two runs into one --out at once: the one started while the other holds
+// the folder gets ErrBusy, and the folder holds the first run's complete
+// output (its LoRA record included).
+func TestPruneConcurrentOut(t *testing.T) {
+	model := tinyLlama(t)
+	out := filepath.Join(t.TempDir(), "out")
+	c, lc := outputsSetup(t, model, out)
+	started, release := make(chan struct{}), make(chan struct{})
+	var firstErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w := &hookWriter{marker: "llm-pruner: layer ", hook: func() {
+			close(started)
+			<-release
+		}}
+		_, _, firstErr = PruneRecover(context.Background(), c, lc, w)
+		if !w.done {
+			close(started)
+		}
+	}()
+	<-started
+	second, _ := outputsSetup(t, model, out)
+	second.LayerRatio = 0.25
+	_, err := Prune(context.Background(), second, nil)
+	close(release)
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatalf("first run: %v", firstErr)
+	}
+	if !errors.Is(err, outdir.ErrBusy) {
+		t.Fatalf("second run: err = %v, want ErrBusy", err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(out, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), `"llm_pruner_lora"`) || !strings.Contains(string(cfg), `"layer_ratio": 0.5`) {
+		t.Errorf("config.json is not the first run's (LoRA record, layer ratio 0.5):\n%s", cfg)
+	}
+	loads(t, out)
+}
+
+// A run into its own previous output replaces it: the LoRA record of the
+// first run is gone, the folder loads.
+func TestPruneReplacesOwnOutput(t *testing.T) {
+	model := tinyLlama(t)
+	out := filepath.Join(t.TempDir(), "out")
+	c, lc := outputsSetup(t, model, out)
+	if _, lr, err := PruneRecover(context.Background(), c, lc, nil); err != nil || lr == nil {
+		t.Fatalf("first run: %v (LoRA result %v)", err, lr)
+	}
+	c.LayerRatio = 0.25
+	if _, err := Prune(context.Background(), c, nil); err != nil {
+		t.Fatalf("re-run into its own output: %v", err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(out, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(cfg), `"llm_pruner_lora"`) || !strings.Contains(string(cfg), `"layer_ratio": 0.25`) {
+		t.Errorf("config.json is not the second run's:\n%s", cfg)
+	}
+	loads(t, out)
+	if got := entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
+		t.Errorf("beside --out: %v", got)
+	}
+}

@@ -1,0 +1,296 @@
+package compress
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/models"
+)
+
+// hashTree maps every file under dir (relative path, hidden files
+// included) to its SHA-256; nil if dir does not exist.
+func hashTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	h := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		s := sha256.Sum256(b)
+		h[rel] = hex.EncodeToString(s[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// entries lists the names in dir.
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// copyTree copies the regular files of src (one level) into dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range entries(t, src) {
+		b, err := os.ReadFile(filepath.Join(src, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// hookWriter is a progress writer calling hook once, on the first line
+// that contains marker.
+type hookWriter struct {
+	mu     sync.Mutex
+	marker string
+	hook   func()
+	done   bool
+}
+
+func (w *hookWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done && strings.Contains(string(p), w.marker) {
+		w.done = true
+		w.hook()
+	}
+	return len(p), nil
+}
+
+// outputCases are a fast method and calibrated ones (GPTQ packs, SparseGPT
+// spills its blocks into the staging folder).
+var outputCases = []struct{ model, method string }{
+	{"llama3", Magnitude},
+	{"llama2", GPTQ},
+	{"opt", SparseGPT},
+}
+
+func outConfig(t *testing.T, model, method, out string) Config {
+	c := fixtureConfig(t, model, method)
+	c.Out = out
+	return c
+}
+
+// An interrupted run (ctx cancelled after the first block) leaves --out as
+// it was: absent, or the previous output byte for byte, and nothing beside
+// it (no staging folder, no lock).
+func TestRunInterruptedLeavesOut(t *testing.T) {
+	for _, tc := range outputCases {
+		for _, previous := range []bool{false, true} {
+			name := tc.model + "-" + tc.method + map[bool]string{false: "-absent", true: "-previous"}[previous]
+			t.Run(name, func(t *testing.T) {
+				parent := t.TempDir()
+				out := filepath.Join(parent, "out")
+				if previous {
+					c := outConfig(t, tc.model, RTN, out)
+					if _, err := Run(context.Background(), c, nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				before := hashTree(t, out)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				c := outConfig(t, tc.model, tc.method, out)
+				w := &hookWriter{marker: "block 1/", hook: cancel}
+				_, err := Run(ctx, c, w)
+				if !w.done {
+					t.Fatal("the run never reported its first block")
+				}
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("err = %v, want context.Canceled", err)
+				}
+				if after := hashTree(t, out); !maps.Equal(before, after) {
+					t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
+				}
+				want := []string(nil)
+				if previous {
+					want = []string{"out"}
+				}
+				if got := entries(t, parent); !slices.Equal(got, want) {
+					t.Errorf("beside --out: %v, want %v", got, want)
+				}
+			})
+		}
+	}
+}
+
+// An --out holding files gollm did not write is refused (ErrForeign) and
+// left byte for byte; --overwrite keeps a dataset file there and replaces
+// nothing but the output's files, and is still refused over another
+// model's weights.
+func TestRunRefusesForeignOut(t *testing.T) {
+	for _, tc := range outputCases[:2] {
+		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
+			parent := t.TempDir()
+			model := filepath.Join(parent, "other-model")
+			copyTree(t, fixtures["opt"].dir, model)
+			data := filepath.Join(parent, "data")
+			if err := os.MkdirAll(data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(data, "train.jsonl"), []byte(`{"text": "keep me"}`+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, step := range []struct {
+				out       string
+				overwrite bool
+			}{{model, false}, {model, true}, {data, false}} {
+				before := hashTree(t, step.out)
+				c := outConfig(t, tc.model, tc.method, step.out)
+				c.Overwrite = step.overwrite
+				_, err := Run(context.Background(), c, nil)
+				if !errors.Is(err, outdir.ErrForeign) {
+					t.Fatalf("--out %s (overwrite %v): err = %v, want ErrForeign", filepath.Base(step.out), step.overwrite, err)
+				}
+				if !strings.Contains(err.Error(), "--out "+step.out) {
+					t.Errorf("message does not name --out: %v", err)
+				}
+				if after := hashTree(t, step.out); !maps.Equal(before, after) {
+					t.Fatalf("--out %s changed by a refused run", filepath.Base(step.out))
+				}
+			}
+			before := hashTree(t, data)
+			c := outConfig(t, tc.model, tc.method, data)
+			c.Overwrite = true
+			if _, err := Run(context.Background(), c, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := hashTree(t, data)["train.jsonl"]; got != before["train.jsonl"] {
+				t.Errorf("--overwrite changed or removed the dataset file")
+			}
+			m, err := models.Load(data, models.Options{})
+			if err != nil {
+				t.Fatalf("output with --overwrite does not load: %v", err)
+			}
+			m.Close()
+			if got := entries(t, parent); !slices.Equal(got, []string{"data", "other-model"}) {
+				t.Errorf("beside --out: %v", got)
+			}
+		})
+	}
+}
+
+// Two runs into one --out at once: the second, started while the first
+// holds the folder, is refused with ErrBusy naming the holder; the first
+// completes and the folder is its output alone.
+func TestRunConcurrentOut(t *testing.T) {
+	for _, tc := range outputCases[:2] {
+		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			started, release := make(chan struct{}), make(chan struct{})
+			first := outConfig(t, tc.model, tc.method, out)
+			var firstErr error
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, firstErr = Run(context.Background(), first, &hookWriter{marker: "block 1/", hook: func() {
+					close(started)
+					<-release
+				}})
+				if firstErr != nil {
+					select {
+					case <-started:
+					default:
+						close(started)
+					}
+				}
+			}()
+			<-started
+			second := outConfig(t, tc.model, RTN, out)
+			second.Bits = 8
+			_, err := Run(context.Background(), second, nil)
+			close(release)
+			wg.Wait()
+			if firstErr != nil {
+				t.Fatalf("first run: %v", firstErr)
+			}
+			if !errors.Is(err, outdir.ErrBusy) || !strings.Contains(err.Error(), "pid") {
+				t.Fatalf("second run: err = %v, want ErrBusy naming the holder", err)
+			}
+			rec, err := ReadRecord(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Config.Method != tc.method {
+				t.Errorf("record of method %q, want the first run's %q", rec.Config.Method, tc.method)
+			}
+			m, err := models.Load(out, models.Options{})
+			if err != nil {
+				t.Fatalf("output does not load: %v", err)
+			}
+			m.Close()
+		})
+	}
+}
+
+// A run into the output of an earlier run replaces it: the second run's
+// files only (no leftover quantize_config.json of the packed first run),
+// and it loads.
+func TestRunReplacesOwnOutput(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	first := outConfig(t, "llama2", RTN, out)
+	if _, err := Run(context.Background(), first, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "quantize_config.json")); err != nil {
+		t.Fatalf("the GPTQ-format output has no quantize_config.json: %v", err)
+	}
+	second := outConfig(t, "llama2", Magnitude, out)
+	if _, err := Run(context.Background(), second, nil); err != nil {
+		t.Fatalf("re-run into its own output: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "quantize_config.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("quantize_config.json of the replaced output left behind (%v)", err)
+	}
+	rec, err := ReadRecord(out)
+	if err != nil || rec.Config.Method != Magnitude {
+		t.Fatalf("record %+v, %v", rec, err)
+	}
+	m, err := models.Load(out, models.Options{})
+	if err != nil {
+		t.Fatalf("replaced output does not load: %v", err)
+	}
+	m.Close()
+	if got := entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
+		t.Errorf("beside --out: %v", got)
+	}
+}
