@@ -112,7 +112,7 @@ func readSources(o *Options) (*sources, error) {
 		return nil, badf("--seqlen %d: above the model's max_position_embeddings %d (%s)", o.SeqLen, src.cfg.MaxPos, cfgFlag)
 	}
 	if src.tok, err = tokenizer.Load(tokDir); err != nil {
-		return nil, badf("%s: %v", tokFlag, err)
+		return nil, badf("%s: %s", tokFlag, strings.TrimPrefix(err.Error(), "tokenizer "+tokDir+": "))
 	}
 	if tv := src.tok.VocabSize(); tv > src.cfg.Vocab {
 		return nil, badf("%s: the tokenizer has %d tokens, the model's vocab_size is %d (%s)", tokFlag, tv, src.cfg.Vocab, cfgFlag)

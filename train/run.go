@@ -84,12 +84,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if given.Steps > 0 {
 			o.Steps = given.Steps
 		}
-		o.defaults()
-		if err := o.validate(); err != nil {
-			return nil, fmt.Errorf("resume %s: %w", o.Out, err)
-		}
 		if o.Steps <= st.step {
 			return nil, badf("--steps %d: the checkpoint in %s is already at step %d", o.Steps, o.Out, st.step)
+		}
+		if o.Warmup >= o.Steps {
+			return nil, badf("--steps %d: the run in %s warms up for %d steps; give more steps", o.Steps, o.Out, o.Warmup)
+		}
+		o.defaults()
+		if err := o.validate(); err != nil {
+			return nil, fmt.Errorf("--out %s: saved settings: %w", o.Out, err)
 		}
 		if src, err = readSources(&o); err != nil {
 			return nil, err
