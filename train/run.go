@@ -138,8 +138,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return fmt.Sprintf("kept the checkpoint of step %d in %s", lastSaved, o.Out)
 	}
 
-	bar := progress.New(o.Progress, "train", o.Steps)
-	bar.Set(tr.Opt.T, "")
+	// The bar counts this invocation's steps, so that its rate and ETA hold
+	// for a resumed run too.
+	first := tr.Opt.T
+	name := "train"
+	if first > 0 {
+		name = fmt.Sprintf("train (resumed at step %d)", first)
+	}
+	bar := progress.New(o.Progress, name, o.Steps-first)
 	tokensPerStep := float64(o.Batch * o.SeqLen)
 	start, done := time.Now(), 0
 	end := o.Steps
@@ -175,7 +181,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		done++
 		p := Point{Step: tr.Opt.T, Loss: loss, LR: lr, GradNorm: gn, TokensPerS: tokensPerStep / time.Since(t0).Seconds()}
 		res.Curve = append(res.Curve, p)
-		bar.Set(p.Step, fmt.Sprintf("loss %.4f lr %.2e %.0f tok/s", p.Loss, p.LR, tokensPerStep*float64(done)/time.Since(start).Seconds()))
+		bar.Set(p.Step-first, fmt.Sprintf("step %d loss %.4f lr %.2e %.0f tok/s", p.Step, p.Loss, p.LR, tokensPerStep*float64(done)/time.Since(start).Seconds()))
 		if o.afterStep != nil {
 			o.afterStep(tr)
 		}

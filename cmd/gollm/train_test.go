@@ -144,16 +144,27 @@ func TestTrainCommand(t *testing.T) {
 	dir := t.TempDir()
 	args := trainInputs(t, dir)
 	out := filepath.Join(dir, "out")
-	if code, stdout, stderr := runCLI(args...); code != 0 || !strings.Contains(stdout, "checkpoint in "+out) {
+	code, stdout, stderr := runCLI(args...)
+	if code != 0 || !strings.Contains(stdout, "checkpoint in "+out) {
 		t.Fatalf("exit %d: %s %s", code, stdout, stderr)
 	}
-	if code, _, stderr := runCLI("train", "--resume", "--out", out, "--steps", "5", "--json"); code != 0 {
+	// Not a terminal: plain lines, the last one with the step's numbers.
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := regexp.MustCompile(`^train 3/3 .* step 3 loss [0-9.]+ lr [0-9.e+-]+ [0-9]+ tok/s$`)
+	if strings.Contains(stderr, "\r") || !last.MatchString(lines[len(lines)-1]) {
+		t.Errorf("progress on a non-terminal: %q", stderr)
+	}
+	code, _, stderr = runCLI("train", "--resume", "--out", out, "--steps", "5", "--json")
+	if code != 0 {
 		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "train (resumed at step 3) 2/2 ") || !strings.Contains(stderr, " step 5 loss ") {
+		t.Errorf("progress of a resumed run: %q", stderr)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var o, e bytes.Buffer
-	code := run(ctx, []string{"train", "--resume", "--out", out, "--steps", "8"}, &o, &e)
+	code = run(ctx, []string{"train", "--resume", "--out", out, "--steps", "8"}, &o, &e)
 	want := "gollm train: interrupted at step 5; the checkpoint of step 5 is in " + out + " (continue with --resume)"
 	if code != 1 || !strings.Contains(e.String(), want) {
 		t.Errorf("interrupted: exit %d, stderr %q, want 1 and %q", code, e.String(), want)
