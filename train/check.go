@@ -127,15 +127,19 @@ func readSources(o *Options) (*sources, error) {
 		}
 		src.tokFiles[f] = b
 	}
+	dataFlag := "--data "
+	if o.Resume {
+		dataFlag = "--out " + o.Out + ": the run's --data "
+	}
 	for _, f := range o.Data {
 		fh, err := os.Open(f)
 		if err != nil {
-			return nil, badf("--data %s: %v", f, errors.Unwrap(err))
+			return nil, badf("%s%s: %v", dataFlag, f, errors.Unwrap(err))
 		}
 		st, err := fh.Stat()
 		fh.Close()
 		if err == nil && st.IsDir() {
-			return nil, badf("--data %s: is a folder (give the text files, comma-separated)", f)
+			return nil, badf("%s%s: is a folder (give the text files, comma-separated)", dataFlag, f)
 		}
 	}
 	return src, nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -60,6 +61,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	var src *sources
 	if !o.Resume {
+		// The checkpoint records absolute data paths, so that --resume
+		// finds the files from any working folder.
+		data := make([]string, len(o.Data))
+		for i, f := range o.Data {
+			if data[i] = f; !filepath.IsAbs(f) {
+				if abs, err := filepath.Abs(f); err == nil {
+					data[i] = abs
+				}
+			}
+		}
+		o.Data = data
 		var err error
 		if src, err = readSources(&o); err != nil {
 			return nil, err
