@@ -177,12 +177,30 @@ func (d *Dir) Commit() error {
 	}
 	d.Tmp = ""
 	if !removeOwned(old) {
-		d.Kept = filepath.Join(filepath.Dir(d.Final), filepath.Base(d.Final)+".gollm-kept-"+time.Now().UTC().Format("20060102T150405"))
-		if os.Rename(old, d.Kept) != nil {
-			d.Kept = old
-		}
+		d.Kept = keep(old, filepath.Join(filepath.Dir(d.Final), filepath.Base(d.Final)+".gollm-kept-"+now().UTC().Format("20060102T150405")))
 	}
 	return nil
+}
+
+// now is the clock of Kept folders' names (a variable for tests).
+var now = time.Now
+
+// keep renames the replaced folder old, which still holds files gollm did
+// not write, to name (or name-2, name-3, ... when a folder of that name
+// already holds files: two commits in one second) and returns where it
+// is. Left at its staging name it would be deleted as stale by the next run.
+func keep(old, name string) string {
+	kept := name
+	for i := 2; i <= 1000; i++ {
+		if os.Rename(old, kept) == nil {
+			return kept
+		}
+		if _, err := os.Lstat(kept); err != nil {
+			break // the rename failed for another reason than the name
+		}
+		kept = fmt.Sprintf("%s-%d", name, i)
+	}
+	return old
 }
 
 // commitInto renames each staged file over its namesake in Final, keeping
@@ -283,10 +301,15 @@ func (d *Dir) foreignFiles() ([]string, error) {
 // removeStale removes staging folders of runs that died (we hold the lock,
 // so no live run owns them). They carry gollm's own hidden prefix.
 func (d *Dir) removeStale() {
-	pat := filepath.Join(filepath.Dir(d.Final), "."+filepath.Base(d.Final)+".gollm-tmp-*")
-	stale, _ := filepath.Glob(pat)
-	for _, s := range stale {
-		os.RemoveAll(s)
+	// Compare names, not a glob pattern: a folder named "a*" must not
+	// match the staging folders of "ab".
+	parent := filepath.Dir(d.Final)
+	prefix := "." + filepath.Base(d.Final) + ".gollm-tmp-"
+	ents, _ := os.ReadDir(parent)
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), prefix) {
+			os.RemoveAll(filepath.Join(parent, e.Name()))
+		}
 	}
 }
 

@@ -2,10 +2,13 @@ package outdir
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
+	"time"
 )
 
 // tree returns every file under dir with its content.
@@ -270,5 +273,61 @@ func TestCreateBadPaths(t *testing.T) {
 		if _, err := Create(p, Options{}); !errors.Is(err, ErrBadPath) {
 			t.Errorf("Create(%s) = %v, want ErrBadPath", p, err)
 		}
+	}
+}
+
+// Two commits in one second that both keep a user's files: the second
+// Kept folder gets its own name, never the staging name (which the next
+// run would delete as stale).
+func TestKeptNameTaken(t *testing.T) {
+	parent := t.TempDir()
+	out := filepath.Join(parent, "out")
+	fixed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now = func() time.Time { return fixed }
+	defer func() { now = time.Now }()
+	d, err := Create(out, Options{Command: "train"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for i, v := range []string{"1", "2", "3"} {
+		if i > 0 {
+			if err := d.Stage(); err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(out, "notes.txt"), "mine "+v)
+		}
+		stage(t, d, map[string]string{"step": v})
+		if err := d.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{".out.gollm-lock", "out", "out.gollm-kept-20260102T030405", "out.gollm-kept-20260102T030405-2"}
+	if got := siblings(t, parent); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("parent holds %v, want %v", got, want)
+	}
+	for i, k := range want[2:] {
+		if b, err := os.ReadFile(filepath.Join(parent, k, "notes.txt")); err != nil || string(b) != fmt.Sprintf("mine %d", i+2) {
+			t.Errorf("%s/notes.txt: %q %v", k, b, err)
+		}
+	}
+}
+
+// Stale staging folders are matched by name: an output named "a*" does not
+// remove the staging folder of a run writing "ab".
+func TestStaleMatchLiteral(t *testing.T) {
+	parent := t.TempDir()
+	ab, err := Create(filepath.Join(parent, "ab"), Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ab.Abort()
+	star, err := Create(filepath.Join(parent, "a*"), Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer star.Abort()
+	if _, err := os.Stat(ab.Tmp); err != nil {
+		t.Fatalf("the staging folder of ab was removed: %v", err)
 	}
 }
