@@ -372,6 +372,17 @@ func TaskNames() []string {
 	return out
 }
 
+// GroupNames returns the names of the task groups (advglue, truthfulqa),
+// sorted; each stands for its member tasks in Config.Tasks.
+func GroupNames() []string {
+	out := make([]string, 0, len(taskGroups))
+	for g := range taskGroups {
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // ListTasks writes each task with the files and columns it expects and
 // where the data comes from.
 func ListTasks(w io.Writer) {
