@@ -216,12 +216,12 @@ func Check(cfg Config) error {
 		def := lookupTask(name, cfg.PromptVariant)
 		if def.name == "mmlu" {
 			if _, err := loadMMLURoot(cfg.DataDir, def.data); err != nil {
-				return err
+				return withTask(err, def.name)
 			}
 			continue
 		}
 		if _, err := def.data.find(def.name, cfg.DataDir); err != nil {
-			return err
+			return withTask(err, def.name)
 		}
 	}
 	return nil
@@ -296,7 +296,7 @@ func Run(ctx context.Context, cfg Config, lm LM, tok Tokenizer, progress io.Writ
 		res := def.newResult(e)
 		run, err := def.load(e, def, res)
 		if err != nil {
-			return nil, err
+			return nil, withTask(err, name)
 		}
 		jobs = append(jobs, job{res, run})
 	}

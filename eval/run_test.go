@@ -68,7 +68,7 @@ func TestLateBadDataFailsBeforeScoring(t *testing.T) {
 			if m.states != 0 || m.appended != 0 {
 				t.Errorf("the model ran (%d states, %d tokens) before the bad data was found", m.states, m.appended)
 			}
-			for _, w := range tt.want {
+			for _, w := range append(tt.want, "task "+cfg.Tasks[1]) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
 				}
