@@ -203,10 +203,10 @@ func limitDocs[T any](e *env, docs []T) []T {
 // does). Commands call it before loading a model so that a typo fails in a
 // second. Its errors match ErrBadInput.
 func Check(cfg Config) error {
-	if _, err := checkConfig(&cfg); err != nil {
+	names, err := checkConfig(&cfg)
+	if err != nil {
 		return err
 	}
-	names, _ := expandTasks(cfg.Tasks)
 	if cfg.DataDir != "" {
 		if st, err := os.Stat(cfg.DataDir); err != nil || !st.IsDir() {
 			return badInput(cfg.DataDir, "--data folder not found (it holds one folder per task; gollm eval --list-tasks)")
