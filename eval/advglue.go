@@ -204,6 +204,9 @@ func loadAdvGLUE(s advglueSpec) loader {
 		if shots > 0 {
 			res.Notes = append(res.Notes, "the first shots examples are the few-shot prompt and are not scored, as LLMCBench does")
 		}
+		if err := e.checkDocs(docs, res); err != nil {
+			return nil, err
+		}
 		return func() error {
 			if err := e.runDocs(docs, scoreAcc, res); err != nil {
 				return err

@@ -3,6 +3,7 @@ package eval
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrBadInput is matched (with errors.Is) by every error that comes from the
@@ -14,16 +15,31 @@ var ErrBadInput = errors.New("bad input")
 // BadInputError describes one problem with user input in one line. File is
 // the path of the offending file (or directory) when there is one.
 type BadInputError struct {
+	// Task is the task whose data is at fault, when Msg does not say.
+	Task string
 	File string
 	Msg  string
 }
 
-// Error returns "FILE: MSG", or MSG when no file is involved.
+// Error returns "task TASK: FILE: MSG", leaving out the parts not set.
 func (e *BadInputError) Error() string {
-	if e.File == "" {
-		return "eval: " + e.Msg
+	s := "eval: "
+	if e.Task != "" {
+		s += "task " + e.Task + ": "
 	}
-	return "eval: " + e.File + ": " + e.Msg
+	if e.File != "" {
+		s += e.File + ": "
+	}
+	return s + e.Msg
+}
+
+// withTask names task in a bad-input error whose message does not.
+func withTask(err error, task string) error {
+	var bi *BadInputError
+	if !errors.As(err, &bi) || bi.Task != "" || strings.Contains(bi.Msg, "task "+task) {
+		return err
+	}
+	return &BadInputError{Task: task, File: bi.File, Msg: bi.Msg}
 }
 
 // Is reports whether target is ErrBadInput.

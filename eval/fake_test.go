@@ -28,15 +28,26 @@ func (t charTok) BOS() (int, bool) { return 1, !t.noBOS }
 // truncation or window positions changes the numbers.
 type histLM struct {
 	vocab, maxCtx int
-	appended      int // tokens run, for tests of prefix reuse
-	failAfter     int // Append fails once this many tokens ran (0: never)
+	appended      int  // tokens run, for tests of prefix reuse
+	failAfter     int  // Append fails once this many tokens ran (0: never)
+	nan           bool // every logit is NaN (a broken model)
+
+	states     int       // NewState calls so far
+	failState  int       // Append on the states of this NewState call (1-based) fails (0: never)
+	onNewState func(int) // called with the NewState call number, if set
 }
 
 func newHistLM(maxCtx int) *histLM { return &histLM{vocab: charVocab, maxCtx: maxCtx} }
 
 func (m *histLM) VocabSize() int  { return m.vocab }
 func (m *histLM) MaxContext() int { return m.maxCtx }
-func (m *histLM) NewState() State { return &histState{m: m} }
+func (m *histLM) NewState() State {
+	m.states++
+	if m.onNewState != nil {
+		m.onNewState(m.states)
+	}
+	return &histState{m: m, fail: m.states == m.failState}
+}
 
 // logits returns the model's logits after prefix (the definition the
 // tests' reference computations use directly).
@@ -50,6 +61,9 @@ func (m *histLM) logits(prefix []int, dst []float32) {
 	for v := 0; v < m.vocab; v++ {
 		x := 2*math.Sin(float64(prev*31+v*17)) + 0.5*math.Cos(float64((pos+1)*(v%23))) + 0.25*float64((h*v)%7)
 		dst[v] = float32(x)
+		if m.nan {
+			dst[v] = float32(math.NaN())
+		}
 	}
 }
 
@@ -57,13 +71,14 @@ type histState struct {
 	m    *histLM
 	toks []int
 	out  []float32
+	fail bool // every Append fails (histLM.failState)
 }
 
 func (s *histState) Append(ids []int) ([]float32, error) {
 	if len(s.toks)+len(ids) > s.m.maxCtx {
 		return nil, fmt.Errorf("sequence of %d exceeds context %d", len(s.toks)+len(ids), s.m.maxCtx)
 	}
-	if s.m.failAfter > 0 && s.m.appended+len(ids) > s.m.failAfter {
+	if s.fail || s.m.failAfter > 0 && s.m.appended+len(ids) > s.m.failAfter {
 		return nil, fmt.Errorf("injected failure")
 	}
 	s.out = s.out[:0]

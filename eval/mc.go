@@ -2,9 +2,12 @@ package eval
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/llmcbench/gollm/internal/progress"
 )
 
 // mcDoc is one multiple-choice question turned into scoring requests.
@@ -171,7 +174,7 @@ func (e *env) scoreDoc(sc *scorer, d *mcDoc, letterIDs map[string]int) ([]float6
 			ids = nil
 		}
 		if ids == nil {
-			return nil, "prompt longer than the sequence limit", nil
+			return nil, skipPromptTooLong, nil
 		}
 		for i, l := range d.conts {
 			ll, err := sc.loglik(e.ctx, ids, []int{letterIDs[l]})
@@ -196,7 +199,7 @@ func (e *env) scoreDoc(sc *scorer, d *mcDoc, letterIDs map[string]int) ([]float6
 		}
 		ll, err := sc.loglik(e.ctx, ctxIDs, contIDs)
 		if errors.Is(err, errContinuationTooLong) {
-			return nil, "continuation longer than the model's context", nil
+			return nil, skipContinuationTooLong, nil
 		}
 		if err != nil {
 			return nil, "", err
@@ -360,7 +363,73 @@ func (a *aggregator) finish(res *TaskResult) {
 	}
 }
 
-// runDocs scores every doc and aggregates the metrics into res.
+// checkDocs tokenizes every request of docs before any task is scored and
+// fails when none of them could be scored: the answer letters must encode
+// to tokens, requests need a BOS token where they start empty, and docs
+// whose continuation (or LLMCBench prompt, even with no shots) does not fit
+// the sequence limit are marked skipped. A letter doc keeps only the
+// prompts from the first that fits, so scoring encodes one.
+func (e *env) checkDocs(docs []*mcDoc, res *TaskResult) error {
+	files := strings.Join(res.Files, ", ")
+	if _, err := letterTokenIDs(e.tok, docs); err != nil {
+		return withFiles(err, res.Files)
+	}
+	maxLen := newScorerLimit(e.lm, res.Seqlen)
+	left := 0
+	for _, d := range docs {
+		if err := e.ctx.Err(); err != nil {
+			return err
+		}
+		if d.skip == "" {
+			if d.letters {
+				for i, p := range d.prompts {
+					if len(e.encode(p)) <= maxLen {
+						d.prompts = d.prompts[i:]
+						break
+					}
+					if i == len(d.prompts)-1 {
+						d.skip = skipPromptTooLong
+					}
+				}
+			} else {
+				for i, c := range d.conts {
+					context := d.contexts[0]
+					if len(d.contexts) > 1 {
+						context = d.contexts[i]
+					}
+					_, contIDs, err := e.encodePair(context, c)
+					if err != nil {
+						return withFiles(err, res.Files)
+					}
+					if len(contIDs) > maxLen {
+						d.skip = skipContinuationTooLong
+						break
+					}
+				}
+			}
+		}
+		if d.skip == "" {
+			left++
+		}
+	}
+	if left == 0 {
+		r := TaskResult{}
+		for _, d := range docs {
+			r.skip(d.skip)
+		}
+		return badInput(files, "task %s: no document could be scored (%s)", res.Task, r.skipSummary())
+	}
+	return nil
+}
+
+// Skip reasons of documents that do not fit the sequence limit.
+const (
+	skipPromptTooLong       = "prompt longer than the sequence limit"
+	skipContinuationTooLong = "continuation longer than the model's context"
+)
+
+// runDocs scores every doc (checked by checkDocs) and aggregates the
+// metrics into res.
 func (e *env) runDocs(docs []*mcDoc, score docScore, res *TaskResult) error {
 	letterIDs, err := letterTokenIDs(e.tok, docs)
 	if err != nil {
@@ -368,27 +437,37 @@ func (e *env) runDocs(docs []*mcDoc, score docScore, res *TaskResult) error {
 	}
 	sc := newScorer(e.lm, res.Seqlen, !e.cfg.NoPrefixReuse)
 	sc.setBatch(e.cfg.BatchSize)
-	bar := newProgress(e.progress, res.Task, len(docs))
+	bar := progress.New(e.progress, res.Task, len(docs))
 	agg := newAggregator()
+	bad := 0
 	for _, d := range docs {
 		lls, skip, err := e.scoreDoc(sc, d, letterIDs)
 		if err != nil {
-			bar.abort()
+			bar.Abort()
 			return err
 		}
-		bar.add(1)
+		bar.Add(1)
 		if skip != "" {
 			res.skip(skip)
 			continue
 		}
+		for _, ll := range lls {
+			if !finite(ll) {
+				bad++
+				break
+			}
+		}
 		res.N++
 		agg.add(score(d, lls), d.groups, d.suffix)
 	}
-	bar.finish()
+	bar.Finish()
 	agg.finish(res)
 	res.ForwardTokens += sc.forwarded
 	res.ScoredTokens += sc.scored
 	res.TruncatedRequests += sc.truncated
+	if bad > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d documents had a NaN or infinite log-likelihood: the model returned non-finite logits", bad))
+	}
 	if res.N == 0 {
 		return badInput(strings.Join(res.Files, ", "), "task %s: no document could be scored (%s)", res.Task, res.skipSummary())
 	}

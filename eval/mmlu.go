@@ -48,17 +48,27 @@ type mmluSplits struct {
 	files     []string
 }
 
+// loadMMLURoot returns MMLU's folder under dataDir, or an error saying
+// where it should be.
+func loadMMLURoot(dataDir string, d dataSpec) (string, error) {
+	if dataDir == "" {
+		return "", badInput("", "task mmlu needs --data DIR with mmlu/ (from %s)", d.Source)
+	}
+	root := filepath.Join(dataDir, d.Dirs[0])
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		return "", badInput(root, "task mmlu: folder not found (get it from %s)", d.Source)
+	}
+	return root, nil
+}
+
 // loadMMLUData reads DIR/mmlu in one of the layouts: Hendrycks' CSVs
 // (*_test.csv, *_dev.csv, no header), or Hugging Face's cais/mmlu or
 // hails/mmlu_no_train (an all/ folder, or one folder per subject, each with
 // test and dev split files).
 func loadMMLUData(dataDir string, d dataSpec) (*mmluSplits, error) {
-	if dataDir == "" {
-		return nil, badInput("", "task mmlu needs --data DIR with mmlu/ (from %s)", d.Source)
-	}
-	root := filepath.Join(dataDir, d.Dirs[0])
-	if st, err := os.Stat(root); err != nil || !st.IsDir() {
-		return nil, badInput(root, "task mmlu: folder not found (get it from %s)", d.Source)
+	root, err := loadMMLURoot(dataDir, d)
+	if err != nil {
+		return nil, err
 	}
 	s := &mmluSplits{test: map[string][]mmluItem{}, dev: map[string][]mmluItem{}}
 	csvTests, err := walkMatching(root, func(p string) bool { return strings.HasSuffix(p, "_test.csv") })
@@ -273,6 +283,9 @@ func loadMMLU(e *env, t *taskDef, res *TaskResult) (func() error, error) {
 	}
 	if e.cfg.Limit > 0 {
 		res.Notes = append(res.Notes, "--limit applies per subject, as the harness's per-subject tasks")
+	}
+	if err := e.checkDocs(docs, res); err != nil {
+		return nil, err
 	}
 	return func() error { return e.runDocs(docs, scoreAcc, res) }, nil
 }

@@ -2,8 +2,10 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -60,13 +62,59 @@ type Config struct {
 }
 
 // Report is the result of Run: the full configuration and one result per
-// task. It marshals to the JSON that `gollm eval --json` prints.
+// task scored. It marshals to the JSON that `gollm eval --json` prints.
+// A run that fails or is interrupted while scoring still returns its
+// report: Results holds the tasks that finished, Failed the tasks that
+// failed (with their errors), and Interrupted says the run was cancelled.
 type Report struct {
 	Config     Config        `json:"config"`
 	MaxContext int           `json:"model_max_context"`
 	Results    []*TaskResult `json:"results"`
-	Seconds    float64       `json:"seconds"`
+	// Failed lists the tasks that failed while scoring, in run order.
+	Failed []*TaskFailure `json:"failed,omitempty"`
+	// Interrupted is set when the context was cancelled (Ctrl-C) before
+	// every task was scored; InterruptedDuring names the task that was
+	// running (or about to run) then. Tasks after it were not started.
+	Interrupted       bool    `json:"interrupted,omitempty"`
+	InterruptedDuring string  `json:"interrupted_during,omitempty"`
+	Seconds           float64 `json:"seconds"`
 }
+
+// TaskFailure records a task that failed while scoring.
+type TaskFailure struct {
+	Task  string `json:"task"`
+	Error string `json:"error"`
+	// BadInput is set when the error came from the input (ErrBadInput).
+	BadInput bool    `json:"bad_input"`
+	Seconds  float64 `json:"seconds"`
+}
+
+// TaskError is the error of one task that failed while scoring (or was
+// interrupted); it unwraps to the task's own error.
+type TaskError struct {
+	Task string
+	Err  error
+}
+
+// Error returns "task TASK: ERR".
+func (e *TaskError) Error() string { return "task " + e.Task + ": " + e.Err.Error() }
+
+// Unwrap returns the task's error.
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// taskErrors is the error of a run in which several tasks failed: one
+// line, matching (errors.Is/As) every task's error.
+type taskErrors []error
+
+func (e taskErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, err := range e {
+		parts[i] = err.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e taskErrors) Unwrap() []error { return e }
 
 // TaskResult is one task's metrics with everything that produced them.
 type TaskResult struct {
@@ -84,7 +132,9 @@ type TaskResult struct {
 	N int `json:"n"`
 	// Metrics holds each metric and, for means over documents,
 	// METRIC_stderr (the harness's standard error of the mean).
-	Metrics map[string]float64 `json:"metrics"`
+	// Metrics that are NaN or ±Inf are written as JSON null, with a note
+	// naming them (see Metrics).
+	Metrics Metrics `json:"metrics"`
 	// Counts is the number of documents behind each mean.
 	Counts map[string]int `json:"counts,omitempty"`
 	// Groups holds per-group metrics (MMLU subjects and categories).
@@ -104,8 +154,8 @@ type TaskResult struct {
 
 // GroupResult is the metrics of one group of documents.
 type GroupResult struct {
-	N       int                `json:"n"`
-	Metrics map[string]float64 `json:"metrics"`
+	N       int     `json:"n"`
+	Metrics Metrics `json:"metrics"`
 }
 
 func (r *TaskResult) skip(reason string) {
@@ -147,16 +197,39 @@ func limitDocs[T any](e *env, docs []T) []T {
 	return docs
 }
 
-// Run evaluates lm on every task of cfg and returns the report. Data
-// files of all tasks are read and checked before any scoring starts, so a
-// missing file fails fast. Errors that come from the input (missing or
-// malformed files, unknown tasks, bad options) match ErrBadInput; others
-// are runtime failures. Progress goes to progress (nil: none).
-func Run(ctx context.Context, cfg Config, lm LM, tok Tokenizer, progress io.Writer) (*Report, error) {
-	start := time.Now()
-	if lm == nil || tok == nil {
-		return nil, fmt.Errorf("eval: Run needs a model and a tokenizer")
+// Check validates what can be checked of cfg without a model: the prompt
+// variant, the numeric options, the task names, and that every task's data
+// folder and files are where it looks for them (it does not read them; Run
+// does). Commands call it before loading a model so that a typo fails in a
+// second. Its errors match ErrBadInput.
+func Check(cfg Config) error {
+	names, err := checkConfig(&cfg)
+	if err != nil {
+		return err
 	}
+	if cfg.DataDir != "" {
+		if st, err := os.Stat(cfg.DataDir); err != nil || !st.IsDir() {
+			return badInput(cfg.DataDir, "--data folder not found (it holds one folder per task; gollm eval --list-tasks)")
+		}
+	}
+	for _, name := range names {
+		def := lookupTask(name, cfg.PromptVariant)
+		if def.name == "mmlu" {
+			if _, err := loadMMLURoot(cfg.DataDir, def.data); err != nil {
+				return withTask(err, def.name)
+			}
+			continue
+		}
+		if _, err := def.data.find(def.name, cfg.DataDir); err != nil {
+			return withTask(err, def.name)
+		}
+	}
+	return nil
+}
+
+// checkConfig fills the defaults of cfg, checks its options and expands
+// its task list.
+func checkConfig(cfg *Config) ([]string, error) {
 	if cfg.PromptVariant == "" {
 		cfg.PromptVariant = VariantHarness
 	}
@@ -165,6 +238,35 @@ func Run(ctx context.Context, cfg Config, lm LM, tok Tokenizer, progress io.Writ
 	}
 	if cfg.Limit < 0 || cfg.Shots < 0 || cfg.Seqlen < 0 || cfg.Seed < 0 || cfg.BatchSize < 0 {
 		return nil, badInput("", "limit, shots, seqlen, seed and batch size must not be negative")
+	}
+	if cfg.Seqlen == 1 {
+		return nil, badInput("", "seqlen 1 leaves nothing to predict")
+	}
+	return expandTasks(cfg.Tasks)
+}
+
+// Run evaluates lm on every task of cfg and returns the report.
+//
+// The data of every task is read, tokenized and checked before the first
+// task is scored, so bad input (a missing file, a wrong column, a text
+// shorter than one window, …) fails before any compute is spent; such
+// errors match ErrBadInput and Run returns no report.
+//
+// A task that fails while scoring (a model error, a context overflow) is
+// recorded in Report.Failed and the remaining tasks still run; a cancelled
+// ctx stops the run and sets Report.Interrupted. In both cases Run returns
+// the report of what finished together with a non-nil error (a *TaskError
+// per failed task; it matches context.Canceled when interrupted and
+// ErrBadInput when the task's input was at fault). Progress goes to
+// progress (nil: none).
+func Run(ctx context.Context, cfg Config, lm LM, tok Tokenizer, progress io.Writer) (*Report, error) {
+	start := time.Now()
+	if lm == nil || tok == nil {
+		return nil, fmt.Errorf("eval: Run needs a model and a tokenizer")
+	}
+	names, err := checkConfig(&cfg)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = DefaultBatchSize
@@ -175,12 +277,8 @@ func Run(ctx context.Context, cfg Config, lm LM, tok Tokenizer, progress io.Writ
 	if cfg.Seqlen > lm.MaxContext() {
 		return nil, badInput("", "seqlen %d exceeds the model's context of %d tokens", cfg.Seqlen, lm.MaxContext())
 	}
-	if cfg.Seqlen == 1 {
-		return nil, badInput("", "seqlen 1 leaves nothing to predict")
-	}
-	names, err := expandTasks(cfg.Tasks)
-	if err != nil {
-		return nil, err
+	if _, ok := tok.BOS(); cfg.AddBOS && !ok {
+		return nil, badInput("", "add BOS was requested but the tokenizer has no BOS token")
 	}
 	cfg.Tasks = names
 	e := &env{ctx: ctx, cfg: cfg, lm: lm, tok: tok, progress: progress}
@@ -191,25 +289,48 @@ func Run(ctx context.Context, cfg Config, lm LM, tok Tokenizer, progress io.Writ
 	}
 	var jobs []job
 	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		def := lookupTask(name, cfg.PromptVariant)
 		res := def.newResult(e)
 		run, err := def.load(e, def, res)
 		if err != nil {
-			return nil, err
+			return nil, withTask(err, name)
 		}
 		jobs = append(jobs, job{res, run})
 	}
-	rep := &Report{Config: cfg, MaxContext: lm.MaxContext()}
+	rep := &Report{Config: cfg, MaxContext: lm.MaxContext(), Results: []*TaskResult{}}
+	var errs taskErrors
 	for _, j := range jobs {
 		t0 := time.Now()
-		if err := j.run(); err != nil {
-			return nil, err
+		err := ctx.Err()
+		if err == nil {
+			err = j.run()
+		}
+		if err != nil && ctx.Err() != nil {
+			rep.Interrupted, rep.InterruptedDuring = true, j.res.Task
+			errs = append(errs, &TaskError{Task: j.res.Task, Err: err})
+			break
+		}
+		if err != nil {
+			rep.Failed = append(rep.Failed, &TaskFailure{Task: j.res.Task, Error: err.Error(),
+				BadInput: errors.Is(err, ErrBadInput), Seconds: time.Since(t0).Seconds()})
+			errs = append(errs, &TaskError{Task: j.res.Task, Err: err})
+			continue
 		}
 		j.res.Seconds = time.Since(t0).Seconds()
+		j.res.noteNonFinite()
 		rep.Results = append(rep.Results, j.res)
 	}
 	rep.Seconds = time.Since(start).Seconds()
-	return rep, nil
+	switch len(errs) {
+	case 0:
+		return rep, nil
+	case 1:
+		return rep, errs[0]
+	}
+	return rep, errs
 }
 
 // expandTasks resolves group names and rejects unknown tasks.
@@ -248,6 +369,17 @@ func TaskNames() []string {
 			out = append(out, d.name)
 		}
 	}
+	return out
+}
+
+// GroupNames returns the names of the task groups (advglue, truthfulqa),
+// sorted; each stands for its member tasks in Config.Tasks.
+func GroupNames() []string {
+	out := make([]string, 0, len(taskGroups))
+	for g := range taskGroups {
+		out = append(out, g)
+	}
+	sort.Strings(out)
 	return out
 }
 

@@ -43,10 +43,16 @@ type scorer struct {
 // newScorer returns a scorer over lm; maxLen caps the sequence length
 // (0 or more than lm.MaxContext() means lm.MaxContext()).
 func newScorer(lm LM, maxLen int, reuse bool) *scorer {
-	if maxLen <= 0 || maxLen > lm.MaxContext() {
-		maxLen = lm.MaxContext()
-	}
+	maxLen = newScorerLimit(lm, maxLen)
 	return &scorer{lm: lm, st: lm.NewState(), vocab: lm.VocabSize(), maxLen: maxLen, reuse: reuse, rowPos: -1}
+}
+
+// newScorerLimit is the sequence limit of newScorer(lm, maxLen, …).
+func newScorerLimit(lm LM, maxLen int) int {
+	if maxLen <= 0 || maxLen > lm.MaxContext() {
+		return lm.MaxContext()
+	}
+	return maxLen
 }
 
 // loglik returns Σ log p(cont[j] | ctx, cont[:j]). As lm-evaluation-harness

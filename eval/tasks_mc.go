@@ -20,6 +20,9 @@ func mcLoader(opt func(path string) readOptions, build func(t *taskDef, r record
 			return nil, err
 		}
 		res.Files = files
+		if err := e.checkDocs(docs, res); err != nil {
+			return nil, err
+		}
 		return func() error { return e.runDocs(docs, score, res) }, nil
 	}
 }
@@ -242,6 +245,9 @@ func loadPIQA(e *env, t *taskDef, res *TaskResult) (func() error, error) {
 		}
 	}
 	res.Files = files
+	if err := e.checkDocs(docs, res); err != nil {
+		return nil, err
+	}
 	return func() error { return e.runDocs(docs, scoreAccNorm, res) }, nil
 }
 
@@ -410,6 +416,9 @@ func loadMNLI(e *env, t *taskDef, res *TaskResult) (func() error, error) {
 		return nil, err
 	}
 	res.Files = files
+	if err := e.checkDocs(docs, res); err != nil {
+		return nil, err
+	}
 	return func() error {
 		if err := e.runDocs(docs, scoreAcc, res); err != nil {
 			return err

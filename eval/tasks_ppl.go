@@ -2,9 +2,12 @@ package eval
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
+
+	"github.com/llmcbench/gollm/internal/progress"
 )
 
 // loader is the signature of taskDef.load.
@@ -74,12 +77,18 @@ func loadJoinedPerplexity(col, sep string) loader {
 			return nil, err
 		}
 		res.Files = files
-		text := strings.Join(rows, sep)
-		return func() error {
-			ids := e.tok.Encode(text, true)
-			return e.runPerplexity(ids, res)
-		}, nil
+		ids := e.tok.Encode(strings.Join(rows, sep), true)
+		return e.perplexityRun(ids, res)
 	}
+}
+
+// perplexityRun checks that ids fill at least one window and returns the
+// run that scores them.
+func (e *env) perplexityRun(ids []int, res *TaskResult) (func() error, error) {
+	if len(ids) < res.Seqlen {
+		return nil, badInput(strings.Join(res.Files, ", "), "task %s: the text has %d tokens, fewer than one window of seqlen %d", res.Task, len(ids), res.Seqlen)
+	}
+	return func() error { return e.runPerplexity(ids, res) }, nil
 }
 
 // runPerplexity scores ids in GPTQ-style windows (the first --limit
@@ -92,13 +101,19 @@ func (e *env) runPerplexity(ids []int, res *TaskResult) error {
 		res.Notes = append(res.Notes, "limited to the first windows; the rest of the text was not scored")
 		ids = ids[:n*seqlen]
 	}
-	bar := newProgress(e.progress, res.Task, n)
-	r, err := perplexityGPTQ(e.ctx, e.lm, ids, seqlen, func() { bar.add(1) })
+	bar := progress.New(e.progress, res.Task, n)
+	r, err := perplexityGPTQ(e.ctx, e.lm, ids, seqlen, func() { bar.Add(1) })
 	if err != nil {
-		bar.abort()
+		bar.Abort()
 		return withFiles(err, res.Files)
 	}
-	bar.finish()
+	bar.Finish()
+	switch {
+	case !finite(r.MeanNLL):
+		res.Notes = append(res.Notes, "mean_nll is not finite: the model returned NaN or infinite logits in at least one window")
+	case !finite(r.PPL):
+		res.Notes = append(res.Notes, fmt.Sprintf("ppl = exp(mean_nll = %.4g) overflows float64", r.MeanNLL))
+	}
 	res.N = r.Windows
 	res.Metrics["ppl"] = r.PPL
 	res.Metrics["mean_nll"] = r.MeanNLL
@@ -130,54 +145,63 @@ func loadC4Random(e *env, t *taskDef, res *TaskResult) (func() error, error) {
 	}
 	res.Files = files
 	res.Notes = append(res.Notes, "documents and windows drawn with Python's random (MT19937), as GPTQ's get_c4")
-	return func() error {
-		seqlen := res.Seqlen
-		windows := c4Windows
-		if e.cfg.Limit > 0 && e.cfg.Limit < windows {
-			windows = e.cfg.Limit
-		}
-		rng := newPyRandom(uint64(e.cfg.Seed))
-		lengths := map[int]int{} // document → token count, once encoded
-		longEnough := -1         // documents known to be long enough (-1: unknown)
-		var ids []int
-		for w := 0; w < windows; w++ {
-			var doc []int
-			for {
-				if err := e.ctx.Err(); err != nil {
-					return err
+	// The windows are drawn (and their documents tokenized) here, before
+	// any task is scored, so that data too short for seqlen fails early.
+	ids, err := drawC4Windows(e, texts, files, res.Seqlen)
+	if err != nil {
+		return nil, err
+	}
+	return e.perplexityRun(ids, res)
+}
+
+// drawC4Windows draws GPTQ's C4 windows of seqlen tokens (the first --limit
+// of them) from texts.
+func drawC4Windows(e *env, texts, files []string, seqlen int) ([]int, error) {
+	windows := c4Windows
+	if e.cfg.Limit > 0 && e.cfg.Limit < windows {
+		windows = e.cfg.Limit
+	}
+	rng := newPyRandom(uint64(e.cfg.Seed))
+	lengths := map[int]int{} // document → token count, once encoded
+	longEnough := -1         // documents known to be long enough (-1: unknown)
+	var ids []int
+	for w := 0; w < windows; w++ {
+		var doc []int
+		for {
+			if err := e.ctx.Err(); err != nil {
+				return nil, err
+			}
+			i, _ := rng.randint(0, len(texts)-1)
+			if n, ok := lengths[i]; ok && n < seqlen {
+				if longEnough == 0 {
+					return nil, badInput(strings.Join(files, ", "), "no document has %d tokens or more (seqlen)", seqlen)
 				}
-				i, _ := rng.randint(0, len(texts)-1)
-				if n, ok := lengths[i]; ok && n < seqlen {
-					if longEnough == 0 {
-						return badInput(strings.Join(files, ", "), "no document has %d tokens or more (seqlen)", seqlen)
+				continue
+			}
+			doc = e.tok.Encode(texts[i], true)
+			lengths[i] = len(doc)
+			if len(doc) >= seqlen {
+				break
+			}
+			if len(lengths) == len(texts) {
+				longEnough = 0
+				for _, n := range lengths {
+					if n >= seqlen {
+						longEnough++
 					}
-					continue
 				}
-				doc = e.tok.Encode(texts[i], true)
-				lengths[i] = len(doc)
-				if len(doc) >= seqlen {
-					break
-				}
-				if len(lengths) == len(texts) {
-					longEnough = 0
-					for _, n := range lengths {
-						if n >= seqlen {
-							longEnough++
-						}
-					}
-					if longEnough == 0 {
-						return badInput(strings.Join(files, ", "), "no document has %d tokens or more (seqlen)", seqlen)
-					}
+				if longEnough == 0 {
+					return nil, badInput(strings.Join(files, ", "), "no document has %d tokens or more (seqlen)", seqlen)
 				}
 			}
-			j, ok := rng.randint(0, len(doc)-seqlen-1)
-			if !ok {
-				return badInput(strings.Join(files, ", "), "a sampled document has exactly seqlen=%d tokens, where the reference loader fails (randint of an empty range); try another seqlen", seqlen)
-			}
-			ids = append(ids, doc[j:j+seqlen]...)
 		}
-		return e.runPerplexity(ids, res)
-	}, nil
+		j, ok := rng.randint(0, len(doc)-seqlen-1)
+		if !ok {
+			return nil, badInput(strings.Join(files, ", "), "a sampled document has exactly seqlen=%d tokens, where the reference loader fails (randint of an empty range); try another seqlen", seqlen)
+		}
+		ids = append(ids, doc[j:j+seqlen]...)
+	}
+	return ids, nil
 }
 
 // c4NewDocs is the number of documents GPTQ's c4-new evaluation joins.
@@ -200,14 +224,11 @@ func loadC4New(e *env, t *taskDef, res *TaskResult) (func() error, error) {
 		}
 	}
 	res.Files = files
-	text := strings.Join(texts, " ")
-	return func() error {
-		ids := e.tok.Encode(text, true)
-		if n := c4Windows * res.Seqlen; len(ids) > n {
-			ids = ids[:n]
-		}
-		return e.runPerplexity(ids, res)
-	}, nil
+	ids := e.tok.Encode(strings.Join(texts, " "), true)
+	if n := c4Windows * res.Seqlen; len(ids) > n {
+		ids = ids[:n]
+	}
+	return e.perplexityRun(ids, res)
 }
 
 // loadWikitextRolling is the harness's wikitext task: each document
@@ -230,26 +251,35 @@ func loadWikitextRolling(e *env, t *taskDef, res *TaskResult) (func() error, err
 	if !ok {
 		return nil, badInput("", "task %s: the tokenizer has no BOS token to start the rolling windows with", t.name)
 	}
+	var words, bytes int
+	for _, page := range pages {
+		words += pyWordCount(page)
+		bytes += len(page)
+	}
+	if bytes == 0 {
+		return nil, badInput(strings.Join(files, ", "), "task %s: every page is empty", t.name)
+	}
 	return func() error {
 		sc := newScorer(e.lm, res.Seqlen, !e.cfg.NoPrefixReuse)
-		bar := newProgress(e.progress, res.Task, len(pages))
+		bar := progress.New(e.progress, res.Task, len(pages))
 		var sumLL float64
-		var words, bytes int
+		bad := 0
 		for _, page := range pages {
 			tokens := e.tok.Encode(wikitextDetokenize(page), false)
 			ll, _, err := sc.rolling(e.ctx, tokens, bos)
 			if err != nil {
-				bar.abort()
+				bar.Abort()
 				return err
 			}
+			if !finite(ll) {
+				bad++
+			}
 			sumLL += ll
-			words += pyWordCount(page)
-			bytes += len(page)
-			bar.add(1)
+			bar.Add(1)
 		}
-		bar.finish()
-		if bytes == 0 {
-			return badInput(strings.Join(files, ", "), "task %s: every page is empty", t.name)
+		bar.Finish()
+		if bad > 0 {
+			res.Notes = append(res.Notes, fmt.Sprintf("%d pages had a NaN or infinite log-likelihood: the model returned non-finite logits", bad))
 		}
 		res.N = len(pages)
 		res.Metrics["word_perplexity"] = math.Exp(-sumLL / float64(words))

@@ -32,6 +32,9 @@ func loadTruthfulQA(e *env, t *taskDef, res *TaskResult) (func() error, error) {
 	case mc2:
 		score = scoreMC2
 	}
+	if err := e.checkDocs(docs, res); err != nil {
+		return nil, err
+	}
 	return func() error { return e.runDocs(docs, score, res) }, nil
 }
 
