@@ -20,6 +20,9 @@ func (t *Tensor) NonFinite() int {
 	first := firstIndex{v: int64(n)}
 	d := t.Data
 	kernels.ParallelFor(n, 1<<16, func(lo, hi int) {
+		if allFinite(t.DType, d, lo, hi) {
+			return
+		}
 		for i := lo; i < hi; i++ {
 			if !finiteAt(t.DType, d, i) {
 				first.lower(i)
@@ -28,6 +31,47 @@ func (t *Tensor) NonFinite() int {
 		}
 	})
 	return first.get(n)
+}
+
+// allFinite reports whether elements lo…hi−1 of d are all finite, eight
+// bytes at a time: a lane is non-finite when its exponent bits are all
+// ones, i.e. when (lane & mask) ^ mask is zero (the classic has-zero-lane
+// test; the masks leave each lane's top bit clear, so it cannot borrow
+// across lanes).
+func allFinite(dt DType, d []byte, lo, hi int) bool {
+	var mask, ones, tops uint64
+	size := dt.Size()
+	switch dt {
+	case F32:
+		mask, ones, tops = 0x7f8000007f800000, 0x0000000100000001, 0x8000000080000000
+	case F16:
+		mask, ones, tops = 0x7c007c007c007c00, 0x0001000100010001, 0x8000800080008000
+	case BF16:
+		mask, ones, tops = 0x7f807f807f807f80, 0x0001000100010001, 0x8000800080008000
+	default:
+		for i := lo; i < hi; i++ {
+			if !finiteAt(dt, d, i) {
+				return false
+			}
+		}
+		return true
+	}
+	b := d[lo*size : hi*size]
+	var acc uint64
+	for len(b) >= 8 {
+		y := binary.LittleEndian.Uint64(b)&mask ^ mask
+		acc |= (y - ones) &^ y & tops
+		b = b[8:]
+	}
+	if acc != 0 {
+		return false
+	}
+	for i := hi - len(b)/size; i < hi; i++ {
+		if !finiteAt(dt, d, i) {
+			return false
+		}
+	}
+	return true
 }
 
 // finiteAt reports whether element i of data (dtype dt) is finite, from its
@@ -81,34 +125,16 @@ func (t *Tensor) Float32Finite() ([]float32, int, error) {
 	d := t.Data
 	switch t.DType {
 	case F32, F16, BF16:
+		// Convert a chunk, then check its bits while they are in cache.
 		kernels.ParallelFor(n, 1<<16, func(lo, hi int) {
-			bad := false
-			switch t.DType {
-			case F32:
-				for i := lo; i < hi; i++ {
-					u := binary.LittleEndian.Uint32(d[4*i:])
-					bad = bad || u&0x7f800000 == 0x7f800000
-					dst[i] = math.Float32frombits(u)
-				}
-			case F16:
-				for i := lo; i < hi; i++ {
-					u := binary.LittleEndian.Uint16(d[2*i:])
-					bad = bad || u&0x7c00 == 0x7c00
-					dst[i] = f16Table[u]
-				}
-			case BF16:
-				for i := lo; i < hi; i++ {
-					u := binary.LittleEndian.Uint16(d[2*i:])
-					bad = bad || u&0x7f80 == 0x7f80
-					dst[i] = math.Float32frombits(uint32(u) << 16)
-				}
+			convertRange(t.DType, d, dst, lo, hi)
+			if allFinite(t.DType, d, lo, hi) {
+				return
 			}
-			if bad {
-				for i := lo; i < hi; i++ {
-					if !finiteAt(t.DType, d, i) {
-						first.lower(i)
-						break
-					}
+			for i := lo; i < hi; i++ {
+				if !finiteAt(t.DType, d, i) {
+					first.lower(i)
+					break
 				}
 			}
 		})
@@ -149,4 +175,22 @@ func (t *Tensor) at(i int) float64 {
 		return math.Float64frombits(binary.LittleEndian.Uint64(one.Data))
 	}
 	return float64(v[0])
+}
+
+// convertRange converts elements lo…hi−1 of an F32, F16 or BF16 buffer.
+func convertRange(dt DType, d []byte, dst []float32, lo, hi int) {
+	switch dt {
+	case F32:
+		for i := lo; i < hi; i++ {
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(d[4*i:]))
+		}
+	case F16:
+		for i := lo; i < hi; i++ {
+			dst[i] = f16Table[binary.LittleEndian.Uint16(d[2*i:])]
+		}
+	case BF16:
+		for i := lo; i < hi; i++ {
+			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(d[2*i:])) << 16)
+		}
+	}
 }
