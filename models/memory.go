@@ -23,7 +23,10 @@ type Need struct {
 func (n Need) Total() float64 { return n.Weights + n.KV + n.Workspace }
 
 func (n Need) String() string {
-	return fmt.Sprintf("weights %s, KV cache %s and workspace %s for %d positions", gib(n.Weights), gib(n.KV), gib(n.Workspace), n.Positions)
+	if n.KV == 0 {
+		return fmt.Sprintf("weights %s as float32, workspace %s", gib(n.Weights), gib(n.Workspace))
+	}
+	return fmt.Sprintf("weights %s as float32, KV cache %s and workspace %s for %d positions", gib(n.Weights), gib(n.KV), gib(n.Workspace), n.Positions)
 }
 
 func gib(b float64) string {

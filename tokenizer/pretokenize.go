@@ -307,12 +307,10 @@ func (q seqPre) split(st *encState, in, out []piece) []piece {
 
 // Known Split regexes whose words never span a space (U+0020) that follows
 // a non-whitespace character: every alternative is a run of one class that
-// excludes the space, or an optional leading space, or whitespace starting
-// at a whitespace character. GPT-2's (ByteLevel's own) and LLaMA-3's.
-var cutSafePatterns = map[string]bool{
-	`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`:                                          true,
-	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`: true,
-}
+// excludes the space, or starts with an optional space, or is whitespace
+// starting at a whitespace character; none looks behind. GPT-2's
+// (ByteLevel's own), cl100k's (LLaMA-3) and Qwen2's.
+var cutSafePatterns = map[string]bool{gpt2Pattern: true, cl100kPattern: true, qwen2Pattern: true}
 
 // cutSafe reports whether a text may be pre-tokenized in pieces cut before
 // a space that follows a non-space (spaceCut) with exactly the words of the
