@@ -48,8 +48,8 @@ func (c *Config) KVBytes(n int) float64 {
 
 // WorkspaceBytes is the scratch memory of a forward pass over rows
 // positions with a cache of maxLen: the activations of the widest layer,
-// the logits of every row and the attention scratch.
-func (c *Config) WorkspaceBytes(rows, maxLen int) float64 {
+// the logits of logitRows rows and the attention scratch.
+func (c *Config) WorkspaceBytes(rows, logitRows, maxLen int) float64 {
 	inter := c.Intermediate
 	heads := c.Heads
 	for i := 0; i < c.Layers; i++ {
@@ -59,7 +59,7 @@ func (c *Config) WorkspaceBytes(rows, maxLen int) float64 {
 	}
 	qd := float64(heads * c.HeadDim)
 	width := 4*float64(c.Hidden) + 3*qd + 2*float64(c.MaxKVDim()) + 4*float64(inter) + float64(c.WordEmbedProjDim)
-	return 4 * (float64(rows)*(width+float64(c.Vocab)) + float64(kernels.AttentionScratch(maxLen)))
+	return 4 * (float64(rows)*width + float64(logitRows)*float64(c.Vocab) + float64(kernels.AttentionScratch(maxLen)))
 }
 
 // availableMemory returns the bytes this process can still allocate
@@ -156,7 +156,29 @@ func (m *Model) CheckContext(maxLen int) error {
 	if maxLen <= 0 {
 		maxLen = m.Config.MaxPos
 	}
+	return m.checkContext(maxLen, maxLen)
+}
+
+// checkContext is CheckContext with the logits of logitRows rows (1 for
+// generation, which keeps only the last position's).
+func (m *Model) checkContext(maxLen, logitRows int) error {
 	c := m.Config
-	n := Need{KV: c.KVBytes(maxLen), Workspace: c.WorkspaceBytes(maxLen, maxLen), Positions: maxLen}
+	n := Need{KV: c.KVBytes(maxLen), Workspace: c.WorkspaceBytes(maxLen, logitRows, maxLen), Positions: maxLen}
 	return checkFits(fmt.Sprintf("context of %d positions", maxLen), n)
+}
+
+// checkKV refuses, before the first forward of s, a KV cache the machine
+// cannot hold: the CPU cache allocates each layer's maxLen positions on its
+// first use, so a long context (max_position_embeddings by default) would
+// otherwise end in Go's fatal out-of-memory part-way through a run.
+func (s *State) checkKV() error {
+	if s.kvChecked {
+		return nil
+	}
+	n := s.cache.MaxLen()
+	if err := checkFits(fmt.Sprintf("context of %d positions", n), Need{KV: s.m.Config.KVBytes(n), Positions: n}); err != nil {
+		return err
+	}
+	s.kvChecked = true
+	return nil
 }

@@ -218,7 +218,7 @@ func (m *Model) preflight(src source, opt Options) error {
 	if opt.Lazy {
 		n.Weights = outside + largest // one block resident at a time
 	}
-	n.Workspace = c.WorkspaceBytes(n.Positions, n.Positions)
+	n.Workspace = c.WorkspaceBytes(n.Positions, n.Positions, n.Positions)
 	if opt.Context > 0 {
 		n.KV = c.KVBytes(opt.Context)
 	}
@@ -579,6 +579,8 @@ type State struct {
 	// rows of every tensor belong to these member states in order, and
 	// attention runs per member on its own cache.
 	segs []segment
+	// kvChecked: checkKV found room for the whole cache.
+	kvChecked bool
 }
 
 type bufKey struct {
@@ -695,6 +697,9 @@ func (s *State) run(ids []int) (backend.Tensor, error) {
 		if !ok {
 			return nil, fmt.Errorf("block %d is not loaded (lazy model: call LoadBlock)", i)
 		}
+	}
+	if err := s.checkKV(); err != nil {
+		return nil, err
 	}
 	n := len(ids)
 	x := s.buf("x", n, c.Hidden)

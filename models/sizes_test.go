@@ -132,6 +132,19 @@ func TestMemoryRefusal(t *testing.T) {
 		if err := m.CheckContext(256); !errors.Is(err, ErrBadModel) {
 			t.Errorf("context of 256 with 1 MiB: %v, want a refusal", err)
 		}
+		// A state's first forward refuses a KV cache that cannot fit (the
+		// fixture's 256 positions need 2·2·16·4·256 = 64 KiB).
+		fakeMemory(t, 1<<15)
+		if _, err := m.NewState(256).Append([]int{1, 2}); !errors.Is(err, ErrBadModel) {
+			t.Errorf("state of 256 positions with 32 KiB: %v, want a refusal", err)
+		}
+		if _, err := m.NewBatch().Append([]*State{m.NewState(256)}, [][]int{{1}}); !errors.Is(err, ErrBadModel) {
+			t.Errorf("batch member of 256 positions with 32 KiB: %v, want a refusal", err)
+		}
+		fakeMemory(t, 1<<17)
+		if _, err := m.NewState(256).Append([]int{1, 2}); err != nil {
+			t.Errorf("state of 256 positions with 128 KiB: %v", err)
+		}
 		m.Close()
 	})
 	t.Run("random weights", func(t *testing.T) {
