@@ -2,7 +2,9 @@ package compress
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/llmcbench/gollm/kernels"
@@ -28,6 +30,9 @@ type Hessian struct {
 func PrepareHessian(h []float64, n int, damp float64, actOrder bool) (*Hessian, error) {
 	if len(h) != n*n {
 		return nil, fmt.Errorf("hessian: %d values for %d×%d", len(h), n, n)
+	}
+	if i, ok := firstNonFinite64(h); !ok {
+		return nil, fmt.Errorf("hessian: entry [%d %d] is %g: the layer's calibration inputs are not finite (NaN/Inf weights or activations upstream)", i/n, i%n, h[i])
 	}
 	p := &Hessian{N: n, Dead: make([]bool, n)}
 	for i := 0; i < n; i++ {
@@ -63,8 +68,11 @@ func PrepareHessian(h []float64, n int, damp float64, actOrder bool) (*Hessian, 
 		h[i*n+i] += mean
 	}
 	u, err := upperCholInverse(h, n)
-	if err != nil {
+	if errors.Is(err, errNotPD) && !errors.Is(err, errNotFinite) {
 		return nil, fmt.Errorf("hessian: %w; raise the dampening", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hessian: %w", err)
 	}
 	p.Hinv = make([]float32, n*n)
 	kernels.ParallelFor(n*n, 1<<16, func(lo, hi int) {
@@ -106,6 +114,9 @@ func GPTQQuantize(w []float32, out, in int, hs *Hessian, o GPTQOptions) (*GPTQRe
 	}
 	if o.ActOrder != (hs.Perm != nil) {
 		return nil, fmt.Errorf("gptq: act-order %v but the hessian was prepared with act-order %v", o.ActOrder, hs.Perm != nil)
+	}
+	if i, ok := firstNonFinite32(w); !ok {
+		return nil, fmt.Errorf("gptq: weight [%d %d] is %g: the layer's weights must be finite", i/in, i%in, w[i])
 	}
 	gs := o.GroupSize
 	if gs <= 0 || gs > in {
@@ -249,4 +260,25 @@ func permuteCols(w []float32, out, in int, perm []int) {
 			copy(row, tmp)
 		}
 	})
+}
+
+// firstNonFinite64 returns the index of the first NaN or ±Inf in v, and
+// ok=false, or ok=true when every value is finite.
+func firstNonFinite64(v []float64) (int, bool) {
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return i, false
+		}
+	}
+	return 0, true
+}
+
+// firstNonFinite32 is firstNonFinite64 for float32.
+func firstNonFinite32(v []float32) (int, bool) {
+	for i, x := range v {
+		if x != x || x > math.MaxFloat32 || x < -math.MaxFloat32 {
+			return i, false
+		}
+	}
+	return 0, true
 }

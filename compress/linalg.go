@@ -24,6 +24,10 @@ const cholBlock = 48
 // errNotPD reports a matrix that is not (numerically) positive definite.
 var errNotPD = errors.New("matrix is not positive definite")
 
+// errNotFinite is errNotPD for a matrix holding NaN or Inf (no dampening
+// helps).
+var errNotFinite = fmt.Errorf("%w: it holds NaN or Inf", errNotPD)
+
 // parallelDynamic calls fn(lo, hi) for chunks of [0, n) of size chunk,
 // handing chunks to kernels.MaxThreads goroutines as they finish (for loops
 // whose iterations differ in cost).
@@ -83,7 +87,10 @@ func cholesky(a []float64, n int) error {
 		for j := k0; j < k1; j++ {
 			rj := a[j*n+k0 : j*n+j]
 			d := a[j*n+j] - dot64(rj, rj)
-			if !(d > 0) || math.IsInf(d, 0) {
+			if math.IsNaN(d) || math.IsInf(d, 0) {
+				return fmt.Errorf("%w (pivot %d is %g)", errNotFinite, j, d)
+			}
+			if !(d > 0) {
 				return fmt.Errorf("%w (pivot %d is %g)", errNotPD, j, d)
 			}
 			d = math.Sqrt(d)

@@ -77,6 +77,9 @@ func (b *Batch) Append(states []*State, ids [][]int) ([][]float32, error) {
 				return nil, fmt.Errorf("token id %d outside the vocabulary [0, %d)", id, c.Vocab)
 			}
 		}
+		if err := s.checkKV(); err != nil {
+			return nil, fmt.Errorf("batch: member %d: %w", i, err)
+		}
 		segs = append(segs, segment{st: s, row0: total, rows: len(ids[i])})
 		total += len(ids[i])
 	}

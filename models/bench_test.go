@@ -2,10 +2,12 @@ package models
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
 
 	"github.com/llmcbench/gollm/kernels"
+	"github.com/llmcbench/gollm/tensor"
 )
 
 // bench100M is a LLaMA-shaped model of ~110M parameters (hidden 768, 12
@@ -126,4 +128,42 @@ func TestDecodeAllocFree(t *testing.T) {
 		t.Errorf("decode step allocates %.0f bytes at hidden 32 but %.0f at hidden 256: some buffer is allocated per token", bs, bw)
 	}
 	t.Logf("decode step: %.0f bytes (hidden 32), %.0f bytes (hidden 256)", bs, bw)
+}
+
+// BenchmarkLoadCheckpoint loads the checkpoint in $GOLLM_BENCH_CKPT (e.g. a
+// ~110M model from go run ./scripts/mkcheckpoint) with and without the
+// NaN/Inf check of every float weight; docs/RELIABILITY.md has the numbers.
+func BenchmarkLoadCheckpoint(b *testing.B) {
+	dir := os.Getenv("GOLLM_BENCH_CKPT")
+	if dir == "" {
+		b.Skip("set GOLLM_BENCH_CKPT to a model folder")
+	}
+	b.Run("check-alone", func(b *testing.B) {
+		ck, err := tensor.OpenCheckpoint(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ck.Close()
+		for i := 0; i < b.N; i++ {
+			for _, n := range ck.Names() {
+				t, _ := ck.Tensor(n)
+				if t.NonFinite() >= 0 {
+					b.Fatalf("%s: not finite", n)
+				}
+			}
+		}
+	})
+	for _, check := range []bool{false, true} {
+		b.Run(fmt.Sprintf("finite-check=%v", check), func(b *testing.B) {
+			defer func(v bool) { checkFinite = v }(checkFinite)
+			checkFinite = check
+			for i := 0; i < b.N; i++ {
+				m, err := Load(dir, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.Close()
+			}
+		})
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -20,6 +21,19 @@ import (
 // ErrBadModel marks bad input (a malformed or inconsistent model folder):
 // the CLI maps it to exit code 2.
 var ErrBadModel = errors.New("bad model")
+
+// Limits on config.json sizes. They lie far above every published model
+// (the widest has hidden 16384 and a vocabulary of 256k, the deepest 126
+// layers, the longest context 10M positions) and keep every product of two
+// sizes, and of a size and the layer count, far from int overflow; memory
+// is checked separately (Load refuses a model the machine cannot hold).
+const (
+	// MaxLayers bounds num_hidden_layers / num_layers.
+	MaxLayers = 1 << 16
+	// MaxWidth bounds every other size: hidden, intermediate, heads,
+	// head_dim, vocab_size, max_position_embeddings, per-layer sizes.
+	MaxWidth = 1 << 24
+)
 
 // Config is the architecture-independent view of config.json.
 type Config struct {
@@ -157,9 +171,17 @@ func parseConfig(b []byte) (*Config, error) {
 				return 0
 			}
 			if ok {
-				if f != math.Trunc(f) || f < 0 || f > 1<<31 {
+				limit := float64(MaxWidth)
+				if k == "num_hidden_layers" || k == "num_layers" {
+					limit = MaxLayers
+				}
+				if f != math.Trunc(f) || f < 0 || f > limit {
 					if firstErr == nil {
-						firstErr = fmt.Errorf("field %q = %v is not a valid size", k, f)
+						if f > limit && f == math.Trunc(f) {
+							firstErr = fmt.Errorf("field %q = %s is above gollm's limit of %d", k, strconv.FormatFloat(f, 'g', 15, 64), int(limit))
+						} else {
+							firstErr = fmt.Errorf("field %q = %v is not a valid size", k, f)
+						}
 					}
 					return 0
 				}
@@ -334,8 +356,8 @@ func parseConfig(b []byte) (*Config, error) {
 				return nil, fmt.Errorf("field %q has %d entries for %d layers", pl.key, len(*pl.dst), c.Layers)
 			}
 			for _, v := range *pl.dst {
-				if v <= 0 || v > 1<<31 {
-					return nil, fmt.Errorf("field %q has size %d", pl.key, v)
+				if v <= 0 || v > MaxWidth {
+					return nil, fmt.Errorf("field %q has size %d (want 1…%d)", pl.key, v, MaxWidth)
 				}
 			}
 		}
@@ -509,6 +531,15 @@ func (c *Config) LayerHeads(i int) (heads, kvHeads int) {
 		kvHeads = c.KVHeadsPerLayer[i]
 	}
 	return heads, kvHeads
+}
+
+// sizes summarises the config's sizes for error messages.
+func (c *Config) sizes() string {
+	s := fmt.Sprintf("%d layers, hidden %d, intermediate %d, heads %d/%d, head_dim %d, vocab %d", c.Layers, c.Hidden, c.Intermediate, c.Heads, c.KVHeads, c.HeadDim, c.Vocab)
+	if c.Path != "" {
+		s = c.Path + ": " + s
+	}
+	return s
 }
 
 // LayerIntermediate returns layer i's MLP width.

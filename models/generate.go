@@ -75,6 +75,9 @@ func (m *Model) Generate(ctx context.Context, prompt []int, opt GenerateOptions)
 	if opt.MaxNewTokens == 0 {
 		return res, nil
 	}
+	if err := m.checkContext(total, 1); err != nil {
+		return nil, fmt.Errorf("generate: %w", err)
+	}
 	s := m.NewState(total)
 	smp := newSampler(opt, m.Config.Vocab)
 	t0 := time.Now()

@@ -217,6 +217,12 @@ func FuzzParseConfig(f *testing.F) {
 		if c.Hidden <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.KVHeads <= 0 || c.HeadDim <= 0 || c.Vocab <= 0 || c.Heads%c.KVHeads != 0 {
 			t.Fatalf("accepted inconsistent config %+v", c)
 		}
+		if c.Layers > MaxLayers || c.Hidden > MaxWidth || c.Vocab > MaxWidth || c.Intermediate > MaxWidth || c.MaxPos > MaxWidth {
+			t.Fatalf("accepted sizes above the limits: %+v", c)
+		}
+		// The memory estimate of any accepted config is computed without
+		// panicking or allocating from its sizes (checkFits may refuse).
+		_ = (&Model{Config: c}).preflight(newRandomSource(c, 1), Options{})
 		_ = c.Rope.InvFreq()
 	})
 }

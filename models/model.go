@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/llmcbench/gollm/backend"
@@ -98,6 +99,12 @@ type Options struct {
 	// LoadBlock and released by ReleaseBlock, so a model larger than RAM can
 	// be processed block by block from its memory-mapped checkpoint.
 	Lazy bool
+	// Context, if positive, is the longest sequence the caller will run:
+	// the KV cache and workspace of that many positions count in the
+	// memory check Load makes before allocating anything (otherwise only
+	// the weights and one position's workspace do; CheckContext checks a
+	// context later).
+	Context int
 }
 
 // Load reads the model in dir (config.json plus safetensors weights, sharded
@@ -123,6 +130,10 @@ func Load(dir string, opt Options) (*Model, error) {
 		m.ck = ck
 		src = &ckSource{ck: ck, cfg: cfg}
 	}
+	if err := m.preflight(src, opt); err != nil {
+		m.Close()
+		return nil, err
+	}
 	if err := m.build(src, opt.Lazy); err != nil {
 		m.Close()
 		return nil, err
@@ -136,7 +147,11 @@ func FromConfig(cfg *Config, b backend.Backend, seed int64) (*Model, error) {
 		b = backend.NewCPU()
 	}
 	m := &Model{Config: cfg, Backend: b}
-	if err := m.build(newRandomSource(cfg, seed), false); err != nil {
+	src := newRandomSource(cfg, seed)
+	if err := m.preflight(src, Options{}); err != nil {
+		return nil, err
+	}
+	if err := m.build(src, false); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -151,8 +166,17 @@ func (m *Model) build(src source, lazy bool) error {
 		m.loaded[i] = !lazy
 	}
 	b := &builder{m: m, src: src, lazy: lazy}
+	a, err := buildArch(b)
+	if err != nil {
+		return err
+	}
+	m.arch = a
+	return nil
+}
+
+func buildArch(b *builder) (arch, error) {
 	var a arch
-	switch c.Arch {
+	switch c := b.m.Config; c.Arch {
 	case "llama":
 		a = buildLlama(b)
 	case "opt":
@@ -160,13 +184,45 @@ func (m *Model) build(src source, lazy bool) error {
 	case "chatglm":
 		a = buildChatGLM(b)
 	default:
-		return fmt.Errorf("model %s: %w: unknown architecture %q", m.Dir, ErrBadModel, c.Arch)
+		return nil, fmt.Errorf("model %s: %w: unknown architecture %q", b.m.Dir, ErrBadModel, c.Arch)
 	}
-	if b.err != nil {
-		return b.err
+	return a, b.err
+}
+
+// preflight walks every parameter the build will ask for without reading
+// or allocating any of it: each checkpoint tensor must exist with the shape
+// and a float dtype the config implies (header only), and the weights as
+// they will be held (float32 after conversion; packed formats as stored),
+// plus the workspace of one position and the KV cache and workspace of
+// opt.Context positions, must fit in the memory available. Hostile sizes
+// thus fail with an error wrapping ErrBadModel, never with Go's fatal
+// out-of-memory.
+func (m *Model) preflight(src source, opt Options) error {
+	c := m.Config
+	b := &builder{m: m, src: src, lazy: true, dry: true}
+	a, err := buildArch(b)
+	if err != nil {
+		return err
 	}
-	m.arch = a
-	return nil
+	outside, largest, blocks := b.bytes, 0.0, 0.0
+	for i := 0; i < c.Layers; i++ {
+		b.bytes = 0
+		a.loadBlock(b, i)
+		if b.err != nil {
+			return b.err
+		}
+		largest = max(largest, b.bytes)
+		blocks += b.bytes
+	}
+	n := Need{Weights: outside + blocks, Positions: max(opt.Context, 1)}
+	if opt.Lazy {
+		n.Weights = outside + largest // one block resident at a time
+	}
+	n.Workspace = c.WorkspaceBytes(n.Positions, n.Positions, n.Positions)
+	if opt.Context > 0 {
+		n.KV = c.KVBytes(opt.Context)
+	}
+	return checkFits("", n)
 }
 
 // Close releases the memory-mapped checkpoint.
@@ -254,6 +310,10 @@ type source interface {
 	tensor(name string, shape ...int) (*tensor.Tensor, error)
 	has(name string) bool
 	matrix(prefix string, out, in int) (kernels.Matrix, error)
+	// check and checkMatrix validate what tensor and matrix would return
+	// without reading or allocating it, and give the bytes it will take.
+	check(name string, shape []int) (float64, error)
+	checkMatrix(prefix string, out, in int) (float64, error)
 }
 
 type ckSource struct {
@@ -263,24 +323,92 @@ type ckSource struct {
 
 func (s *ckSource) has(name string) bool { return s.ck.Has(name) }
 
+// check validates name's header entry against the config: present, a float
+// dtype, the implied shape. It reads no data.
+func (s *ckSource) check(name string, shape []int) (float64, error) {
+	info, ok := s.ck.Info(name)
+	if !ok {
+		return 0, fmt.Errorf("model %s: tensor %q: %w: missing from the checkpoint (config.json implies it: %s)", s.ck.Dir, name, ErrBadModel, s.cfg.sizes())
+	}
+	if !info.DType.IsFloat() {
+		return 0, fmt.Errorf("model %s: tensor %q: %w: dtype %s is not a float type", s.ck.Dir, name, ErrBadModel, info.DType)
+	}
+	if !sameShape(info.Shape, shape) {
+		return 0, fmt.Errorf("model %s: tensor %q: %w: shape %v, config implies %v", s.ck.Dir, name, ErrBadModel, info.Shape, shape)
+	}
+	return 4 * numel(shape), nil
+}
+
 func (s *ckSource) tensor(name string, shape ...int) (*tensor.Tensor, error) {
+	if _, err := s.check(name, shape); err != nil {
+		return nil, err
+	}
 	t, err := s.ck.Tensor(name)
 	if err != nil {
 		return nil, err
 	}
-	if !t.DType.IsFloat() {
-		return nil, fmt.Errorf("model %s: tensor %q: %w: dtype %s is not a float type", s.ck.Dir, name, ErrBadModel, t.DType)
-	}
-	if !sameShape(t.Shape, shape) {
-		return nil, fmt.Errorf("model %s: tensor %q: %w: shape %v, config implies %v", s.ck.Dir, name, ErrBadModel, t.Shape, shape)
+	if checkFinite {
+		if i := t.NonFinite(); i >= 0 {
+			return nil, s.nonFinite(t, i)
+		}
 	}
 	return t, nil
+}
+
+// checkFinite enables the NaN/Inf check of every float weight at load (a
+// variable only so BenchmarkLoadCheckpoint can measure its cost).
+var checkFinite = true
+
+// nonFinite is the error for a NaN or Inf weight.
+func (s *ckSource) nonFinite(t *tensor.Tensor, i int) error {
+	return fmt.Errorf("model %s: tensor %q in %s: %w: %s (weights must be finite; the checkpoint is corrupt or overflowed when it was written)", s.ck.Dir, t.Name, filepath.Base(s.ck.FileOf(t.Name)), ErrBadModel, t.NonFiniteError(i))
+}
+
+// packedNames lists the checkpoint tensors under prefix+"." (a packed
+// linear layer's codes, scales, zeros, ...).
+func (s *ckSource) packedNames(prefix string) []string {
+	names := s.ck.Names() // sorted
+	p := prefix + "."
+	i := sort.SearchStrings(names, p)
+	j := i
+	for j < len(names) && strings.HasPrefix(names[j], p) {
+		j++
+	}
+	return names[i:j]
+}
+
+func (s *ckSource) checkMatrix(prefix string, out, in int) (float64, error) {
+	if info, ok := s.ck.Info(prefix + ".weight"); ok && info.DType.IsFloat() {
+		return s.check(prefix+".weight", []int{out, in})
+	}
+	names := s.packedNames(prefix)
+	if len(names) == 0 {
+		return s.check(prefix+".weight", []int{out, in}) // reports it missing
+	}
+	var bytes float64
+	for _, n := range names {
+		info, _ := s.ck.Info(n)
+		bytes += float64(info.End - info.Begin)
+	}
+	return bytes, nil
 }
 
 func (s *ckSource) matrix(prefix string, out, in int) (kernels.Matrix, error) {
 	// Packed formats: no dense weight, or an integer one (compressed-tensors
 	// int8 W8A8 stores int8 codes under ".weight").
 	if info, ok := s.ck.Info(prefix + ".weight"); !ok || !info.DType.IsFloat() {
+		// Their float tensors (scales, zeros) are checked for NaN/Inf.
+		for _, n := range s.packedNames(prefix) {
+			if info, _ := s.ck.Info(n); info.DType.IsFloat() {
+				t, err := s.ck.Tensor(n)
+				if err != nil {
+					return nil, err
+				}
+				if i := t.NonFinite(); i >= 0 {
+					return nil, s.nonFinite(t, i)
+				}
+			}
+		}
 		for _, l := range linearLoaders {
 			m, ok, err := l(s.ck, prefix, s.cfg)
 			if err != nil {
@@ -294,15 +422,36 @@ func (s *ckSource) matrix(prefix string, out, in int) (kernels.Matrix, error) {
 			}
 		}
 	}
-	t, err := s.tensor(prefix+".weight", out, in)
+	if _, err := s.check(prefix+".weight", []int{out, in}); err != nil {
+		return nil, err
+	}
+	t, err := s.ck.Tensor(prefix + ".weight")
 	if err != nil {
 		return nil, err
 	}
-	d, err := t.Float32()
+	var d []float32
+	bad := -1
+	if checkFinite {
+		d, bad, err = t.Float32Finite() // one pass: convert and check
+	} else {
+		d, err = t.Float32()
+	}
 	if err != nil {
 		return nil, err
+	}
+	if bad >= 0 {
+		return nil, s.nonFinite(t, bad)
 	}
 	return kernels.NewDense(out, in, d)
+}
+
+// numel is the element count of shape as a float64 (no overflow).
+func numel(shape []int) float64 {
+	n := 1.0
+	for _, d := range shape {
+		n *= float64(d)
+	}
+	return n
 }
 
 func sameShape(a, b []int) bool {
@@ -317,12 +466,15 @@ func sameShape(a, b []int) bool {
 	return true
 }
 
-// builder collects parameters, remembering the first error.
+// builder collects parameters, remembering the first error. A dry builder
+// (preflight) only checks each parameter and adds up its bytes.
 type builder struct {
-	m    *Model
-	src  source
-	lazy bool
-	err  error
+	m     *Model
+	src   source
+	lazy  bool
+	dry   bool
+	bytes float64
+	err   error
 }
 
 func (b *builder) fail(err error) {
@@ -334,6 +486,12 @@ func (b *builder) fail(err error) {
 // vec uploads a vector or table parameter.
 func (b *builder) vec(name string, shape ...int) backend.Weight {
 	if b.err != nil {
+		return nil
+	}
+	if b.dry {
+		n, err := b.src.check(name, shape)
+		b.bytes += n
+		b.fail(err)
 		return nil
 	}
 	t, err := b.src.tensor(name, shape...)
@@ -360,6 +518,17 @@ func (b *builder) optVec(present bool, name string, shape ...int) backend.Weight
 // linear builds prefix.weight (and prefix.bias when hasBias).
 func (b *builder) linear(layer int, prefix, short string, out, in int, hasBias bool) *Linear {
 	if b.err != nil {
+		return nil
+	}
+	if b.dry {
+		n, err := b.src.checkMatrix(prefix, out, in)
+		b.bytes += n
+		b.fail(err)
+		if hasBias && err == nil {
+			n, err = b.src.check(prefix+".bias", []int{out})
+			b.bytes += 2 * n // host copy and backend copy
+			b.fail(err)
+		}
 		return nil
 	}
 	l := &Linear{Name: prefix, Short: short, Layer: layer}
@@ -410,6 +579,8 @@ type State struct {
 	// rows of every tensor belong to these member states in order, and
 	// attention runs per member on its own cache.
 	segs []segment
+	// kvChecked: checkKV found room for the whole cache.
+	kvChecked bool
 }
 
 type bufKey struct {
@@ -526,6 +697,9 @@ func (s *State) run(ids []int) (backend.Tensor, error) {
 		if !ok {
 			return nil, fmt.Errorf("block %d is not loaded (lazy model: call LoadBlock)", i)
 		}
+	}
+	if err := s.checkKV(); err != nil {
+		return nil, err
 	}
 	n := len(ids)
 	x := s.buf("x", n, c.Hidden)

@@ -71,3 +71,11 @@ func (r *randomSource) tensor(name string, shape ...int) (*tensor.Tensor, error)
 func (r *randomSource) matrix(prefix string, out, in int) (kernels.Matrix, error) {
 	return kernels.NewDense(out, in, r.values(prefix+".weight", out*in))
 }
+
+func (r *randomSource) check(name string, shape []int) (float64, error) {
+	return 4 * numel(shape), nil
+}
+
+func (r *randomSource) checkMatrix(prefix string, out, in int) (float64, error) {
+	return 4 * float64(out) * float64(in), nil
+}

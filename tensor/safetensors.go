@@ -322,6 +322,14 @@ func (c *Checkpoint) Info(name string) (Info, bool) {
 	return f.Info(name)
 }
 
+// FileOf returns the path of the shard that holds name ("" if none does).
+func (c *Checkpoint) FileOf(name string) string {
+	if f, ok := c.where[name]; ok {
+		return f.Path
+	}
+	return ""
+}
+
 // Tensor returns name as a lazy view into its shard.
 func (c *Checkpoint) Tensor(name string) (*Tensor, error) {
 	f, ok := c.where[name]

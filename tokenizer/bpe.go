@@ -184,9 +184,7 @@ func (m *bpeModel) tokenize(st *encState, word string, byteLevel bool, dst []int
 		}
 	}
 	if m.spaceChunks && len(word) > 64 {
-		for _, chunk := range spmChunks(word) {
-			dst = m.tokenizeChunk(st, chunk, dst)
-		}
+		forSPMChunks(word, func(chunk string) { dst = m.tokenizeChunk(st, chunk, dst) })
 		return dst
 	}
 	return m.tokenizeChunk(st, word, dst)

@@ -22,8 +22,10 @@ type hfEngine struct {
 	// mapping the model does itself (faster, same ids).
 	byteLevelModel bool
 	model          model
-	post           postProcessor
-	dec            decoder
+	// cutSafe: long texts may be pre-tokenized in pieces (see cutSafe).
+	cutSafe bool
+	post    postProcessor
+	dec     decoder
 	// decodeTok is the token string Decode uses for each id: the added
 	// token's (normalized) content, else the model's vocabulary entry.
 	decodeTok     []string
@@ -58,6 +60,14 @@ func (e *hfEngine) encode(st *encState, text string, dst []int) []int {
 	return dst
 }
 
+// encodePieceSize is the length above which encodePiece pre-tokenizes a
+// text in pieces (a variable so tests can force tiny pieces).
+var encodePieceSize = 1 << 16
+
+// encodePiece pre-tokenizes p and tokenizes its words. A long text is cut
+// into pieces of about encodePieceSize bytes before spaces that follow a
+// non-space, where the pre-tokenizer splits anyway (cutSafe), so memory is
+// bounded by the piece, not the text, and the ids are those of the whole.
 func (e *hfEngine) encodePiece(st *encState, p piece, dst []int) []int {
 	if p.s == "" {
 		return dst
@@ -65,6 +75,21 @@ func (e *hfEngine) encodePiece(st *encState, p piece, dst []int) []int {
 	if e.pre == nil {
 		return e.model.tokenize(st, p.s, false, dst)
 	}
+	if e.cutSafe && len(p.s) > encodePieceSize {
+		for len(p.s) > encodePieceSize {
+			c := spaceCut(p.s, encodePieceSize)
+			if c < 0 {
+				break
+			}
+			dst = e.encodeWords(st, piece{s: p.s[:c], first: p.first, cont: p.cont}, dst)
+			p = piece{s: p.s[c:], cont: true}
+		}
+	}
+	return e.encodeWords(st, p, dst)
+}
+
+// encodeWords pre-tokenizes p and tokenizes each word.
+func (e *hfEngine) encodeWords(st *encState, p piece, dst []int) []int {
 	in := append(st.pieces2[:0], p)
 	words := e.pre.split(st, in, st.pieces[:0])
 	for _, w := range words {
@@ -198,6 +223,7 @@ func ParseJSON(data []byte) (*Tokenizer, error) {
 			return nil, fmt.Errorf("pre_tokenizer: %w", err)
 		}
 		e.pre, e.byteLevelModel = deferByteLevel(e.pre)
+		e.cutSafe = cutSafe(e.pre)
 	}
 	if e.model, err = parseModel(f.Model); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
@@ -514,7 +540,8 @@ func parsePreTokenizerDepth(raw json.RawMessage, depth int) (preTokenizer, error
 		if err != nil {
 			return nil, fmt.Errorf("type Split: %w", err)
 		}
-		return splitPre{m: m, beh: beh, invert: v.Invert}, nil
+		safe := v.Pattern.Regex != nil && cutSafePatterns[*v.Pattern.Regex] && beh == behIsolated && !v.Invert
+		return splitPre{m: m, beh: beh, invert: v.Invert, cutSafe: safe}, nil
 	case "Metaspace":
 		var v struct {
 			Replacement    string  `json:"replacement"`
@@ -547,9 +574,9 @@ func parsePreTokenizerDepth(raw json.RawMessage, depth int) (preTokenizer, error
 		}
 		return metaspacePre{repl: r, scheme: scheme, split_: split}, nil
 	case "Whitespace":
-		return splitPre{m: whitespaceMatcher{}, beh: behRemoved, invert: true}, nil
+		return splitPre{m: whitespaceMatcher{}, beh: behRemoved, invert: true, cutSafe: true}, nil
 	case "WhitespaceSplit":
-		return funcPre{f: isSpace, beh: behRemoved}, nil
+		return funcPre{f: isSpace, beh: behRemoved, cutSafe: true}, nil
 	case "BertPreTokenizer":
 		return bertPre{}, nil
 	case "Digits":

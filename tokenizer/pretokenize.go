@@ -12,6 +12,11 @@ type piece struct {
 	// first is true when the piece starts at offset 0 of the original text
 	// (Metaspace's prepend_scheme "first" looks at it).
 	first bool
+	// cont is true when the piece continues the previous one: a long text
+	// cut into pieces (see hfEngine.encodePiece). The first pre-tokenizer
+	// stage then adds no prefix space or ▁ (the whole text would not have
+	// one there).
+	cont bool
 }
 
 // preTokenizer splits pieces into words.
@@ -129,6 +134,9 @@ type splitPre struct {
 	m      matcher
 	beh    splitBehavior
 	invert bool
+	// cutSafe: the pattern is one whose words never span a space that
+	// follows a non-space (see spaceCut), so text may be cut there.
+	cutSafe bool
 }
 
 func (p splitPre) split(st *encState, in, out []piece) []piece {
@@ -152,7 +160,7 @@ type byteLevelPre struct {
 func (p byteLevelPre) split(st *encState, in, out []piece) []piece {
 	var buf [][2]int
 	for _, pc := range in {
-		if p.addPrefixSpace && !strings.HasPrefix(pc.s, " ") {
+		if p.addPrefixSpace && !pc.cont && !strings.HasPrefix(pc.s, " ") {
 			pc.s = " " + pc.s
 		}
 		if p.useRegex {
@@ -200,7 +208,7 @@ func (p metaspacePre) split(st *encState, in, out []piece) []piece {
 		s := strings.ReplaceAll(pc.s, " ", rs)
 		switch p.scheme {
 		case prependAlways:
-			if !strings.HasPrefix(s, rs) {
+			if !strings.HasPrefix(s, rs) && !pc.cont {
 				s = rs + s
 			}
 		case prependFirst:
@@ -226,6 +234,8 @@ func (p metaspacePre) split(st *encState, in, out []piece) []piece {
 type funcPre struct {
 	f   func(rune) bool
 	beh splitBehavior
+	// cutSafe marks WhitespaceSplit (see splitPre.cutSafe).
+	cutSafe bool
 }
 
 func (p funcPre) split(st *encState, in, out []piece) []piece {
@@ -293,4 +303,48 @@ func (q seqPre) split(st *encState, in, out []piece) []piece {
 		cur = p.split(st, cur, nil)
 	}
 	return append(out, cur...)
+}
+
+// Known Split regexes whose words never span a space (U+0020) that follows
+// a non-whitespace character: every alternative is a run of one class that
+// excludes the space, or starts with an optional space, or is whitespace
+// starting at a whitespace character; none looks behind. GPT-2's
+// (ByteLevel's own), cl100k's (LLaMA-3) and Qwen2's.
+var cutSafePatterns = map[string]bool{gpt2Pattern: true, cl100kPattern: true, qwen2Pattern: true}
+
+// cutSafe reports whether a text may be pre-tokenized in pieces cut before
+// a space that follows a non-space (spaceCut) with exactly the words of the
+// whole text: the first stage must split at every such space and depend on
+// nothing across it (its prefix space or ▁ is skipped on a continuation
+// piece); later stages then see the same pieces either way.
+func cutSafe(p preTokenizer) bool {
+	switch v := p.(type) {
+	case seqPre:
+		return len(v) > 0 && cutSafe(v[0])
+	case byteLevelPre:
+		return v.useRegex
+	case metaspacePre:
+		return v.split_ && v.repl != ' '
+	case splitPre:
+		return v.cutSafe
+	case funcPre:
+		return v.cutSafe
+	case bertPre:
+		return true
+	}
+	return false
+}
+
+// spaceCut returns the first index i ≥ from where s[i] is a space (U+0020)
+// that follows a non-whitespace character, or -1.
+func spaceCut(s string, from int) int {
+	for i := max(from, 1); i < len(s); i++ {
+		if s[i] != ' ' {
+			continue
+		}
+		if r, _ := utf8.DecodeLastRuneInString(s[:i]); !isSpace(r) && r != utf8.RuneError {
+			return i
+		}
+	}
+	return -1
 }

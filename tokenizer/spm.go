@@ -172,22 +172,24 @@ func newSPMEngine(mp *spmModelProto) (*spmEngine, error) {
 		}
 		e.charsmap = cm
 	}
-	switch mp.trainer.modelType {
-	case spmBPE:
-		e.chunkable = true
-		for p := range e.pieceIDs {
-			prevSpace := true
-			for _, r := range p {
-				if r == '\u2581' && !prevSpace {
-					e.chunkable = false
-					break
-				}
-				prevSpace = r == '\u2581'
-			}
-			if !e.chunkable {
+	// No piece spans a ▁ that follows a non-▁ rune: BPE and Unigram may
+	// then encode the text between such points separately.
+	e.chunkable = true
+	for p := range e.pieceIDs {
+		prevSpace := true
+		for _, r := range p {
+			if r == '\u2581' && !prevSpace {
+				e.chunkable = false
 				break
 			}
+			prevSpace = r == '\u2581'
 		}
+		if !e.chunkable {
+			break
+		}
+	}
+	switch mp.trainer.modelType {
+	case spmBPE:
 	case spmUnigram:
 		e.trie = newByteTrie()
 		e.minScore = math.MaxFloat32
@@ -341,12 +343,27 @@ func (e *spmEngine) encodeText(st *encState, text string, dst []int) []int {
 	}
 	start := len(dst)
 	if e.proto.trainer.modelType == spmUnigram {
-		dst = e.encodeUnigram(norm, dst)
+		if !e.chunkable {
+			dst, _ = e.encodeUnigram(norm, 0, dst)
+		} else {
+			// Viterbi over pieces of about encodePieceSize bytes cut where
+			// no piece spans, each starting from the score the whole-text
+			// lattice has there: the same arithmetic, the same ids.
+			var score float32
+			start := 0
+			forSPMCuts(norm, func(c int) {
+				if c-start >= encodePieceSize {
+					dst, score = e.encodeUnigram(norm[start:c], score, dst)
+					start = c
+				}
+			})
+			dst, _ = e.encodeUnigram(norm[start:], score, dst)
+		}
 	} else if e.chunkable {
-		for _, chunk := range spmChunks(norm) {
+		forSPMChunks(norm, func(chunk string) {
 			if ids, ok := st.spmCache[chunk]; ok {
 				dst = append(dst, ids...)
-				continue
+				return
 			}
 			k := len(dst)
 			dst = e.encodeBPE(st, chunk, dst)
@@ -356,7 +373,7 @@ func (e *spmEngine) encodeText(st *encState, text string, dst []int) []int {
 				}
 				st.spmCache[chunk] = append([]int(nil), dst[k:]...)
 			}
-		}
+		})
 	} else {
 		dst = e.encodeBPE(st, norm, dst)
 	}
@@ -374,17 +391,25 @@ func (e *spmEngine) encodeText(st *encState, text string, dst []int) []int {
 	return dst
 }
 
-// spmChunks cuts s before every ▁ that follows a non-▁ rune.
-func spmChunks(s string) []string {
-	var out []string
-	start := 0
+// forSPMCuts calls f with every index of s before a ▁ that follows a non-▁
+// rune, in increasing order.
+func forSPMCuts(s string, f func(i int)) {
 	for i := 3; i+3 <= len(s); i++ {
 		if s[i] == 0xE2 && s[i+1] == 0x96 && s[i+2] == 0x81 && !(s[i-3] == 0xE2 && s[i-2] == 0x96 && s[i-1] == 0x81) {
-			out = append(out, s[start:i])
-			start = i
+			f(i)
 		}
 	}
-	return append(out, s[start:])
+}
+
+// forSPMChunks calls f with each piece of s between the cuts of forSPMCuts
+// (the whole of s when there are none), without collecting them.
+func forSPMChunks(s string, f func(chunk string)) {
+	start := 0
+	forSPMCuts(s, func(i int) {
+		f(s[start:i])
+		start = i
+	})
+	f(s[start:])
 }
 
 // emit appends the id of a final piece, applying byte fallback to unknown
@@ -537,7 +562,10 @@ func (e *spmEngine) encodeBPE(st *encState, s string, dst []int) []int {
 // encodeUnigram is unigram::Model::EncodeOptimized: Viterbi over the piece
 // scores with the reference's float32 arithmetic (float64 for user-defined
 // symbols, as in the C++ code).
-func (e *spmEngine) encodeUnigram(s string, dst []int) []int {
+// encodeUnigram appends the Viterbi segmentation of s, the lattice starting
+// at score base (0 for a whole text; the whole text's score at the cut for
+// a piece of it), and returns the lattice's score at the end of s.
+func (e *spmEngine) encodeUnigram(s string, base float32, dst []int) ([]int, float32) {
 	type node struct {
 		id       int32
 		score    float32
@@ -549,6 +577,7 @@ func (e *spmEngine) encodeUnigram(s string, dst []int) []int {
 		best[i].startsAt = -1
 		best[i].id = -1
 	}
+	best[0].score = base
 	unkScore := e.minScore - unkPenalty
 	for start := 0; start < size; {
 		here := best[start].score
@@ -601,7 +630,7 @@ func (e *spmEngine) encodeUnigram(s string, dst []int) []int {
 	for i := len(rev) - 1; i >= 0; i-- {
 		dst = e.emit(rev[i].piece, rev[i].id, dst)
 	}
-	return dst
+	return dst, best[size].score
 }
 
 // decode is SentencePieceProcessor::Decode. Control symbols decode to

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -36,10 +37,29 @@ func registerDevice(name string, open func(dtype string) (backend.Backend, error
 	devices[name] = open
 }
 
+// maxThreads is the largest --threads accepted: 4 goroutines per CPU core
+// the machine has (more only adds scheduling overhead; a huge value would
+// allocate per-thread scratch for each).
+func maxThreads() int { return 4 * runtime.NumCPU() }
+
+// threadsHelp is the --threads flag's help text.
+const threadsHelp = "CPU threads (0: all cores; at most 4 × the number of cores)"
+
+// checkThreads refuses a negative or excessive --threads.
+func checkThreads(n int) error {
+	if n < 0 {
+		return usagef("--threads %d: must be ≥ 0", n)
+	}
+	if lim := maxThreads(); n > lim {
+		return usagef("--threads %d: at most %d on this machine (4 × its %d cores)", n, lim, runtime.NumCPU())
+	}
+	return nil
+}
+
 // backendFor applies --threads and opens --device.
 func (c *commonFlags) backendFor() (backend.Backend, error) {
-	if c.threads < 0 {
-		return nil, usagef("--threads %d: must be ≥ 0", c.threads)
+	if err := checkThreads(c.threads); err != nil {
+		return nil, err
 	}
 	if c.threads > 0 {
 		kernels.SetMaxThreads(c.threads)

@@ -136,7 +136,7 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
 	c := &commonFlags{}
 	fs.StringVar(&c.device, "device", "cpu", "compute device: cpu or cuda (cuda needs a binary built with -tags cuda)")
 	fs.StringVar(&c.dtype, "dtype", "", "compute dtype on the device: f32, f16, bf16 (cpu computes in f32)")
-	fs.IntVar(&c.threads, "threads", 0, "CPU threads (0: all cores)")
+	fs.IntVar(&c.threads, "threads", 0, threadsHelp)
 	fs.BoolVar(&c.json, "json", false, "print one JSON object on stdout")
 	return fs, c
 }
