@@ -682,13 +682,13 @@ func tokenizerCases() []*Case {
 		Want: []string{"tokenizer.json"}, Setup: withModel("llama3", func(c *CaseCtx) error { return c.TruncateFrac(tj, 0.5) })})
 	// Huge inputs through files: a 40 MB line.
 	line := func() []byte { return bytes.Repeat([]byte("lorem ipsum dolor sit amet "), 40<<20/27) }
-	cs = append(cs, &Case{ID: "tok-huge-eval", Class: "tokenizer", What: "wikitext2 wiki.test.raw holding one 40 MB line (eval --limit 1)", Slow: true, Accept: true,
+	cs = append(cs, &Case{ID: "tok-huge-eval", Class: "tokenizer", What: "wikitext2 wiki.test.raw holding one 40 MB line (eval --limit 1)", Slow: true, Accept: true, Timeout: 180 * time.Second,
 		Args:  []string{"eval", "--model", "$B/llama3", "--data", "$D/data", "--tasks", "wikitext2", "--seqlen", "32", "--limit", "1"},
 		Setup: func(c *CaseCtx) error { return c.Write("data/wikitext2/wiki.test.raw", line()) }})
-	cs = append(cs, &Case{ID: "tok-huge-calib", Class: "tokenizer", What: "compress --calib text file holding one 40 MB line (gptq)", Slow: true, Accept: true,
+	cs = append(cs, &Case{ID: "tok-huge-calib", Class: "tokenizer", What: "compress --calib text file holding one 40 MB line (gptq)", Slow: true, Accept: true, Timeout: 180 * time.Second,
 		Args:  replaceArg(compressArgs("$B/llama3", "gptq"), "--calib", "$D/big.txt"),
 		Setup: func(c *CaseCtx) error { return c.Write("big.txt", line()) }})
-	cs = append(cs, &Case{ID: "tok-huge-train", Class: "tokenizer", What: "train --data file holding one 40 MB line", Slow: true, Accept: true,
+	cs = append(cs, &Case{ID: "tok-huge-train", Class: "tokenizer", What: "train --data file holding one 40 MB line", Slow: true, Accept: true, Timeout: 180 * time.Second,
 		Args:  append(trainArgs(), "--data", "$D/big.txt"),
 		Setup: func(c *CaseCtx) error { return c.Write("big.txt", line()) }})
 	return cs
@@ -1032,7 +1032,7 @@ func generateFlagCases() []*Case {
 	add("ids-bad", "--ids 1,,x", "--ids", "--ids", "1,,x")
 	add("ids-overflow", "--ids 99999999999999999999", "--ids", "--ids", "99999999999999999999")
 	add("ids-vocab", "--ids 4000 (vocab is 4000)", "--ids", "--ids", "4000")
-	add("ids-maxpos", "500 ids with max_position_embeddings 256", "--ids", "--ids", strings.TrimSuffix(strings.Repeat("5,", 500), ","))
+	add("ids-maxpos", "500 ids with max_position_embeddings 256", "--ids|--max-new-tokens|max_position_embeddings", "--ids", strings.TrimSuffix(strings.Repeat("5,", 500), ","))
 	cs = append(cs, &Case{ID: "gen-no-model", Class: "flags: generate", What: "no --model", Args: []string{"generate", "--ids", "1"}, Want: []string{"--model"}})
 	cs = append(cs, &Case{ID: "gen-no-prompt", Class: "flags: generate", What: "neither --prompt nor --ids", Args: []string{"generate", "--model", "$B/llama3"}, Want: []string{"--prompt"}})
 	cs = append(cs, &Case{ID: "gen-threads-huge", Class: "flags: generate", What: "--threads 100000 (capped, accepted)", Accept: true,

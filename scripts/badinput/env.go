@@ -391,10 +391,11 @@ type Case struct {
 	Runtime bool     // a runtime failure: exit 1
 	Want    []string // strings the error line must contain (case-insensitive)
 
-	Progress    bool // progress lines before the error line are fine
-	AllowChange bool // the command may change files that existed before it ran
-	Slow        bool // skipped by -short
-	Twice       bool // run the command twice at once
+	Progress    bool          // progress lines before the error line are fine
+	AllowChange bool          // the command may change files that existed before it ran
+	Slow        bool          // skipped by -short
+	Timeout     time.Duration // overrides -timeout when longer (huge inputs)
+	Twice       bool          // run the command twice at once
 	Stagger     time.Duration
 
 	// Check runs after an ok outcome and may demote it to CheckKind.

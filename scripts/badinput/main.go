@@ -195,11 +195,14 @@ func main() {
 	fmt.Fprintf(os.Stderr, "badinput: %d cases, %d ok, %d not ok, %.0f s\n", len(results), len(results)-failed, failed, elapsed.Seconds())
 	if *doc != "" {
 		md := report(env, results, elapsed, os.Args[1:])
-		if err := writeSection(filepath.Join(root, *doc), md); err != nil {
-			if !filepath.IsAbs(*doc) {
-				fatalf("%v", err)
-			}
+		path := *doc
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(root, path)
 		}
+		if err := writeSection(path, md); err != nil {
+			fatalf("%v", err)
+		}
+		fmt.Fprintf(os.Stderr, "badinput: wrote the table to %s\n", path)
 	}
 	if failed > 0 {
 		os.Exit(1)
@@ -425,6 +428,9 @@ func runCase(env *Env, c *Case, timeout time.Duration) *result {
 	}
 	baseBefore, _ := snapshot(env.Base, true)
 
+	if c.Timeout > timeout {
+		timeout = c.Timeout
+	}
 	args := ctx.expand(c.Args)
 	wants := ctx.expand(c.Want)
 	t0 := time.Now()
