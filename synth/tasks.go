@@ -276,7 +276,6 @@ func (g *taskGen) piqa() {
 	type cand struct {
 		goal   Goal
 		m1, m2 string // m1 meets the goal
-		swap   bool
 	}
 	var cands []cand
 	for _, gl := range ru.Goals {
@@ -389,10 +388,6 @@ var qnliKinds = []qnliKind{
 	{"Which company makes {E}?", "{E} is made by {X} in its largest workshop.", "{E} is sold in the shops of {X}."},
 	{"What is the capital of {E}?", "The capital of {E} is {X}, a city on a river.", "The largest port of {E} is {X}."},
 }
-
-// QNLIKinds returns the qnli question kinds (general rules of the task: a
-// sentence of the form Answer answers Question about the same entity).
-func QNLIKinds() []qnliKind { return qnliKinds }
 
 type qnliPair struct {
 	question, sentence string
