@@ -1,7 +1,8 @@
 # gollm — build, test and benchmark. `make test` is what CI runs.
 GO       ?= go
 BIN      ?= bin
-FUZZTIME ?= 5s
+FUZZTIME ?= 60s
+TEST_FUZZTIME ?= 3s
 
 .PHONY: all build run test deps vet fuzz bench bench-kernels clean
 
@@ -30,21 +31,16 @@ vet:
 	$(GO) vet ./...
 
 # test: vet, the whole suite (OpenBLAS build), the pure-Go build of the
-# kernels and models, and a short run of every file-parser fuzz target.
+# kernels and models, and a short run (TEST_FUZZTIME) of every fuzz target.
 test: deps vet
 	$(GO) test ./...
 	CGO_ENABLED=0 $(GO) test ./kernels/ ./models/ ./tensor/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=$(FUZZTIME) ./tensor/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=$(FUZZTIME) ./models/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=$(FUZZTIME) ./tokenizer/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseSentencePiece$$' -fuzztime=$(FUZZTIME) ./tokenizer/
+	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
+# fuzz: every fuzz target for FUZZTIME each, then a table of executions
+# (scripts/fuzz.sh); fails if any target finds a crasher.
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzParseHeader$$' -fuzztime=60s ./tensor/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=60s ./models/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseJSON$$' -fuzztime=60s ./tokenizer/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseSentencePiece$$' -fuzztime=60s ./tokenizer/
-	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=60s ./tokenizer/
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 # bench: the CPU benchmarks docs/PERFORMANCE.md records (logs in bench-out/).
 bench: deps

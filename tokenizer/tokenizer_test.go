@@ -2,7 +2,6 @@ package tokenizer
 
 import (
 	"math/rand"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -286,14 +285,12 @@ func FuzzEncode(f *testing.F) {
 	})
 }
 
-// FuzzParseJSON feeds arbitrary bytes to the tokenizer.json parser; what
-// loads must encode and decode without panicking.
+// FuzzParseJSON feeds arbitrary bytes to the tokenizer.json parser,
+// seeded with a small copy of every fixture (fixtureSeeds); what loads must
+// encode and decode without panicking.
 func FuzzParseJSON(f *testing.F) {
-	paths, _ := filepath.Glob(filepath.Join("testdata", "*.tokenizer.json"))
-	for _, p := range paths {
-		if data, err := os.ReadFile(p); err == nil && len(data) < 64<<10 {
-			f.Add(data)
-		}
+	for _, data := range fixtureSeeds(f, "*.tokenizer.json", shrinkJSON, ParseJSON) {
+		f.Add(data)
 	}
 	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(?=b)"}, "behavior": "MergedWithNext"}}`))
 	f.Add([]byte(`{"model": {"type": "Unigram", "vocab": [["<unk>", 0], ["a", -1]], "unk_id": 0}, "normalizer": {"type": "Precompiled", "precompiled_charsmap": "AAAA"}}`))
@@ -311,11 +308,13 @@ func FuzzParseJSON(f *testing.F) {
 	})
 }
 
-// FuzzParseSentencePiece feeds arbitrary bytes (seeded with real models and
-// their truncations) to the SentencePiece loader.
+// FuzzParseSentencePiece feeds arbitrary bytes to the SentencePiece
+// loader, seeded with small synthetic models (spmVariants), a small copy of
+// every fixture model (fixtureSeeds) and truncations.
 func FuzzParseSentencePiece(f *testing.F) {
-	f.Add(testSPMModel().marshal())
-	if data, err := os.ReadFile(filepath.Join("testdata", "spm-bpe-bytefallback.tokenizer.model")); err == nil {
+	seeds := append(spmVariants(), testSPMModel().marshal())
+	seeds = append(seeds, fixtureSeeds(f, "*.tokenizer.model", shrinkSPM, ParseSentencePiece)...)
+	for _, data := range seeds {
 		f.Add(data)
 		f.Add(data[:len(data)/3])
 	}
