@@ -182,3 +182,9 @@ func (s *State) checkKV() error {
 	s.kvChecked = true
 	return nil
 }
+
+// CheckFits refuses an estimate larger than the memory this process can
+// still allocate (what describes the work, e.g. "training"); the error is a
+// *MemoryError wrapping ErrBadModel. Packages that build models outside
+// Load (training) call it before allocating.
+func CheckFits(what string, n Need) error { return checkFits(what, n) }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tokenizer"
@@ -110,6 +111,9 @@ func readSources(o *Options) (*sources, error) {
 	}
 	if o.SeqLen > src.cfg.MaxPos {
 		return nil, badf("--seqlen %d: above the model's max_position_embeddings %d (%s)", o.SeqLen, src.cfg.MaxPos, cfgFlag)
+	}
+	if err := checkTrainingFits(src.cfg, o); err != nil {
+		return nil, badf("%s: %v", cfgFlag, err)
 	}
 	if src.tok, err = tokenizer.Load(tokDir); err != nil {
 		return nil, badf("%s: %s", tokFlag, strings.TrimPrefix(err.Error(), "tokenizer "+tokDir+": "))
@@ -226,4 +230,29 @@ func checkTrainOutput(dir string) error {
 		}
 	}
 	return badf("--out %s: not a gollm train output (no %s)", dir, stateFile)
+}
+
+// checkTrainingFits refuses, before anything is allocated, a model and
+// batch whose training state cannot fit in memory: float32 weights,
+// gradients and AdamW's two moments (16 bytes a parameter), and the
+// activations a step keeps for the backward pass — a rough upper estimate
+// of ~24 hidden-sized and 4 MLP-sized values per token and layer, the
+// attention scores, and the logits with their gradient.
+func checkTrainingFits(c *models.Config, o *Options) error {
+	specs, err := grad.ParamSpecs(c)
+	if err != nil {
+		return nil // the model build reports it
+	}
+	params := 0.0
+	for _, s := range specs {
+		params += float64(s.Numel())
+	}
+	tokens := float64(o.Batch) * float64(o.SeqLen)
+	perLayer := 24*float64(c.Hidden) + 4*float64(c.Intermediate) + float64(c.Heads)*float64(o.SeqLen)
+	layers := float64(c.Layers)
+	if o.Recompute {
+		layers = 1
+	}
+	act := 4 * tokens * (layers*perLayer + 2*float64(c.Vocab))
+	return models.CheckFits("training", models.Need{Weights: 16 * params, Workspace: act})
 }

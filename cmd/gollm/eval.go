@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -75,6 +77,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *out != "" {
 		if err := outdir.CheckFile(*out); err != nil {
 			return usagef("--out: %v", err)
+		}
+		if err := checkReplaceable(*out); err != nil {
+			return err
 		}
 	}
 	cfg := eval.Config{
@@ -164,4 +169,25 @@ func printEval(w io.Writer, rep *eval.Report) {
 	if rep.Interrupted {
 		fmt.Fprintf(w, "%-20s INTERRUPTED\n", rep.InterruptedDuring)
 	}
+}
+
+// checkReplaceable refuses an existing --out file that is not an earlier
+// eval report (a model's config.json, a dataset): eval replaces reports,
+// never other files.
+func checkReplaceable(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return usagef("--out %s: %v", path, errors.Unwrap(err))
+	}
+	var r struct {
+		Config  *json.RawMessage `json:"config"`
+		Results *json.RawMessage `json:"results"`
+	}
+	if len(b) > 0 && (json.Unmarshal(b, &r) != nil || r.Config == nil || r.Results == nil) {
+		return usagef("--out %s: the file exists and is not a gollm eval report; eval replaces only its own reports (choose another path)", path)
+	}
+	return nil
 }

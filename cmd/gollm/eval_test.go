@@ -79,11 +79,22 @@ func TestEvalChecksBeforeWork(t *testing.T) {
 }
 
 // TestEvalOut: --out holds the same report as --json on stdout, replaces
-// an old file and leaves no temporary file.
+// an old report and leaves no temporary file; a file that is not a report
+// (a model's config.json) is refused and left as it was.
 func TestEvalOut(t *testing.T) {
 	dir := t.TempDir()
+	other := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(other, []byte(`{"model_type": "llama"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI("eval", "--model", evalModel, "--tasks", "arc_easy", "--data", evalData, "--out", other); code != 2 || !strings.Contains(stderr, "--out") {
+		t.Errorf("--out onto a config.json: exit %d (%s), want 2 naming --out", code, stderr)
+	}
+	if b, _ := os.ReadFile(other); string(b) != `{"model_type": "llama"}` {
+		t.Errorf("config.json changed: %s", b)
+	}
 	out := filepath.Join(dir, "r.json")
-	if err := os.WriteFile(out, []byte("old"), 0o644); err != nil {
+	if err := os.WriteFile(out, []byte(`{"config": {}, "results": []}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runCLI("eval", "--model", evalModel, "--tasks", "arc_easy,wikitext2", "--data", evalData, "--seqlen", "64", "--json", "--out", out)
@@ -101,7 +112,7 @@ func TestEvalOut(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Results) != 2 {
 		t.Errorf("report: %v, %d results", err, len(rep.Results))
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
 		t.Errorf("files left in the output folder: %v", ents)
 	}
 }

@@ -36,8 +36,8 @@ func runInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *seqlen <= 0 {
-		return usagef("--seqlen %d: must be positive", *seqlen)
+	if *seqlen <= 0 || *seqlen > 1<<24 {
+		return usagef("--seqlen %d: want 1 to %d positions", *seqlen, 1<<24)
 	}
 	m, err := loadModel(*model, cf, false, 0)
 	if err != nil {

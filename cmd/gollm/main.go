@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/llmcbench/gollm/internal/outdir"
@@ -132,7 +133,13 @@ func printUsage(w io.Writer) {
 // exited on, with the flags every command shares.
 func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
 	fs := flag.NewFlagSet("gollm "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Parse errors come back as one line (see parse); the flag list is
+	// printed for --help only.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	helpMu.Lock()
+	helpOut[fs] = stderr
+	helpMu.Unlock()
 	c := &commonFlags{}
 	fs.StringVar(&c.device, "device", "cpu", "compute device: cpu or cuda (cuda needs a binary built with -tags cuda)")
 	fs.StringVar(&c.dtype, "dtype", "", "compute dtype on the device: f32, f16, bf16 (cpu computes in f32)")
@@ -141,13 +148,27 @@ func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *commonFlags) {
 	return fs, c
 }
 
+// helpOut is where --help prints each flag set's flags.
+var (
+	helpMu  sync.Mutex
+	helpOut = map[*flag.FlagSet]io.Writer{}
+)
+
 // parse parses args, turning flag errors into usage errors.
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			helpMu.Lock()
+			w := helpOut[fs]
+			helpMu.Unlock()
+			if w != nil {
+				fmt.Fprintf(w, "usage of %s:\n", fs.Name())
+				fs.SetOutput(w)
+				fs.PrintDefaults()
+			}
 			return err
 		}
-		return usagef("%v", err)
+		return usagef("%v (gollm %s --help lists the flags)", err, strings.TrimPrefix(fs.Name(), "gollm "))
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))

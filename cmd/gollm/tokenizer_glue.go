@@ -94,6 +94,9 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *model == "" {
 		return usagef("--model is required (a model folder with tokenizer.json or tokenizer.model)")
 	}
+	if err := checkThreads(cf.threads); err != nil {
+		return err
+	}
 	textSet := false
 	fs.Visit(func(f *flag.Flag) { textSet = textSet || f.Name == "text" })
 	if textSet && *file != "" {

@@ -162,7 +162,7 @@ func (c *Config) Validate() error {
 		return badInput("layer ratio %v outside (0, 1)", c.LayerRatio)
 	}
 	if c.BlockStart < 0 || c.BlockEnd < 0 || (c.BlockEnd != 0 && c.BlockEnd <= c.BlockStart) {
-		return badInput("layer range [%d, %d) is empty or negative", c.BlockStart, c.BlockEnd)
+		return badInput("--block-start %d, --block-end %d: the layer range is empty or negative", c.BlockStart, c.BlockEnd)
 	}
 	switch c.importance() {
 	case Element1, Vector, Element2:

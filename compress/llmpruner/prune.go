@@ -170,7 +170,7 @@ func prune(ctx context.Context, cfg Config, dir string, progress io.Writer) (*Re
 		end = mc.Layers
 	}
 	if cfg.BlockStart >= end || end > mc.Layers {
-		return nil, badInput("layer range [%d, %d) outside the model's %d layers", cfg.BlockStart, end, mc.Layers)
+		return nil, badInput("--block-start %d, --block-end %d: the layer range is outside the model's %d layers", cfg.BlockStart, end, mc.Layers)
 	}
 	samples, err := calibration(cfg, mc)
 	if err != nil {

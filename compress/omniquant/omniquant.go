@@ -107,13 +107,13 @@ func (c *Config) Validate() error {
 		return badInput("no model folder")
 	}
 	if c.WBits < 2 || c.WBits > 8 {
-		return badInput("%d weight bits (supported: 2..8)", c.WBits)
+		return badInput("--wbits %d: supported weight widths are 2..8", c.WBits)
 	}
 	if c.ABits >= 16 {
 		c.ABits = 0
 	}
 	if c.ABits != 0 && (c.ABits < 4 || c.ABits > 8) {
-		return badInput("%d activation bits (supported: 4..8, or 16 for weight-only)", c.ABits)
+		return badInput("--abits %d: supported activation widths are 4..8, or 0/16 for weight-only", c.ABits)
 	}
 	if c.GroupSize == 0 {
 		c.GroupSize = -1
