@@ -111,7 +111,11 @@ func (c *Config) checkModel(mc *models.Config, calibTokens int) error {
 		limit = memAvailable() + currentRSS()
 	}
 	if limit > 0 && need > limit {
-		return badInput("model %s does not fit: compressing it with %s needs about %.1f GiB, %.1f GiB available", c.Model, c.Method, gib(need), gib(limit))
+		hint := ""
+		if needsCalib(c.Method) {
+			hint = fmt.Sprintf(" (calibration --nsamples %d × --seqlen %d tokens: fewer need less)", c.NSamples, c.Seqlen)
+		}
+		return badInput("--model %s does not fit: compressing it with %s needs about %.1f GiB%s, %.1f GiB available", c.Model, c.Method, gib(need), hint, gib(limit))
 	}
 	return nil
 }
