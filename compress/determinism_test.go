@@ -1,6 +1,7 @@
 package compress
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -52,7 +53,7 @@ func TestSparseGPTThreadsReproducible(t *testing.T) {
 }
 
 // TestThreadsReproducible: SparseGPT and GPTQ on a fixture give the same
-// bits in every compressed weight with 1 and 2 threads (kernels.SetThreads
+// bits in every compressed weight and the same layer records with 1 and 2 threads (kernels.SetThreads
 // and SetMaxThreads, as --threads sets them), where the GEMM backend is
 // reproducible across thread counts (kernels.ThreadsReproducible;
 // docs/METHODS.md, "Determinism").
@@ -66,6 +67,7 @@ func TestThreadsReproducible(t *testing.T) {
 	} {
 		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
 			var ws [2]map[string][]float32
+			var recs [2][]LayerRecord
 			for i, th := range []int{1, 2} {
 				c := fixtureConfig(t, tc.model, tc.method)
 				kernels.SetMaxThreads(th)
@@ -73,10 +75,18 @@ func TestThreadsReproducible(t *testing.T) {
 				r := compressFixture(t, c, nil)
 				kernels.SetMaxThreads(0)
 				kernels.SetThreads(0)
+				recs[i] = slices.Clone(r.res.layers)
+				for j := range recs[i] {
+					recs[i][j].Seconds = 0 // wall time
+				}
 				ws[i] = map[string][]float32{}
 				for _, l := range blockLinears(r.m) {
 					ws[i][l.Name] = weightsOf(l.Host)
 				}
+			}
+			// The per-layer records (sparsity, GPTQ loss; not the wall time) too.
+			if fmt.Sprintf("%#v", recs[0]) != fmt.Sprintf("%#v", recs[1]) {
+				t.Errorf("layer records differ between 1 and 2 threads:\n%#v\n%#v", recs[0], recs[1])
 			}
 			for name, a := range ws[0] {
 				b := ws[1][name]
