@@ -234,7 +234,7 @@ func SetThreads(n int) {
 // Cooperlake cores (measured with 1 and 2 threads); no on the others, whose
 // micro-kernels sum an output in an order that depends on where the
 // threads' m/n partitions fall (measured on Haswell, Zen and Prescott: up
-// to 90% of the outputs of a 4×11008×4096 product differ in the last bits).
+// to 92% of the outputs of a 4×11008×4096 product differ in the last bits).
 func ThreadsReproducible() (bool, string) {
 	if !blasLoad() {
 		return true, "pure-Go GEMM"
@@ -307,7 +307,7 @@ func blasKChunk(core string) int {
 	switch strings.ToLower(core) {
 	case "skylakex":
 		return 448
-	case "haswell", "zen":
+	case "haswell", "zen", "cooperlake":
 		return 320
 	default:
 		return 128
