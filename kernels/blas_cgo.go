@@ -269,7 +269,11 @@ func blasSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	if !blasLoad() || !blasFits(m, n, k, lda, ldb, ldc) {
 		return false
 	}
-	kc := int(blasState.kChunk)
+	// Equal slices (rounded up to 16) of at most blasKChunk, like
+	// OpenBLAS's own halving, rather than full slices and a short rest.
+	q := int(blasState.kChunk)
+	slices := (k + q - 1) / q
+	kc := ((k+slices-1)/slices + 15) / 16 * 16
 	for p := 0; p < k; p += kc {
 		// Slices of at most kc of the k dimension (see blasKChunk): op(A)'s
 		// columns p… start at a[p] (a[p·lda] when transposed), op(B)'s rows
@@ -300,9 +304,9 @@ func blasSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 // at most GEMM_Q both drivers take k in one slice, and since the threads
 // split only m and n, every output is then summed in the same order for any
 // thread count. The values are SGEMM_DEFAULT_Q of OpenBLAS's param.h for
-// x86-64; any other core gets 128, the smallest x86-64 value there
-// (Prescott). Cost where GEMM_Q is matched: one extra pass over C at most
-// per call (OpenBLAS makes one pass per slice anyway).
+// x86-64 (all multiples of 16); any other core gets 128, the smallest
+// x86-64 value there (Prescott). Cost: OpenBLAS makes one pass over C per
+// slice anyway; blasSgemm's equal slices make at most one pass more.
 func blasKChunk(core string) int {
 	switch strings.ToLower(core) {
 	case "skylakex":
