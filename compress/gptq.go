@@ -155,8 +155,8 @@ func GPTQQuantize(w []float32, out, in int, hs *Hessian, o GPTQOptions) (*GPTQRe
 	codes := make([]uint8, out*in) // in the permuted order
 	hinv := hs.Hinv
 	errs := make([]float32, out*bs)
-	loss := make([]float64, kernels.Workers(out, 4))
-	scratch := make([][]float32, len(loss))
+	loss := make([]float64, out) // per row, summed in row order: the same for any thread count
+	scratch := make([][]float32, kernels.Workers(out, 4))
 	for i := range scratch {
 		scratch[i] = make([]float32, bs)
 	}
@@ -165,8 +165,8 @@ func GPTQQuantize(w []float32, out, in int, hs *Hessian, o GPTQOptions) (*GPTQRe
 		cnt := i2 - i1
 		kernels.ParallelForWorker(out, 4, func(wk, lo, hi int) {
 			w1 := scratch[wk][:cnt]
-			var l float64
 			for r := lo; r < hi; r++ {
+				var l float64
 				row := W[r*in : r*in+in]
 				copy(w1, row[i1:i2])
 				er := errs[r*cnt : r*cnt+cnt]
@@ -204,8 +204,8 @@ func GPTQQuantize(w []float32, out, in int, hs *Hessian, o GPTQOptions) (*GPTQRe
 					}
 					er[i] = e
 				}
+				loss[r] += l
 			}
-			loss[wk] += l
 		})
 		if i2 < in {
 			kernels.Sgemm(false, false, out, in-i2, cnt, -1, errs[:out*cnt], cnt, hinv[i1*in+i2:], in, 1, W[i2:], in)

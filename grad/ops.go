@@ -66,11 +66,12 @@ func (t *Tape) Linear(x, w, b *Var) *Var {
 }
 
 // colSumInto adds the column sums of m [rows×cols] to dst (float64 partial
-// sums per worker, combined in a fixed order so results are reproducible).
+// sums per chunk of rows, the chunks independent of the thread count and
+// combined in order, so results are the same bits for any thread count).
 func colSumInto(dst, m []float32, rows, cols int) {
 	grain := rowGrain(cols)
-	parts := make([][]float64, kernels.Workers(rows, grain))
-	kernels.ParallelForWorker(rows, grain, func(w, lo, hi int) {
+	parts := make([][]float64, chunkCount(rows, grain))
+	kernels.ParallelForChunks(rows, grain, func(w, lo, hi int) {
 		acc := make([]float64, cols)
 		for r := lo; r < hi; r++ {
 			for j, v := range m[r*cols : (r+1)*cols] {
@@ -156,8 +157,8 @@ func (t *Tape) RMSNorm(x, gamma *Var, eps float32) *Var {
 			dx = x.g()
 		}
 		grain := rowGrain(n)
-		parts := make([][]float64, kernels.Workers(rows, grain))
-		kernels.ParallelForWorker(rows, grain, func(w, lo, hi int) {
+		parts := make([][]float64, chunkCount(rows, grain))
+		kernels.ParallelForChunks(rows, grain, func(w, lo, hi int) {
 			var dg []float64
 			if gamma.requires {
 				dg = make([]float64, n)
@@ -190,6 +191,15 @@ func (t *Tape) RMSNorm(x, gamma *Var, eps float32) *Var {
 	return y
 }
 
+// chunkCount is how many partial results kernels.ParallelForChunks(rows,
+// grain, …) needs.
+func chunkCount(rows, grain int) int {
+	c, _ := kernels.ReduceChunks(rows, grain)
+	return c
+}
+
+// addParts adds the element-wise sum of parts (nil entries skipped), taken
+// in order, to dst.
 func addParts(dst []float32, parts [][]float64) {
 	for j := range dst {
 		var s float64
@@ -245,9 +255,9 @@ func (t *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 			dx = x.g()
 		}
 		grain := rowGrain(n)
-		gparts := make([][]float64, kernels.Workers(rows, grain))
+		gparts := make([][]float64, chunkCount(rows, grain))
 		bparts := make([][]float64, len(gparts))
-		kernels.ParallelForWorker(rows, grain, func(w, lo, hi int) {
+		kernels.ParallelForChunks(rows, grain, func(w, lo, hi int) {
 			var dg, db []float64
 			if gamma.requires {
 				dg = make([]float64, n)

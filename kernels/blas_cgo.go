@@ -146,6 +146,7 @@ var blasState struct {
 	desc    string // BLAS()'s answer
 	err     error  // why OpenBLAS is not used
 	threads atomic.Int32
+	kChunk  int32 // blasKChunk of the loaded core
 }
 
 // blasCandidates lists the libraries tried in order.
@@ -181,9 +182,11 @@ func blasLoad() bool {
 			config := strings.TrimSpace(C.GoString(C.gollm_blas_config()))
 			config = strings.TrimSpace(strings.TrimPrefix(config, "OpenBLAS"))
 			desc := "openblas " + config
-			if core := C.GoString(C.gollm_blas_corename()); core != "" {
+			core := C.GoString(C.gollm_blas_corename())
+			if core != "" {
 				desc += " core=" + core
 			}
+			blasState.kChunk = int32(blasKChunk(core))
 			if f := C.GoString(&forced[0]); f != "" {
 				desc += " (OPENBLAS_CORETYPE=" + f + " set by gollm)"
 			}
@@ -225,6 +228,26 @@ func SetThreads(n int) {
 	}
 }
 
+// ThreadsReproducible reports whether Sgemm and Linear give the same bits
+// for any thread count with the backend in use, and if not, why. In this
+// build: yes on the pure-Go kernels and on OpenBLAS's SkylakeX and
+// Cooperlake cores (measured with 1 and 2 threads); no on the others, whose
+// micro-kernels sum an output in an order that depends on where the
+// threads' m/n partitions fall (measured on Haswell, Zen and Prescott: up
+// to 92% of the outputs of a 4×11008×4096 product differ in the last bits).
+func ThreadsReproducible() (bool, string) {
+	if !blasLoad() {
+		return true, "pure-Go GEMM"
+	}
+	desc := blasState.desc
+	switch core := strings.ToLower(C.GoString(C.gollm_blas_corename())); core {
+	case "skylakex", "cooperlake":
+		return true, desc
+	default:
+		return false, desc + ": its SGEMM's rounding depends on the thread count"
+	}
+}
+
 // blasFits reports whether every argument fits OpenBLAS's 32-bit blasint.
 func blasFits(vals ...int) bool {
 	for _, v := range vals {
@@ -246,8 +269,53 @@ func blasSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	if !blasLoad() || !blasFits(m, n, k, lda, ldb, ldc) {
 		return false
 	}
-	blasSgemmRaw(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	// Equal slices (rounded up to 16) of at most blasKChunk, like
+	// OpenBLAS's own halving, rather than full slices and a short rest.
+	q := int(blasState.kChunk)
+	slices := (k + q - 1) / q
+	kc := ((k+slices-1)/slices + 15) / 16 * 16
+	for p := 0; p < k; p += kc {
+		// Slices of at most kc of the k dimension (see blasKChunk): op(A)'s
+		// columns p… start at a[p] (a[p·lda] when transposed), op(B)'s rows
+		// at b[p·ldb] (b[p] when transposed); later slices add to C.
+		ap, bp := p, p*ldb
+		if transA {
+			ap = p * lda
+		}
+		if transB {
+			bp = p
+		}
+		blasSgemmRaw(transA, transB, m, n, min(kc, k-p), alpha, a[ap:], lda, b[bp:], ldb, beta, c, ldc)
+		beta = 1
+	}
 	return true
+}
+
+// blasKChunk returns the largest k that OpenBLAS's SGEMM on core (its
+// openblas_get_corename) runs as a single slice of the k dimension, so that
+// blasSgemm can cut longer products into such slices itself.
+//
+// Why: OpenBLAS blocks k into slices of GEMM_Q, but when the remainder lies
+// between GEMM_Q and 2·GEMM_Q its single-threaded driver (level3.c) halves
+// it rounded up to GEMM_UNROLL_M while the threaded one (level3_thread.c)
+// halves it rounded to 1. The float32 sums then group differently and the
+// result depends on the thread count (measured: 300×300×5000 on SkylakeX,
+// 62% of the outputs differ between 1 and 2 threads). With every call's k
+// at most GEMM_Q both drivers take k in one slice, and since the threads
+// split only m and n, every output is then summed in the same order for any
+// thread count. The values are SGEMM_DEFAULT_Q of OpenBLAS's param.h for
+// x86-64 (all multiples of 16); any other core gets 128, the smallest
+// x86-64 value there (Prescott). Cost: OpenBLAS makes one pass over C per
+// slice anyway; blasSgemm's equal slices make at most one pass more.
+func blasKChunk(core string) int {
+	switch strings.ToLower(core) {
+	case "skylakex":
+		return 448
+	case "haswell", "zen", "cooperlake":
+		return 320
+	default:
+		return 128
+	}
 }
 
 // blasSgemmRaw is the bare cgo call to cblas_sgemm, without Sgemm's

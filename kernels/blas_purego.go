@@ -20,6 +20,11 @@ func BLASError() error {
 // (ParallelFor further caps them at MaxThreads). n < 1 means GOMAXPROCS.
 func SetThreads(n int) { gemmSetThreads(n) }
 
+// ThreadsReproducible reports whether Sgemm and Linear give the same bits
+// for any thread count, and why: in this build always (the pure-Go kernels
+// split only m and n over goroutines, and block k in fixed slices).
+func ThreadsReproducible() (bool, string) { return true, "pure-Go GEMM" }
+
 // gemvUseBLAS reports false: there is no BLAS in this build.
 func gemvUseBLAS() bool { return false }
 

@@ -76,3 +76,32 @@ func ParallelForWorker(n, grain int, fn func(worker, lo, hi int)) {
 	fn(0, 0, min(chunk, n))
 	wg.Wait()
 }
+
+// maxReduceChunks bounds how many chunks ReduceChunks makes, so a
+// reduction holds at most that many partial results.
+const maxReduceChunks = 32
+
+// ReduceChunks returns how ParallelForChunks splits n items of the given
+// grain: count chunks of size items (the last one shorter). Both depend on
+// n and grain only, never on the thread count.
+func ReduceChunks(n, grain int) (count, size int) {
+	if n <= 0 {
+		return 0, 0
+	}
+	size = max(grain, 1, (n+maxReduceChunks-1)/maxReduceChunks)
+	return (n + size - 1) / size, size
+}
+
+// ParallelForChunks calls fn(c, lo, hi) for each chunk c of ReduceChunks(n,
+// grain), [c·size, min((c+1)·size, n)), on up to MaxThreads goroutines. A
+// reduction that keeps one partial result per chunk and combines the
+// partials in chunk order gets the same bits for any thread count, which
+// ParallelForWorker (whose chunks are one per worker) does not give.
+func ParallelForChunks(n, grain int, fn func(c, lo, hi int)) {
+	count, size := ReduceChunks(n, grain)
+	ParallelFor(count, 1, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			fn(c, c*size, min((c+1)*size, n))
+		}
+	})
+}
