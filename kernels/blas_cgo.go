@@ -146,7 +146,7 @@ var blasState struct {
 	desc    string // BLAS()'s answer
 	err     error  // why OpenBLAS is not used
 	threads atomic.Int32
-	kChunk  int32 // blasKChunk of the loaded core
+	kChunk  int32 // blasKChunk of the loaded core (0: no k slicing)
 }
 
 // blasCandidates lists the libraries tried in order.
@@ -234,7 +234,8 @@ func SetThreads(n int) {
 // Cooperlake cores (measured with 1 and 2 threads); no on the others, whose
 // micro-kernels sum an output in an order that depends on where the
 // threads' m/n partitions fall (measured on Haswell, Zen and Prescott: up
-// to 92% of the outputs of a 4×11008×4096 product differ in the last bits).
+// to 92% of the outputs of a 4×11008×4096 product differ in the last bits;
+// blasSgemm's k slicing, blasKChunk, is only done on the reproducible cores).
 func ThreadsReproducible() (bool, string) {
 	if !blasLoad() {
 		return true, "pure-Go GEMM"
@@ -269,11 +270,7 @@ func blasSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	if !blasLoad() || !blasFits(m, n, k, lda, ldb, ldc) {
 		return false
 	}
-	// Equal slices (rounded up to 16) of at most blasKChunk, like
-	// OpenBLAS's own halving, rather than full slices and a short rest.
-	q := int(blasState.kChunk)
-	slices := (k + q - 1) / q
-	kc := ((k+slices-1)/slices + 15) / 16 * 16
+	kc := blasKSlice(int(blasState.kChunk), k)
 	for p := 0; p < k; p += kc {
 		// Slices of at most kc of the k dimension (see blasKChunk): op(A)'s
 		// columns p… start at a[p] (a[p·lda] when transposed), op(B)'s rows
@@ -291,31 +288,51 @@ func blasSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda
 	return true
 }
 
-// blasKChunk returns the largest k that OpenBLAS's SGEMM on core (its
-// openblas_get_corename) runs as a single slice of the k dimension, so that
-// blasSgemm can cut longer products into such slices itself.
+// blasKChunk returns GEMM_Q, the k-slice of OpenBLAS's SGEMM, for the
+// cores (openblas_get_corename) whose results blasSgemm can make the same
+// for any thread count, and 0 for the others.
 //
-// Why: OpenBLAS blocks k into slices of GEMM_Q, but when the remainder lies
-// between GEMM_Q and 2·GEMM_Q its single-threaded driver (level3.c) halves
-// it rounded up to GEMM_UNROLL_M while the threaded one (level3_thread.c)
-// halves it rounded to 1. The float32 sums then group differently and the
-// result depends on the thread count (measured: 300×300×5000 on SkylakeX,
-// 62% of the outputs differ between 1 and 2 threads). With every call's k
-// at most GEMM_Q both drivers take k in one slice, and since the threads
-// split only m and n, every output is then summed in the same order for any
-// thread count. The values are SGEMM_DEFAULT_Q of OpenBLAS's param.h for
-// x86-64 (all multiples of 16); any other core gets 128, the smallest
-// x86-64 value there (Prescott). Cost: OpenBLAS makes one pass over C per
-// slice anyway; blasSgemm's equal slices make at most one pass more.
+// Why: OpenBLAS blocks k into slices of GEMM_Q, but when the remainder R
+// lies between GEMM_Q and 2·GEMM_Q its single-threaded driver (level3.c)
+// takes ⌊R/2⌋ rounded up to GEMM_UNROLL_M first while the threaded one
+// (level3_thread.c) takes ⌈R/2⌉. The float32 sums then group differently
+// and the result depends on the thread count (measured: 300×300×5000 on
+// SkylakeX, 62% of the outputs differ between 1 and 2 threads). Where the
+// two rules disagree, blasSgemm cuts k itself into equal slices of at most
+// GEMM_Q, which both drivers take whole; the threads split only m and n,
+// so every output is then summed in the same order for any thread count.
+// The values are SGEMM_DEFAULT_Q of OpenBLAS's param.h for x86-64 (both
+// cores have GEMM_UNROLL_M 16). The other cores are not helped by this:
+// their micro-kernels' rounding depends on where the threads' m/n
+// partitions fall (ThreadsReproducible), so their products stay one call.
 func blasKChunk(core string) int {
 	switch strings.ToLower(core) {
 	case "skylakex":
 		return 448
-	case "haswell", "zen", "cooperlake":
+	case "cooperlake":
 		return 320
 	default:
-		return 128
+		return 0
 	}
+}
+
+// blasKSlice returns the k of the slices blasSgemm cuts a product of depth
+// k into (q = blasKChunk), or k itself where OpenBLAS's single-threaded and
+// threaded drivers block it alike (q == 0: no slicing). Slices are equal
+// and rounded up to 16, so they stay at most q (a multiple of 16).
+func blasKSlice(q, k int) int {
+	if q <= 0 || k <= q {
+		return k
+	}
+	r := k // the remainder the drivers halve: in [q, 2q) once k ≥ q
+	if k >= 2*q {
+		r = (k-q)%q + q
+	}
+	if r == q || (r/2+15)/16*16 == (r+1)/2 {
+		return k
+	}
+	slices := (k + q - 1) / q
+	return ((k+slices-1)/slices + 15) / 16 * 16
 }
 
 // blasSgemmRaw is the bare cgo call to cblas_sgemm, without Sgemm's

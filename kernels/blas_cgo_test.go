@@ -5,6 +5,7 @@ package kernels
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -144,5 +145,54 @@ func TestBLASLoading(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// openblasKBlocks returns the k-slices OpenBLAS's single-threaded
+// (level3.c, threaded false) or threaded (level3_thread.c) SGEMM driver
+// cuts depth k into, for GEMM_Q q and GEMM_UNROLL_M u.
+func openblasKBlocks(k, q, u int, threaded bool) []int {
+	var bs []int
+	for ls := 0; ls < k; {
+		l := k - ls
+		switch {
+		case l >= 2*q:
+			l = q
+		case l > q && threaded:
+			l = (l + 1) / 2
+		case l > q:
+			l = (l/2 + u - 1) / u * u
+		}
+		bs = append(bs, l)
+		ls += l
+	}
+	return bs
+}
+
+// TestBLASKSlice: every product blasSgemm hands OpenBLAS in one call is
+// blocked alike by both drivers, and the slices it cuts otherwise are at
+// most GEMM_Q and cover k.
+func TestBLASKSlice(t *testing.T) {
+	for _, q := range []int{448, 320} {
+		sliced := 0
+		for k := 1; k <= 6000; k++ {
+			kc := blasKSlice(q, k)
+			if kc == k {
+				if a, b := openblasKBlocks(k, q, 16, false), openblasKBlocks(k, q, 16, true); !slices.Equal(a, b) {
+					t.Fatalf("q %d, k %d in one call: blocks %v single-threaded, %v threaded", q, k, a, b)
+				}
+				continue
+			}
+			sliced++
+			if kc > q || kc <= 0 || kc%16 != 0 {
+				t.Fatalf("q %d, k %d: slice %d", q, k, kc)
+			}
+		}
+		if sliced == 0 {
+			t.Fatalf("q %d: no k sliced", q)
+		}
+	}
+	if kc := blasKSlice(0, 5000); kc != 5000 {
+		t.Errorf("q 0 sliced k 5000 into %d", kc)
 	}
 }
