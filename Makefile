@@ -30,11 +30,11 @@ run: build
 vet:
 	$(GO) vet ./...
 
-# test: vet, the whole suite (OpenBLAS build), the pure-Go build of the
-# kernels and models, and a short run (TEST_FUZZTIME) of every fuzz target.
+# test: vet, the whole suite (OpenBLAS build), the whole suite in the pure-Go
+# build, and a short run (TEST_FUZZTIME) of every fuzz target.
 test: deps vet
 	$(GO) test ./...
-	CGO_ENABLED=0 $(GO) test ./kernels/ ./models/ ./tensor/
+	CGO_ENABLED=0 $(GO) test ./...
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 # fuzz: every fuzz target for FUZZTIME each, then a table of executions
