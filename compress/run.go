@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/llmcbench/gollm/internal/outdir"
@@ -310,7 +311,7 @@ func compressIn(ctx context.Context, cfg *Config, stage string, progress io.Writ
 		}
 		calib, err = Sample(docs, tok, cfg.Sampling, cfg.NSamples, cfg.Seqlen, cfg.Seed)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--calib %s: %w", strings.Join(cfg.Calib, ","), err)
 		}
 		calib.Files = files
 		for i, s := range calib.Samples {

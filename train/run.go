@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/llmcbench/gollm/grad"
@@ -126,7 +127,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	sampler, err := NewSampler(data, o.SeqLen, o.Seed)
 	if err != nil {
-		return nil, badf("--data: %v (lower --seqlen or give more text)", err)
+		return nil, badf("--data %s: %v (lower --seqlen or give more text)", strings.Join(o.Data, ","), err)
 	}
 	tr := NewTrainer(m, o)
 	res := &Result{Out: o.Out, Params: m.NumParams(), DataTokens: len(data), UnigramEntropy: UnigramEntropy(data), Model: m}

@@ -174,6 +174,9 @@ func prune(ctx context.Context, cfg Config, dir string, progress io.Writer) (*Re
 	}
 	samples, err := calibration(cfg, mc)
 	if err != nil {
+		if len(cfg.Calib) > 0 {
+			return nil, fmt.Errorf("--calib %s: %w", strings.Join(cfg.Calib, ","), err)
+		}
 		return nil, err
 	}
 	imp := cfg.importance()
