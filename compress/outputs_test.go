@@ -2,8 +2,6 @@ package compress
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io/fs"
 	"maps"
@@ -15,85 +13,9 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/models"
 )
-
-// hashTree maps every file under dir (relative path, hidden files
-// included) to its SHA-256; nil if dir does not exist.
-func hashTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	h := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		s := sha256.Sum256(b)
-		h[rel] = hex.EncodeToString(s[:])
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-// entries lists the names in dir.
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
-// copyTree copies the regular files of src (one level) into dst.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range entries(t, src) {
-		b, err := os.ReadFile(filepath.Join(src, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, n), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// hookWriter is a progress writer calling hook once, on the first line
-// that contains marker.
-type hookWriter struct {
-	mu     sync.Mutex
-	marker string
-	hook   func()
-	done   bool
-}
-
-func (w *hookWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done && strings.Contains(string(p), w.marker) {
-		w.done = true
-		w.hook()
-	}
-	return len(p), nil
-}
 
 // outputCases are a fast method and calibrated ones (GPTQ packs, SparseGPT
 // spills its blocks into the staging folder).
@@ -125,26 +47,26 @@ func TestRunInterruptedLeavesOut(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				before := hashTree(t, out)
+				before := testfs.HashTree(t, out)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
 				c := outConfig(t, tc.model, tc.method, out)
-				w := &hookWriter{marker: "block 1/", hook: cancel}
+				w := &testfs.HookWriter{Marker: "block 1/", Hook: cancel}
 				_, err := Run(ctx, c, w)
-				if !w.done {
+				if !w.Fired() {
 					t.Fatal("the run never reported its first block")
 				}
 				if !errors.Is(err, context.Canceled) {
 					t.Fatalf("err = %v, want context.Canceled", err)
 				}
-				if after := hashTree(t, out); !maps.Equal(before, after) {
+				if after := testfs.HashTree(t, out); !maps.Equal(before, after) {
 					t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
 				}
 				want := []string(nil)
 				if previous {
 					want = []string{"out"}
 				}
-				if got := entries(t, parent); !slices.Equal(got, want) {
+				if got := testfs.Entries(t, parent); !slices.Equal(got, want) {
 					t.Errorf("beside --out: %v, want %v", got, want)
 				}
 			})
@@ -161,7 +83,7 @@ func TestRunRefusesForeignOut(t *testing.T) {
 		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
 			parent := t.TempDir()
 			model := filepath.Join(parent, "other-model")
-			copyTree(t, fixtures["opt"].dir, model)
+			testfs.CopyTree(t, fixtures["opt"].dir, model)
 			data := filepath.Join(parent, "data")
 			if err := os.MkdirAll(data, 0o755); err != nil {
 				t.Fatal(err)
@@ -173,7 +95,7 @@ func TestRunRefusesForeignOut(t *testing.T) {
 				out       string
 				overwrite bool
 			}{{model, false}, {model, true}, {data, false}} {
-				before := hashTree(t, step.out)
+				before := testfs.HashTree(t, step.out)
 				c := outConfig(t, tc.model, tc.method, step.out)
 				c.Overwrite = step.overwrite
 				_, err := Run(context.Background(), c, nil)
@@ -183,17 +105,17 @@ func TestRunRefusesForeignOut(t *testing.T) {
 				if !strings.Contains(err.Error(), "--out "+step.out) {
 					t.Errorf("message does not name --out: %v", err)
 				}
-				if after := hashTree(t, step.out); !maps.Equal(before, after) {
+				if after := testfs.HashTree(t, step.out); !maps.Equal(before, after) {
 					t.Fatalf("--out %s changed by a refused run", filepath.Base(step.out))
 				}
 			}
-			before := hashTree(t, data)
+			before := testfs.HashTree(t, data)
 			c := outConfig(t, tc.model, tc.method, data)
 			c.Overwrite = true
 			if _, err := Run(context.Background(), c, nil); err != nil {
 				t.Fatal(err)
 			}
-			if got := hashTree(t, data)["train.jsonl"]; got != before["train.jsonl"] {
+			if got := testfs.HashTree(t, data)["train.jsonl"]; got != before["train.jsonl"] {
 				t.Errorf("--overwrite changed or removed the dataset file")
 			}
 			m, err := models.Load(data, models.Options{})
@@ -201,7 +123,7 @@ func TestRunRefusesForeignOut(t *testing.T) {
 				t.Fatalf("output with --overwrite does not load: %v", err)
 			}
 			m.Close()
-			if got := entries(t, parent); !slices.Equal(got, []string{"data", "other-model"}) {
+			if got := testfs.Entries(t, parent); !slices.Equal(got, []string{"data", "other-model"}) {
 				t.Errorf("beside --out: %v", got)
 			}
 		})
@@ -222,7 +144,7 @@ func TestRunConcurrentOut(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, firstErr = Run(context.Background(), first, &hookWriter{marker: "block 1/", hook: func() {
+				_, firstErr = Run(context.Background(), first, &testfs.HookWriter{Marker: "block 1/", Hook: func() {
 					close(started)
 					<-release
 				}})
@@ -290,7 +212,7 @@ func TestRunReplacesOwnOutput(t *testing.T) {
 		t.Fatalf("replaced output does not load: %v", err)
 	}
 	m.Close()
-	if got := entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
+	if got := testfs.Entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
 		t.Errorf("beside --out: %v", got)
 	}
 }

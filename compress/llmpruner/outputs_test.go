@@ -2,10 +2,7 @@ package llmpruner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,66 +12,9 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/models"
 )
-
-// hashTree maps every file under dir (relative path, hidden files
-// included) to its SHA-256; nil if dir does not exist.
-func hashTree(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	h := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		s := sha256.Sum256(b)
-		h[rel] = hex.EncodeToString(s[:])
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
-// hookWriter calls hook once, on the first write containing marker.
-type hookWriter struct {
-	mu     sync.Mutex
-	marker string
-	hook   func()
-	done   bool
-}
-
-func (w *hookWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done && strings.Contains(string(p), w.marker) {
-		w.done = true
-		w.hook()
-	}
-	return len(p), nil
-}
 
 // outputsSetup returns a small model, a config pruning it into out and a
 // LoRA recovery config of a few steps.
@@ -123,25 +63,25 @@ func TestPruneInterruptedLeavesOut(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				before := hashTree(t, out)
+				before := testfs.HashTree(t, out)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				w := &hookWriter{marker: tc.marker, hook: cancel}
+				w := &testfs.HookWriter{Marker: tc.marker, Hook: cancel}
 				_, _, err := PruneRecover(ctx, c, lc, w)
-				if !w.done {
+				if !w.Fired() {
 					t.Fatalf("the run never wrote %q", tc.marker)
 				}
 				if !errors.Is(err, context.Canceled) {
 					t.Fatalf("err = %v, want context.Canceled", err)
 				}
-				if after := hashTree(t, out); !maps.Equal(before, after) {
+				if after := testfs.HashTree(t, out); !maps.Equal(before, after) {
 					t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
 				}
 				want := []string(nil)
 				if previous {
 					want = []string{"out"}
 				}
-				if got := entries(t, parent); !slices.Equal(got, want) {
+				if got := testfs.Entries(t, parent); !slices.Equal(got, want) {
 					t.Errorf("beside --out: %v, want %v", got, want)
 				}
 			})
@@ -166,24 +106,24 @@ func TestPruneRefusesForeignOut(t *testing.T) {
 		out       string
 		overwrite bool
 	}{{other, false}, {other, true}, {data, false}} {
-		before := hashTree(t, tc.out)
+		before := testfs.HashTree(t, tc.out)
 		c, lc := outputsSetup(t, model, tc.out)
 		c.Overwrite = tc.overwrite
 		_, _, err := PruneRecover(context.Background(), c, lc, nil)
 		if !errors.Is(err, outdir.ErrForeign) || !strings.Contains(err.Error(), "--out "+tc.out) {
 			t.Fatalf("--out %s (overwrite %v): err = %v, want ErrForeign naming --out", tc.out, tc.overwrite, err)
 		}
-		if after := hashTree(t, tc.out); !maps.Equal(before, after) {
+		if after := testfs.HashTree(t, tc.out); !maps.Equal(before, after) {
 			t.Fatalf("--out %s changed by a refused run", tc.out)
 		}
 	}
-	before := hashTree(t, data)
+	before := testfs.HashTree(t, data)
 	c, lc := outputsSetup(t, model, data)
 	c.Overwrite = true
 	if _, _, err := PruneRecover(context.Background(), c, lc, nil); err != nil {
 		t.Fatal(err)
 	}
-	if hashTree(t, data)["train.jsonl"] != before["train.jsonl"] {
+	if testfs.HashTree(t, data)["train.jsonl"] != before["train.jsonl"] {
 		t.Error("the dataset file was changed or removed")
 	}
 	loads(t, data)
@@ -202,12 +142,12 @@ func TestPruneConcurrentOut(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		w := &hookWriter{marker: "llm-pruner: layer ", hook: func() {
+		w := &testfs.HookWriter{Marker: "llm-pruner: layer ", Hook: func() {
 			close(started)
 			<-release
 		}}
 		_, _, firstErr = PruneRecover(context.Background(), c, lc, w)
-		if !w.done {
+		if !w.Fired() {
 			close(started)
 		}
 	}()
@@ -254,7 +194,7 @@ func TestPruneReplacesOwnOutput(t *testing.T) {
 		t.Errorf("config.json is not the second run's:\n%s", cfg)
 	}
 	loads(t, out)
-	if got := entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
+	if got := testfs.Entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
 		t.Errorf("beside --out: %v", got)
 	}
 }

@@ -2,10 +2,7 @@ package omniquant
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,66 +12,9 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/models"
 )
-
-// outHash maps every file under dir (relative path, hidden files included)
-// to its SHA-256; nil if dir does not exist.
-func outHash(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	h := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		s := sha256.Sum256(b)
-		h[rel] = hex.EncodeToString(s[:])
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
-}
-
-func outEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
-// outHook calls hook once, on the first write containing marker.
-type outHook struct {
-	mu     sync.Mutex
-	marker string
-	hook   func()
-	done   bool
-}
-
-func (w *outHook) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done && strings.Contains(string(p), w.marker) {
-		w.done = true
-		w.hook()
-	}
-	return len(p), nil
-}
 
 const outModel = "../../testdata/llama3-tiny"
 
@@ -106,25 +46,25 @@ func TestQuantizeInterruptedLeavesOut(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			before := outHash(t, out)
+			before := testfs.HashTree(t, out)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			w := &outHook{marker: "omniquant: block 1/", hook: cancel}
+			w := &testfs.HookWriter{Marker: "omniquant: block 1/", Hook: cancel}
 			_, err := Quantize(ctx, outConfig(t, out), w)
-			if !w.done {
+			if !w.Fired() {
 				t.Fatal("the run never reported its first block")
 			}
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("err = %v, want context.Canceled", err)
 			}
-			if after := outHash(t, out); !maps.Equal(before, after) {
+			if after := testfs.HashTree(t, out); !maps.Equal(before, after) {
 				t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
 			}
 			want := []string(nil)
 			if previous {
 				want = []string{"out"}
 			}
-			if got := outEntries(t, parent); !slices.Equal(got, want) {
+			if got := testfs.Entries(t, parent); !slices.Equal(got, want) {
 				t.Errorf("beside --out: %v, want %v", got, want)
 			}
 			if previous {
@@ -133,7 +73,7 @@ func TestQuantizeInterruptedLeavesOut(t *testing.T) {
 				if _, err := Quantize(context.Background(), c, nil); err != nil {
 					t.Fatalf("re-run into its own output: %v", err)
 				}
-				if maps.Equal(before, outHash(t, out)) {
+				if maps.Equal(before, testfs.HashTree(t, out)) {
 					t.Error("the re-run did not replace the output")
 				}
 				outLoads(t, out)
@@ -150,7 +90,7 @@ func TestQuantizeRefusesForeignOut(t *testing.T) {
 	if err := os.MkdirAll(other, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range outEntries(t, outModel) {
+	for _, n := range testfs.Entries(t, outModel) {
 		b, err := os.ReadFile(filepath.Join(outModel, n))
 		if err != nil {
 			t.Fatal(err)
@@ -170,24 +110,24 @@ func TestQuantizeRefusesForeignOut(t *testing.T) {
 		out       string
 		overwrite bool
 	}{{other, false}, {other, true}, {data, false}} {
-		before := outHash(t, tc.out)
+		before := testfs.HashTree(t, tc.out)
 		c := outConfig(t, tc.out)
 		c.Overwrite = tc.overwrite
 		_, err := Quantize(context.Background(), c, nil)
 		if !errors.Is(err, outdir.ErrForeign) || !strings.Contains(err.Error(), "--out "+tc.out) {
 			t.Fatalf("--out %s (overwrite %v): err = %v, want ErrForeign naming --out", tc.out, tc.overwrite, err)
 		}
-		if !maps.Equal(before, outHash(t, tc.out)) {
+		if !maps.Equal(before, testfs.HashTree(t, tc.out)) {
 			t.Fatalf("--out %s changed by a refused run", tc.out)
 		}
 	}
-	before := outHash(t, data)
+	before := testfs.HashTree(t, data)
 	c := outConfig(t, data)
 	c.Overwrite = true
 	if _, err := Quantize(context.Background(), c, nil); err != nil {
 		t.Fatal(err)
 	}
-	if outHash(t, data)["train.jsonl"] != before["train.jsonl"] {
+	if testfs.HashTree(t, data)["train.jsonl"] != before["train.jsonl"] {
 		t.Error("the dataset file was changed or removed")
 	}
 	outLoads(t, data)
@@ -203,12 +143,12 @@ func TestQuantizeConcurrentOut(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		w := &outHook{marker: "omniquant: block 1/", hook: func() {
+		w := &testfs.HookWriter{Marker: "omniquant: block 1/", Hook: func() {
 			close(started)
 			<-release
 		}}
 		_, firstErr = Quantize(context.Background(), outConfig(t, out), w)
-		if !w.done {
+		if !w.Fired() {
 			close(started)
 		}
 	}()
