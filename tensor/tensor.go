@@ -86,18 +86,8 @@ func (t *Tensor) ConvertTo(dst []float32) error {
 	d := t.Data
 	kernels.ParallelFor(n, 1<<16, func(lo, hi int) {
 		switch t.DType {
-		case F32:
-			for i := lo; i < hi; i++ {
-				dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(d[4*i:]))
-			}
-		case F16:
-			for i := lo; i < hi; i++ {
-				dst[i] = f16Table[binary.LittleEndian.Uint16(d[2*i:])]
-			}
-		case BF16:
-			for i := lo; i < hi; i++ {
-				dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(d[2*i:])) << 16)
-			}
+		case F32, F16, BF16:
+			convertRange(t.DType, d, dst, lo, hi)
 		case F64:
 			for i := lo; i < hi; i++ {
 				dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(d[8*i:])))
