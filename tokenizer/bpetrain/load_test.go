@@ -187,3 +187,53 @@ func hfOracle(t *testing.T) (node, nodePath string) {
 	}
 	return node, nodePath
 }
+
+// TestHFTrainer: Hugging Face's own BpeTrainer, trained until no pair is
+// left on the world's text and on the tricky texts, learns the same merges
+// in the same order. (Its ids differ, with no special tokens and only the
+// bytes the text uses, but in the same relative order, so ties break alike.)
+func TestHFTrainer(t *testing.T) {
+	node, nodePath := hfOracle(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		text string
+	}{
+		{"world", string(worldTrain(t))},
+		{"tricky", strings.Join(hfCheckTexts, "\n") + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, tc.name+".txt")
+			if err := os.WriteFile(file, []byte(tc.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(node, filepath.Join("testdata", "hf_train.js"), filepath.Join(dir, tc.name+".json"), file)
+			cmd.Env = append(os.Environ(), "NODE_PATH="+nodePath)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("node hf_train.js: %v: %s", err, stderr.String())
+			}
+			var want [][2]string
+			if err := json.Unmarshal(out, &want); err != nil {
+				t.Fatal(err)
+			}
+			m, err := learn(context.Background(), corpusOf(t, tc.text), MaxVocab, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(want) < 10 {
+				t.Fatalf("the reference learned only %d merges", len(want))
+			}
+			for i := range min(len(want), len(m.Merges)) {
+				if m.Merges[i] != want[i] {
+					t.Fatalf("merge %d = %q, Hugging Face's %q", i, m.Merges[i], want[i])
+				}
+			}
+			if len(m.Merges) != len(want) {
+				t.Fatalf("%d merges, Hugging Face %d", len(m.Merges), len(want))
+			}
+		})
+	}
+}
