@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/synth"
+	"github.com/llmcbench/gollm/tokenizer"
 )
 
 func corpusOf(t *testing.T, texts ...string) *Corpus {
@@ -225,4 +226,52 @@ func TestDeterministic(t *testing.T) {
 	if !bytes.Equal(docs[0], docs[1]) {
 		t.Fatal("two trainings on the same text wrote different tokenizer.json files")
 	}
+}
+
+// FuzzTrain: any bytes are either refused as bad input or train a
+// tokenizer whose merged tokens are their pairs' concatenation and that
+// package tokenizer loads and round-trips the text with; never a panic.
+func FuzzTrain(f *testing.F) {
+	for _, s := range []string{"ab ab ab cd\n", "aaaa\n", "é é\n", "", "\xff", "a\r\n\tb  c\n\n", "it's 123 4567!!"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := NewCorpus()
+		if err := c.Add("f", bytes.NewReader(data)); err != nil {
+			if !errors.Is(err, ErrBadInput) {
+				t.Fatalf("error %v is not ErrBadInput", err)
+			}
+			return
+		}
+		m, err := learn(context.Background(), c, len(SpecialTokens)+256+64, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Vocab) > len(SpecialTokens)+256+64 {
+			t.Fatalf("vocabulary %d above the limit", len(m.Vocab))
+		}
+		ids := map[string]bool{}
+		for _, tok := range m.Vocab {
+			if ids[tok] {
+				t.Fatalf("token %q twice", tok)
+			}
+			ids[tok] = true
+		}
+		for _, mg := range m.Merges {
+			if !ids[mg[0]] || !ids[mg[1]] || !ids[mg[0]+mg[1]] {
+				t.Fatalf("merge %q: a part or the result is not a token", mg)
+			}
+		}
+		doc, err := m.TokenizerJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := tokenizer.ParseJSON(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tok.Decode(tok.Encode(string(data), true), true); got != string(data) {
+			t.Fatalf("round trip of %q gave %q", data, got)
+		}
+	})
 }
