@@ -4,7 +4,7 @@ BIN      ?= bin
 FUZZTIME ?= 60s
 TEST_FUZZTIME ?= 3s
 
-.PHONY: all build run test deps vet fuzz bench bench-kernels clean
+.PHONY: all build run test deps oracle vet fuzz bench bench-kernels clean
 
 # The CUDA build (make kernels, cuda-vet, cuda-emu-test, cuda-bins): docs/GPU.md.
 include cuda/kernels.mk
@@ -20,6 +20,20 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libopenblas-dev; \
 	fi
 
+# oracle installs the Hugging Face tokenizers Node bindings (npm package
+# tokenizers) into .cache/oracle, where the tokenizer/bpetrain conformance
+# test finds them (it skips, saying so, without Node or the package).
+ORACLE_DIR ?= .cache/oracle
+oracle:
+	@if [ -d $(ORACLE_DIR)/node_modules/tokenizers ]; then :; \
+	elif ! command -v npm >/dev/null; then \
+		echo "npm not found: the Hugging Face conformance test of tokenizer/bpetrain will be skipped"; \
+	else \
+		echo "installing the npm package tokenizers into $(ORACLE_DIR)"; \
+		mkdir -p $(ORACLE_DIR) && npm install --prefix $(ORACLE_DIR) --no-audit --no-fund --silent tokenizers@0.23.2 \
+		|| echo "npm install failed: the Hugging Face conformance test of tokenizer/bpetrain will be skipped"; \
+	fi
+
 build: deps
 	$(GO) build -o $(BIN)/gollm ./cmd/gollm
 
@@ -32,7 +46,7 @@ vet:
 
 # test: vet, the whole suite (OpenBLAS build), the whole suite in the pure-Go
 # build, and a short run (TEST_FUZZTIME) of every fuzz target.
-test: deps vet
+test: deps oracle vet
 	$(GO) test ./...
 	CGO_ENABLED=0 $(GO) test ./...
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) bash scripts/fuzz.sh

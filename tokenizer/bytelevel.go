@@ -122,3 +122,8 @@ func maximalSubpart(b []byte) int {
 	}
 	return n
 }
+
+// ByteLevelRune returns the rune of GPT-2's byte-level alphabet that stands
+// for byte b: the printable Latin-1 bytes stand for themselves, the others
+// for U+0100 upwards (the ByteLevel pre-tokenizer and decoder's mapping).
+func ByteLevelRune(b byte) rune { return byteToRune[b] }

@@ -196,6 +196,17 @@ func (gpt2Matcher) findAll(s string, dst [][2]int) [][2]int {
 	return dst
 }
 
+// SplitGPT2 splits s with the GPT-2 pre-tokenization regex (the split of
+// the ByteLevel pre-tokenizer with use_regex) and calls fn with each piece,
+// in order; the pieces tile s. It costs one pass over s and no allocation.
+func SplitGPT2(s string, fn func(piece string)) {
+	for i := 0; i < len(s); {
+		end := gpt2MatchAt(s, i)
+		fn(s[i:end])
+		i = end
+	}
+}
+
 func gpt2MatchAt(s string, i int) int {
 	r, n := decodeAt(s, i)
 	if r == '\'' && i+1 < len(s) {

@@ -157,3 +157,32 @@ func FuzzMatchers(f *testing.F) {
 }
 
 func utf8ValidString(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+// TestSplitGPT2 holds the exported split (bpetrain's word splitter) to the
+// reference library's GPT-2 regex cases.
+func TestSplitGPT2(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "regex-oracle.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]struct {
+		Cases []struct {
+			Text   string   `json:"text"`
+			Pieces []string `json:"pieces"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	cases := f["gpt2"].Cases
+	if len(cases) < 10 {
+		t.Fatalf("only %d gpt2 cases", len(cases))
+	}
+	for _, c := range cases {
+		var got []string
+		SplitGPT2(c.Text, func(p string) { got = append(got, p) })
+		if !slices.Equal(got, c.Pieces) && !(len(got) == 0 && len(c.Pieces) == 0) {
+			t.Errorf("SplitGPT2(%q) = %q, want %q", c.Text, got, c.Pieces)
+		}
+	}
+}
