@@ -26,9 +26,13 @@ deps:
 ORACLE_DIR ?= .cache/oracle
 oracle:
 	@if [ -d $(ORACLE_DIR)/node_modules/tokenizers ]; then :; \
-	elif ! command -v npm >/dev/null; then \
-		echo "npm not found: the Hugging Face conformance test of tokenizer/bpetrain will be skipped"; \
 	else \
+		if ! command -v npm >/dev/null; then \
+			echo "installing nodejs and npm (for the Hugging Face tokenizers conformance test)"; \
+			if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm \
+			|| echo "could not install npm: the Hugging Face conformance test of tokenizer/bpetrain will be skipped"; \
+		fi; \
 		echo "installing the npm package tokenizers into $(ORACLE_DIR)"; \
 		mkdir -p $(ORACLE_DIR) && npm install --prefix $(ORACLE_DIR) --no-audit --no-fund --silent tokenizers@0.23.2 \
 		|| echo "npm install failed: the Hugging Face conformance test of tokenizer/bpetrain will be skipped"; \
