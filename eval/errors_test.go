@@ -68,6 +68,8 @@ func TestBadInput(t *testing.T) {
 		{"bad json", map[string]string{"arc_easy/test.jsonl": arcOK + "{oops\n"}, Config{Tasks: []string{"arc_easy"}}, []string{"test.jsonl: line 2: invalid JSON"}},
 		{"text shorter than a window", map[string]string{"wikitext2/wiki.test.raw": " tiny \n"},
 			Config{Tasks: []string{"wikitext2"}, Seqlen: 64}, []string{"wiki.test.raw", "fewer than one window of seqlen 64"}},
+		{"binary raw text", map[string]string{"wikitext2/wiki.test.raw": " = A = \n\x89PNG\r\n"},
+			Config{Tasks: []string{"wikitext2"}, Seqlen: 64}, []string{"wiki.test.raw", "invalid UTF-8 at byte offset 8"}},
 		{"mmlu too many shots", map[string]string{"mmlu/test/x_test.csv": "q,a,b,c,d,A\n", "mmlu/dev/x_dev.csv": "q,a,b,c,d,A\n"},
 			Config{Tasks: []string{"mmlu"}, Shots: 2}, []string{"fewer than 2 shots"}},
 		{"mmlu bad answer letter", map[string]string{"mmlu/test/x_test.csv": "q,a,b,c,d,E\n"},
