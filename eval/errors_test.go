@@ -72,6 +72,8 @@ func TestBadInput(t *testing.T) {
 			Config{Tasks: []string{"wikitext2"}, Seqlen: 64}, []string{"wiki.test.raw", "invalid UTF-8 at byte offset 8"}},
 		{"mmlu too many shots", map[string]string{"mmlu/test/x_test.csv": "q,a,b,c,d,A\n", "mmlu/dev/x_dev.csv": "q,a,b,c,d,A\n"},
 			Config{Tasks: []string{"mmlu"}, Shots: 2}, []string{"fewer than 2 shots"}},
+		{"mmlu empty test file", map[string]string{"mmlu/test/x_test.csv": "q,a,b,c,d,A\n", "mmlu/test/y_test.csv": ""},
+			Config{Tasks: []string{"mmlu"}}, []string{"y_test.csv", "no questions"}},
 		{"mmlu bad answer letter", map[string]string{"mmlu/test/x_test.csv": "q,a,b,c,d,E\n"},
 			Config{Tasks: []string{"mmlu"}}, []string{"x_test.csv: row 1", `"E", want A, B, C or D`}},
 		{"advglue wrong layout", map[string]string{"advglue/dev.json": `{"cola": []}`},
