@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 func TestCheck(t *testing.T) {
@@ -56,4 +57,23 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzCheck holds Check to utf8.Valid plus the NUL rule, and the Reader to
+// Check however the reads cut the stream.
+func FuzzCheck(f *testing.F) {
+	f.Add([]byte("plain text"))
+	f.Add([]byte("世界\x00"))
+	f.Add([]byte("ab\xe4\xb8"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := Check(b)
+		if want := utf8.Valid(b) && bytes.IndexByte(b, 0) < 0; (err == nil) != want {
+			t.Fatalf("Check(%q) = %v, want text=%v", b, err, want)
+		}
+		_, rerr := io.ReadAll(NewReader(iotest.HalfReader(bytes.NewReader(b))))
+		var e1, e2 *Error
+		if (err == nil) != (rerr == nil) || (err != nil && (!errors.As(err, &e1) || !errors.As(rerr, &e2) || *e1 != *e2)) {
+			t.Fatalf("%q: Check %v, Reader %v", b, err, rerr)
+		}
+	})
 }
