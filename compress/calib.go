@@ -14,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"unicode"
+
+	"github.com/llmcbench/gollm/internal/textcheck"
 )
 
 // CalibFile describes one calibration file as it was read.
@@ -98,6 +100,7 @@ func readDocFile(path string) (docs []string, info CalibFile, err error) {
 		r = gz
 		name = strings.TrimSuffix(name, ".gz")
 	}
+	r = textcheck.NewReader(r) // binary data is refused with its offset
 	br := bufio.NewReaderSize(io.LimitReader(r, 16*maxDocBytes), 1<<20)
 	switch {
 	case strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".json"):
@@ -155,8 +158,11 @@ func (c *countReader) Read(p []byte) (int, error) {
 // readJSONDocs reads JSON lines or a JSON array of records or strings.
 func readJSONDocs(r *bufio.Reader, path string) ([]string, error) {
 	first, err := peekNonSpace(r)
-	if err != nil {
+	if err == io.EOF {
 		return nil, badInput("calibration file %s: empty", path)
+	}
+	if err != nil {
+		return nil, badInput("calibration file %s: %v", path, err)
 	}
 	var docs []string
 	if first == '[' {

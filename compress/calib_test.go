@@ -84,6 +84,10 @@ func TestReadDocuments(t *testing.T) {
 		{"bad.json.gz", "not gzip", "gzip"},
 		{"blank.txt", "  \n\t", "no text"},
 		{"bad.json", "[1, 2", "JSON array"},
+		{"binary.bin", "text\xff\xfe", "invalid UTF-8 at byte offset 4"},
+		{"nul.txt", "ab\x00", "NUL byte at byte offset 2"},
+		{"binary.raw", "line one\nline \x80two\n", "invalid UTF-8 at byte offset 14"},
+		{"binary.jsonl", "{\"text\": \"a\xc3\"}\n", "invalid UTF-8 at byte offset 11"},
 	}
 	for _, tc := range bad {
 		p := writeFile(t, dir, tc.name, []byte(tc.data))

@@ -91,6 +91,10 @@ func loadMMLUData(dataDir string, d dataSpec) (*mmluSplits, error) {
 				if err != nil {
 					return nil, err
 				}
+				if set.suffix == "_test.csv" && len(items[subject]) == 0 {
+					// An empty subject would drop out of the average unseen.
+					return nil, badInput(f, "task mmlu: no questions (an empty test file)")
+				}
 				set.into[subject] = append(set.into[subject], items[subject]...)
 				s.files = append(s.files, f)
 			}
@@ -129,6 +133,9 @@ func loadMMLUData(dataDir string, d dataSpec) (*mmluSplits, error) {
 			items, err := readMMLUFile(f, config(f), false)
 			if err != nil {
 				return nil, err
+			}
+			if set.split == "test" && len(items) == 0 {
+				return nil, badInput(f, "task mmlu: no questions (an empty test file)")
 			}
 			for subj, it := range items {
 				set.into[subj] = append(set.into[subj], it...)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/llmcbench/gollm/internal/textcheck"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
@@ -293,7 +294,7 @@ func readLines(path string) ([]string, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 1<<20)
+	br := bufio.NewReaderSize(textcheck.NewReader(rc), 1<<20) // binary data is refused with its offset
 	var out []string
 	for {
 		s, err := br.ReadString('\n')

@@ -202,10 +202,21 @@ func limitDocs[T any](e *env, docs []T) []T {
 // folder and files are where it looks for them (it does not read them; Run
 // does). Commands call it before loading a model so that a typo fails in a
 // second. Its errors match ErrBadInput.
+//
+// Check is stricter than Run about what a user asked for explicitly: Shots
+// above 0 for a task that takes no shots, and the llmcbench prompt variant
+// for a task that has only the harness one, are refused (Run runs them
+// without shots, or in the harness variant, and says so in the result's
+// notes).
 func Check(cfg Config) error {
 	names, err := checkConfig(&cfg)
 	if err != nil {
 		return err
+	}
+	for _, name := range names {
+		if err := checkVariant(cfg, name); err != nil {
+			return err
+		}
 	}
 	if cfg.DataDir != "" {
 		if st, err := os.Stat(cfg.DataDir); err != nil || !st.IsDir() {
@@ -223,6 +234,32 @@ func Check(cfg Config) error {
 		if _, err := def.data.find(def.name, cfg.DataDir); err != nil {
 			return withTask(err, def.name)
 		}
+	}
+	return nil
+}
+
+// checkVariant refuses shots and a prompt variant that task name does not
+// have (see Check).
+func checkVariant(cfg Config, name string) error {
+	if cfg.PromptVariant == VariantLLMCBench {
+		has := false
+		for _, d := range registry[name] {
+			has = has || d.variant == VariantLLMCBench
+		}
+		if !has {
+			return badInput("", "--prompt %s: task %s has only the %s variant (drop --prompt, or see gollm eval --list-tasks)", VariantLLMCBench, name, VariantHarness)
+		}
+	}
+	if def := lookupTask(name, cfg.PromptVariant); cfg.Shots > 0 && !def.shots {
+		var with []string
+		seen := map[string]bool{}
+		for _, d := range taskList {
+			if d.shots && !seen[d.name] {
+				seen[d.name] = true
+				with = append(with, d.name)
+			}
+		}
+		return badInput("", "--shots %d: task %s is zero-shot (tasks that take shots: %s)", cfg.Shots, name, strings.Join(with, ", "))
 	}
 	return nil
 }

@@ -93,6 +93,10 @@ func TestCheck(t *testing.T) {
 		{"negative seed", Config{Tasks: []string{"c4"}, DataDir: testData, Seed: -1}, "must not be negative"},
 		{"seqlen 1", Config{Tasks: []string{"wikitext2"}, DataDir: testData, Seqlen: 1}, "seqlen 1"},
 		{"unknown task", Config{Tasks: []string{"arc_medium"}, DataDir: testData}, `unknown task "arc_medium"`},
+		{"shots on a zero-shot task", Config{Tasks: []string{"mmlu", "arc_easy"}, DataDir: testData, Shots: 5}, "--shots 5: task arc_easy is zero-shot"},
+		{"shots on mmlu and advglue", Config{Tasks: []string{"mmlu", "advglue"}, DataDir: testData, Shots: 1}, ""},
+		{"llmcbench prompt on a harness-only task", Config{Tasks: []string{"mmlu", "arc_easy"}, DataDir: testData, PromptVariant: VariantLLMCBench}, "--prompt llmcbench: task arc_easy has only the harness variant"},
+		{"llmcbench prompt on llmcbench tasks", Config{Tasks: []string{"mmlu", "advglue", "truthfulqa"}, PromptVariant: VariantLLMCBench, DataDir: testData}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -124,6 +125,9 @@ func (r rawConfig) num(k string) (float64, bool, error) {
 func ParseConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
+		if st, serr := os.Stat(path); serr == nil && st.IsDir() {
+			return nil, fmt.Errorf("config %s: %w: is a folder, not a file", path, ErrBadModel)
+		}
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	c, err := parseConfig(b)
@@ -160,7 +164,8 @@ func parseConfig(b []byte) (*Config, error) {
 		}
 		return v
 	}
-	// integer reads the first present key; required ones must be positive.
+	// integer reads the first present key, which must be a positive size;
+	// a required one must be present.
 	integer := func(required bool, keys ...string) int {
 		for _, k := range keys {
 			f, ok, err := r.num(k)
@@ -185,7 +190,9 @@ func parseConfig(b []byte) (*Config, error) {
 					}
 					return 0
 				}
-				if required && f == 0 && firstErr == nil {
+				// Optional sizes fall back to a default when absent or
+				// null; a value given must still be positive.
+				if f == 0 && firstErr == nil {
 					firstErr = fmt.Errorf("field %q must be positive", k)
 				}
 				return int(f)
@@ -210,6 +217,15 @@ func parseConfig(b []byte) (*Config, error) {
 			}
 		}
 		return def
+	}
+	// epsilon reads a normalization epsilon: zero or positive, and finite
+	// in float32 (the forward pass adds it in float32).
+	epsilon := func(def float64, k string) float32 {
+		f := float(def, k)
+		if e := float32(f); (f < 0 || math.IsInf(float64(e), 0)) && firstErr == nil {
+			firstErr = fmt.Errorf("field %q = %v must be zero or positive and finite", k, f)
+		}
+		return float32(f)
 	}
 	ids := func(k string) []int {
 		if !r.has(k) {
@@ -262,8 +278,13 @@ func parseConfig(b []byte) (*Config, error) {
 		if c.HeadDim == 0 && c.Heads > 0 {
 			c.HeadDim = c.Hidden / c.Heads
 		}
+		if v, ok := r["max_position_embeddings"]; ok && bytes.Equal(v, []byte("null")) && firstErr == nil {
+			// transformers has no fallback for an explicit null (its
+			// rotary embedding then has no length): refuse it.
+			firstErr = fmt.Errorf("field \"max_position_embeddings\" is null (want a positive size, or leave it out for the default 2048)")
+		}
 		c.MaxPos = integer(false, "max_position_embeddings")
-		c.NormEps = float32(float(1e-6, "rms_norm_eps"))
+		c.NormEps = epsilon(1e-6, "rms_norm_eps")
 		c.TieEmbed = boolean("tie_word_embeddings", false)
 		c.HiddenAct = str("hidden_act")
 		if c.HiddenAct == "" {
@@ -318,7 +339,7 @@ func parseConfig(b []byte) (*Config, error) {
 			c.KVHeads = integer(true, "multi_query_group_num")
 		}
 		c.MaxPos = integer(false, "seq_length")
-		c.NormEps = float32(float(1e-5, "layernorm_epsilon"))
+		c.NormEps = epsilon(1e-5, "layernorm_epsilon")
 		c.TieEmbed = false
 		c.HiddenAct = "swiglu"
 		c.RMSNorm = boolean("rmsnorm", true)
@@ -329,11 +350,15 @@ func parseConfig(b []byte) (*Config, error) {
 		if r.has("original_rope") && !boolean("original_rope", true) && firstErr == nil {
 			firstErr = fmt.Errorf("original_rope=false is not supported (ChatGLM's own code supports only the original rotary)")
 		}
-		c.Rope = RopeConfig{Theta: 10000 * float(1, "rope_ratio"), Type: "default", RotaryDim: c.HeadDim / 2, Interleaved: true}
+		ratio := float(1, "rope_ratio")
+		if !(ratio > 0) && firstErr == nil {
+			firstErr = fmt.Errorf("field \"rope_ratio\" = %v must be positive", ratio)
+		}
+		c.Rope = RopeConfig{Theta: 10000 * ratio, Type: "default", RotaryDim: c.HeadDim / 2, Interleaved: true}
 	case "":
 		return nil, fmt.Errorf("missing field \"model_type\" (and no known architectures entry)")
 	default:
-		return nil, fmt.Errorf("unknown architecture: model_type %q (supported: llama, mistral, opt, chatglm)", c.ModelType)
+		return nil, fmt.Errorf("unknown architecture: model_type %s (supported: llama, mistral, opt, chatglm)", quote(c.ModelType))
 	}
 	if firstErr != nil {
 		return nil, firstErr
@@ -376,9 +401,9 @@ func parseConfig(b []byte) (*Config, error) {
 	case c.HeadDim <= 0 || c.Rope.RotaryDim%2 != 0:
 		return nil, fmt.Errorf("head dimension %d (rotary %d) must be positive and even", c.HeadDim, c.Rope.RotaryDim)
 	case c.Arch == "opt" && c.HiddenAct != "relu" && c.HiddenAct != "gelu":
-		return nil, fmt.Errorf("activation_function %q is not supported (relu, gelu)", c.HiddenAct)
+		return nil, fmt.Errorf("activation_function %s is not supported (relu, gelu)", quote(c.HiddenAct))
 	case c.Arch == "llama" && c.HiddenAct != "silu":
-		return nil, fmt.Errorf("hidden_act %q is not supported (silu)", c.HiddenAct)
+		return nil, fmt.Errorf("hidden_act %s is not supported (silu)", quote(c.HiddenAct))
 	}
 	if c.MaxPos == 0 {
 		c.MaxPos = 2048
@@ -393,26 +418,46 @@ func parseRope(r rawConfig, c *Config) error {
 	} else if ok {
 		c.Rope.Theta = f
 	}
+	if err := checkTheta("field rope_theta", c.Rope.Theta); err != nil {
+		return err
+	}
 	// transformers 5 spells it rope_parameters (theta inside); older configs rope_scaling.
 	var params map[string]any
+	var pkey string
 	for _, k := range []string{"rope_parameters", "rope_scaling"} {
 		if r.has(k) {
 			if err := json.Unmarshal(r[k], &params); err != nil {
 				return fmt.Errorf("field %q is not an object", k)
 			}
+			pkey = k
 			break
 		}
 	}
 	if params == nil {
 		return nil
 	}
+	var badField error
 	getf := func(k string, def float64) float64 {
-		if v, ok := params[k].(float64); ok {
-			return v
+		v, ok := params[k]
+		if !ok || v == nil {
+			return def
 		}
-		return def
+		f, ok := v.(float64)
+		if !ok {
+			if badField == nil {
+				badField = fmt.Errorf("field %s.%s = %s is not a number", pkey, k, quote(fmt.Sprint(v)))
+			}
+			return def
+		}
+		return f
 	}
 	c.Rope.Theta = getf("rope_theta", c.Rope.Theta)
+	if badField != nil {
+		return badField
+	}
+	if err := checkTheta(pkey+".rope_theta", c.Rope.Theta); err != nil {
+		return err
+	}
 	typ, _ := params["rope_type"].(string)
 	if typ == "" {
 		typ, _ = params["type"].(string)
@@ -422,6 +467,14 @@ func parseRope(r rawConfig, c *Config) error {
 	}
 	c.Rope.Type = typ
 	c.Rope.Factor = getf("factor", 1)
+	if typ == "llama3" {
+		c.Rope.LowFreqFactor = getf("low_freq_factor", 0)
+		c.Rope.HighFreqFactor = getf("high_freq_factor", 0)
+		c.Rope.OriginalMaxPos = int(getf("original_max_position_embeddings", 0))
+	}
+	if badField != nil {
+		return badField
+	}
 	switch typ {
 	case "default":
 	case "linear":
@@ -429,16 +482,39 @@ func parseRope(r rawConfig, c *Config) error {
 			return fmt.Errorf("rope factor %v must be positive", c.Rope.Factor)
 		}
 	case "llama3":
-		c.Rope.LowFreqFactor = getf("low_freq_factor", 0)
-		c.Rope.HighFreqFactor = getf("high_freq_factor", 0)
-		c.Rope.OriginalMaxPos = int(getf("original_max_position_embeddings", 0))
 		if c.Rope.Factor <= 0 || c.Rope.LowFreqFactor <= 0 || c.Rope.HighFreqFactor <= c.Rope.LowFreqFactor || c.Rope.OriginalMaxPos <= 0 {
 			return fmt.Errorf("llama3 rope scaling needs factor, low_freq_factor < high_freq_factor and original_max_position_embeddings")
 		}
 	default:
-		return fmt.Errorf("rope type %q is not supported (default, linear, llama3)", typ)
+		return fmt.Errorf("rope type %s is not supported (default, linear, llama3)", quote(typ))
 	}
 	return nil
+}
+
+// checkTheta refuses a rotary base that is not positive (the frequencies
+// theta^(-2i/d) would be infinite or NaN).
+func checkTheta(field string, theta float64) error {
+	if !(theta > 0) || math.IsInf(theta, 0) {
+		return fmt.Errorf("%s = %v must be positive", field, theta)
+	}
+	return nil
+}
+
+// maxQuoted bounds a value quoted in an error message: a config field can
+// hold megabytes, and a message must stay one readable line.
+const maxQuoted = 60
+
+// quote returns s quoted for an error message, cut to maxQuoted bytes (at a
+// character boundary) with its full length said when it was longer.
+func quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
 }
 
 // InvFreq computes the rotary inverse frequencies (RotaryDim/2 of them) with
@@ -477,6 +553,9 @@ func (rc *RopeConfig) InvFreq() []float32 {
 // LoadConfig reads dir/config.json and, where present, dir/generation_config.json
 // (whose BOS/EOS take precedence, as transformers' generate does).
 func LoadConfig(dir string) (*Config, error) {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("model %s: %w: is a file, not a model folder (config.json, model.safetensors, tokenizer files)", dir, ErrBadModel)
+	}
 	c, err := ParseConfig(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return nil, err

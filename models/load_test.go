@@ -104,6 +104,22 @@ func TestLoadBadInput(t *testing.T) {
 			}
 			return ts
 		}, want: []string{"model.decoder.layers.0.fc1.bias", "not a float type"}},
+		{name: "fewer layers in config", fixture: "llama2-tiny", cfg: func(c map[string]any) { c["num_hidden_layers"] = 1 },
+			want: []string{"config.json", "num_hidden_layers is 1", `tensor "model.layers.1.`}},
+		{name: "fewer layers in opt config", fixture: "opt-tiny", cfg: func(c map[string]any) { c["num_hidden_layers"] = 1 },
+			want: []string{"config.json", "num_hidden_layers is 1", `tensor "model.decoder.layers.1.`}},
+		{name: "fewer layers in chatglm config", fixture: "chatglm3-tiny", cfg: func(c map[string]any) { c["num_layers"] = 1 },
+			want: []string{"config.json", "num_layers is 1", `tensor "transformer.encoder.layers.1.`}},
+		{name: "config.json is a folder", fixture: "opt-tiny", raw: func(dir string) {
+			p := filepath.Join(dir, "config.json")
+			os.Remove(p)
+			os.Mkdir(p, 0o755)
+		}, want: []string{"config.json", "is a folder"}},
+		{name: "model.safetensors is a folder", fixture: "opt-tiny", raw: func(dir string) {
+			p := filepath.Join(dir, "model.safetensors")
+			os.Remove(p)
+			os.Mkdir(p, 0o755)
+		}, want: []string{"model.safetensors", "is a folder"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -129,6 +145,96 @@ func TestLoadBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLoadModelIsFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(p, []byte("x"), 0o644)
+	_, err := Load(p, Options{})
+	if !errors.Is(err, ErrBadModel) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "is a file") {
+		t.Fatalf("Load(a file) = %v, want ErrBadModel naming %s", err, p)
+	}
+}
+
+func TestLayerIndex(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		i    int
+		ok   bool
+	}{
+		{"model.layers.12.mlp.up_proj.weight", 12, true},
+		{"model.decoder.layers.0.fc1.bias", 0, true},
+		{"transformer.encoder.layers.27.self_attention.dense.weight", 27, true},
+		{"layers.3.w", 3, true},
+		{"model.norm.weight", 0, false},
+		{"model.extra_layers.3.w", 0, false},
+		{"model.layers.x.w", 0, false},
+		{"model.layers.7", 0, false},
+	} {
+		if i, ok := layerIndex(c.name); i != c.i || ok != c.ok {
+			t.Errorf("layerIndex(%q) = %d, %v, want %d, %v", c.name, i, ok, c.i, c.ok)
+		}
+	}
+}
+
+// TestConfigRefusesBadValues checks that explicitly invalid values are
+// refused with one line naming the field, while absent and null ones with a
+// documented default are not.
+func TestConfigRefusesBadValues(t *testing.T) {
+	const llama = `{"model_type":"llama","vocab_size":10,"hidden_size":8,"intermediate_size":16,"num_hidden_layers":1,"num_attention_heads":2,"max_position_embeddings":64,"rope_theta":10000%s}`
+	const chatglm = `{"model_type":"chatglm","padded_vocab_size":10,"hidden_size":8,"ffn_hidden_size":16,"num_layers":1,"num_attention_heads":2,"kv_channels":4,"seq_length":64%s}`
+	llama3Rope := func(kv string) string {
+		return `,"rope_scaling":{"rope_type":"llama3","factor":8,"low_freq_factor":1,"high_freq_factor":4,"original_max_position_embeddings":32` + kv + `}`
+	}
+	bad := []struct {
+		name, base, extra, want string
+	}{
+		{"max_position_embeddings 0", llama, `,"max_position_embeddings":0`, `"max_position_embeddings" must be positive`},
+		{"max_position_embeddings null", llama, `,"max_position_embeddings":null`, `"max_position_embeddings" is null`},
+		{"head_dim 0", llama, `,"head_dim":0`, `"head_dim" must be positive`},
+		{"num_key_value_heads 0", llama, `,"num_key_value_heads":0`, `"num_key_value_heads" must be positive`},
+		{"rope factor a string", llama, llama3Rope(`,"factor":"NaN"`), `rope_scaling.factor = "NaN" is not a number`},
+		{"rope low_freq_factor a string", llama, llama3Rope(`,"low_freq_factor":"1"`), `rope_scaling.low_freq_factor = "1" is not a number`},
+		{"rope_theta 0", llama, `,"rope_theta":0`, "rope_theta = 0 must be positive"},
+		{"rope_theta negative", llama, `,"rope_theta":-500000`, "rope_theta = -500000 must be positive"},
+		{"rope_parameters rope_theta negative", llama, `,"rope_parameters":{"rope_type":"default","rope_theta":-1}`, "rope_parameters.rope_theta = -1 must be positive"},
+		{"rope_parameters rope_theta a string", llama, `,"rope_parameters":{"rope_type":"default","rope_theta":"1e4"}`, `rope_parameters.rope_theta = "1e4" is not a number`},
+		{"rms_norm_eps negative", llama, `,"rms_norm_eps":-1`, `"rms_norm_eps" = -1 must be zero or positive`},
+		{"rms_norm_eps beyond float32", llama, `,"rms_norm_eps":1e300`, `"rms_norm_eps" = 1e+300`},
+		{"chatglm kv_channels 0", chatglm, `,"kv_channels":0`, `"kv_channels" must be positive`},
+		{"chatglm seq_length 0", chatglm, `,"seq_length":0`, `"seq_length" must be positive`},
+		{"chatglm layernorm_epsilon negative", chatglm, `,"layernorm_epsilon":-0.5`, `"layernorm_epsilon" = -0.5`},
+		{"chatglm rope_ratio 0", chatglm, `,"rope_ratio":0`, `"rope_ratio" = 0 must be positive`},
+		{"long model_type is cut", llama, `,"model_type":"` + strings.Repeat("x", 1<<20) + `"`, `xxx"… (1048576 bytes)`},
+		{"long hidden_act is cut", llama, `,"hidden_act":"` + strings.Repeat("é", 1000) + `"`, `… (2000 bytes)`},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			// A later duplicate key wins in encoding/json, as in Python's json.
+			js := strings.Replace(c.base, "%s", c.extra, 1)
+			_, err := parseConfig([]byte(js))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") || len(msg) > 300 {
+				t.Errorf("error %q: want one short line containing %q", msg, c.want)
+			}
+		})
+	}
+	good := []struct{ name, base, extra string }{
+		{"max_position_embeddings absent", `{"model_type":"llama","vocab_size":10,"hidden_size":8,"intermediate_size":16,"num_hidden_layers":1,"num_attention_heads":2%s}`, ""},
+		{"head_dim null", llama, `,"head_dim":null`},
+		{"num_key_value_heads null", llama, `,"num_key_value_heads":null`},
+		{"rms_norm_eps 0", llama, `,"rms_norm_eps":0`},
+		{"rope_scaling null", llama, `,"rope_scaling":null`},
+		{"chatglm without seq_length and kv_channels", `{"model_type":"chatglm","padded_vocab_size":10,"hidden_size":8,"ffn_hidden_size":16,"num_layers":1,"num_attention_heads":2%s}`, ""},
+	}
+	for _, c := range good {
+		if _, err := parseConfig([]byte(strings.Replace(c.base, "%s", c.extra, 1))); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/llmcbench/gollm/backend"
@@ -199,6 +200,11 @@ func buildArch(b *builder) (arch, error) {
 // out-of-memory.
 func (m *Model) preflight(src source, opt Options) error {
 	c := m.Config
+	if ck, ok := src.(*ckSource); ok {
+		if err := ck.checkLayerCount(); err != nil {
+			return err
+		}
+	}
 	b := &builder{m: m, src: src, lazy: true, dry: true}
 	a, err := buildArch(b)
 	if err != nil {
@@ -353,6 +359,75 @@ func (s *ckSource) tensor(name string, shape ...int) (*tensor.Tensor, error) {
 		}
 	}
 	return t, nil
+}
+
+// checkLayerCount refuses a checkpoint holding blocks beyond the config's
+// layer count: running the first layers only would give wrong numbers
+// without a word (a missing block is reported by check).
+func (s *ckSource) checkLayerCount() error {
+	for _, name := range s.ck.Names() {
+		if i, ok := layerIndex(name); ok && i >= s.cfg.Layers {
+			key := "num_hidden_layers"
+			if s.cfg.Arch == "chatglm" {
+				key = "num_layers"
+			}
+			return fmt.Errorf("config %s: %w: %s is %d, but the checkpoint holds tensor %q of layer %d", s.cfg.Path, ErrBadModel, key, s.cfg.Layers, name, i)
+		}
+	}
+	return nil
+}
+
+// layerIndex returns N for a tensor name with a segment "layers.N."
+// (model.layers.N., model.decoder.layers.N., transformer.encoder.layers.N.).
+func layerIndex(name string) (int, bool) {
+	for rest, off := name, 0; ; {
+		j := strings.Index(rest, "layers.")
+		if j < 0 {
+			return 0, false
+		}
+		start := off + j
+		rest, off = rest[j+len("layers."):], start+len("layers.")
+		if start > 0 && name[start-1] != '.' {
+			continue
+		}
+		k := 0
+		for k < len(rest) && rest[k] >= '0' && rest[k] <= '9' {
+			k++
+		}
+		if k == 0 || k > 9 || k == len(rest) || rest[k] != '.' {
+			continue
+		}
+		n, _ := strconv.Atoi(rest[:k])
+		return n, true
+	}
+}
+
+// CheckFinite reads every float tensor of the checkpoint in dir and
+// returns an ErrBadModel error naming the first NaN or Inf weight. Load
+// checks each weight as it is built; a command that loads blocks lazily
+// and works for minutes before the last block (compress) calls this first,
+// so a corrupt checkpoint fails before any work. It costs one read of the
+// weights (memory-mapped: no copy).
+func CheckFinite(dir string) error {
+	ck, err := tensor.OpenCheckpoint(dir)
+	if err != nil {
+		return err
+	}
+	defer ck.Close()
+	s := &ckSource{ck: ck}
+	for _, name := range ck.Names() {
+		if info, _ := ck.Info(name); !info.DType.IsFloat() {
+			continue
+		}
+		t, err := ck.Tensor(name)
+		if err != nil {
+			return err
+		}
+		if i := t.NonFinite(); i >= 0 {
+			return s.nonFinite(t, i)
+		}
+	}
+	return nil
 }
 
 // checkFinite enables the NaN/Inf check of every float weight at load (a

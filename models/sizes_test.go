@@ -3,6 +3,7 @@ package models
 import (
 	"encoding/binary"
 	"errors"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -197,6 +198,11 @@ func TestNonFiniteWeights(t *testing.T) {
 		{"llama2-tiny", "model.embed_tokens.weight", 0xfc00, "-Inf"},
 		{"opt-tiny", "model.decoder.layers.1.fc1.bias", 0x7e01, "NaN"},
 	}
+	for _, f := range []string{"llama2-tiny", "opt-tiny", "chatglm3-tiny"} {
+		if err := CheckFinite(filepath.Join("..", "testdata", f)); err != nil {
+			t.Errorf("CheckFinite(%s): %v", f, err)
+		}
+	}
 	for _, c := range cases {
 		t.Run(c.tensor, func(t *testing.T) {
 			dir := copyFixture(t, c.fixture, nil, poison(c.tensor, c.bits, 5))
@@ -208,9 +214,17 @@ func TestNonFiniteWeights(t *testing.T) {
 			if !errors.Is(err, ErrBadModel) {
 				t.Errorf("not ErrBadModel: %v", err)
 			}
-			for _, w := range []string{`"` + c.tensor + `"`, "model.safetensors", c.want, "element 5"} {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q lacks %q", err, w)
+			// CheckFinite (compress's check before any work) finds the same weight.
+			cerr := CheckFinite(dir)
+			for _, e := range []error{err, cerr} {
+				if !errors.Is(e, ErrBadModel) {
+					t.Errorf("not ErrBadModel: %v", e)
+					continue
+				}
+				for _, w := range []string{`"` + c.tensor + `"`, "model.safetensors", c.want, "element 5"} {
+					if !strings.Contains(e.Error(), w) {
+						t.Errorf("error %q lacks %q", e, w)
+					}
 				}
 			}
 		})

@@ -55,6 +55,14 @@ func ParseHeader(header []byte, dataLen int64) (map[string]Info, map[string]stri
 	if err := dec.Decode(&raw); err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: header is not a JSON object: %v", ErrFormat, err)
 	}
+	// The format lets writers pad the header for alignment with trailing
+	// whitespace (0x20; the reference reader, serde_json, takes any JSON
+	// whitespace); anything else after the object, NUL bytes included, the
+	// reference reader refuses as trailing characters, and so does gollm.
+	if rest := header[dec.InputOffset():]; len(bytes.TrimLeft(rest, " \t\r\n")) > 0 {
+		i := int(dec.InputOffset()) + len(rest) - len(bytes.TrimLeft(rest, " \t\r\n"))
+		return nil, nil, nil, fmt.Errorf("%w: header has byte 0x%02x after its JSON object at header offset %d (only whitespace padding is allowed)", ErrFormat, header[i], i)
+	}
 	infos := make(map[string]Info, len(raw))
 	var meta map[string]string
 	for name, msg := range raw {
@@ -143,6 +151,10 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("safetensors %s: %w", path, err)
+	}
+	if st.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("safetensors %s: %w: is a folder, not a file", path, ErrFormat)
 	}
 	sf, err := openFile(f, path, st.Size())
 	if err != nil {

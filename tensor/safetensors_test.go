@@ -87,6 +87,8 @@ func TestOpenBadInput(t *testing.T) {
 		{name: "negative shape", header: `{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}`, want: "bad shape"},
 		{name: "three offsets", header: `{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}}`, data: make([]byte, 8), want: "2 entries"},
 		{name: "bad metadata", header: `{"__metadata__":{"a":1}}`, want: "__metadata__"},
+		{name: "NUL padding", header: good + "\x00\x00\x00", data: make([]byte, 8), want: "byte 0x00 after its JSON object"},
+		{name: "second object", header: good + " {}", data: make([]byte, 8), want: "byte 0x7b after its JSON object"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -110,6 +112,19 @@ func TestOpenBadInput(t *testing.T) {
 				t.Errorf("error %q: want one line naming %s and containing %q", msg, p, c.want)
 			}
 		})
+	}
+	dir := filepath.Join(t.TempDir(), "x.safetensors")
+	os.Mkdir(dir, 0o755)
+	if _, err := Open(dir); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), dir) {
+		t.Errorf("a folder: %v, want ErrFormat naming %s", err, dir)
+	}
+	// Whitespace padding (what aligning writers add) is valid.
+	for _, pad := range []string{"     ", " \t\r\n"} {
+		f, err := Open(writeRaw(t, good+pad, make([]byte, 8)))
+		if err != nil {
+			t.Fatalf("header padded with %q: %v", pad, err)
+		}
+		f.Close()
 	}
 	p := writeRaw(t, good, make([]byte, 8))
 	f, err := Open(p)

@@ -142,6 +142,10 @@ type jsonFile struct {
 	Padding       json.RawMessage  `json:"padding"`
 }
 
+// maxTokenID bounds token ids (the largest vocabularies hold about 2^18
+// tokens; models.MaxWidth bounds vocab_size at the same 2^24).
+const maxTokenID = 1 << 24
+
 type jsonAddedToken struct {
 	ID         int    `json:"id"`
 	Content    string `json:"content"`
@@ -270,8 +274,13 @@ func ParseJSON(data []byte) (*Tokenizer, error) {
 			id = nextID
 			nextID++
 		}
-		if id < 0 || id > 1<<26 {
-			return nil, fmt.Errorf("added token %d (%q): id %d out of range", i, at.Content, id)
+		// The reference assigns the id as above and only warns when the
+		// stored one differs; a stored id no vocabulary reaches is refused.
+		if at.ID < 0 || at.ID > maxTokenID {
+			return nil, fmt.Errorf("added token %d: id %d out of range 0…%d", i, at.ID, maxTokenID)
+		}
+		if id < 0 || id > maxTokenID {
+			return nil, fmt.Errorf("added token %d: assigned id %d out of range 0…%d", i, id, maxTokenID)
 		}
 		tok := &addedToken{id: id, content: at.Content, singleWord: at.SingleWord, lstrip: at.LStrip,
 			rstrip: at.RStrip, normalized: normalized, special: at.Special}

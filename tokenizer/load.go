@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,22 +120,43 @@ func (c *folderConfig) isChatGLM() bool {
 		strings.Contains(c.autoMap, chatGLMTokenizationFile)
 }
 
-// tokenString reads a token given as "<s>" or {"content": "<s>", ...}.
-func tokenString(raw json.RawMessage) string {
+// tokenString reads a token given as "<s>" or {"content": "<s>", ...};
+// it reports false for any other JSON value.
+func tokenString(raw json.RawMessage) (string, bool) {
 	if isNull(raw) {
-		return ""
+		return "", true
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return s
+		return s, true
 	}
 	var obj struct {
 		Content string `json:"content"`
 	}
 	if json.Unmarshal(raw, &obj) == nil {
-		return obj.Content
+		return obj.Content, true
 	}
-	return ""
+	return "", false
+}
+
+// jsonKind names the JSON type of raw for an error message.
+func jsonKind(raw json.RawMessage) string {
+	switch b := bytes.TrimSpace(raw); {
+	case len(b) == 0:
+		return "empty"
+	case b[0] == '"':
+		return "a string"
+	case b[0] == '{':
+		return "an object"
+	case b[0] == '[':
+		return "an array"
+	case b[0] == 't' || b[0] == 'f':
+		return "a boolean"
+	case b[0] == 'n':
+		return "null"
+	default:
+		return "a number"
+	}
 }
 
 // idList reads a token id given as 2 or [2, 32000].
@@ -186,26 +208,46 @@ func readFolderConfig(dir string) (*folderConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, src := range []map[string]json.RawMessage{tc, stm} {
-		if c.bosTok == "" && src["bos_token"] != nil {
-			c.bosTok = tokenString(src["bos_token"])
-		}
-		if c.eosTok == "" && src["eos_token"] != nil {
-			c.eosTok = tokenString(src["eos_token"])
-		}
-		if c.padTok == "" && src["pad_token"] != nil {
-			c.padTok = tokenString(src["pad_token"])
+	// A field of the wrong type is refused, not read as absent: the
+	// tokenizer would silently add (or not add) BOS, or pick another id.
+	for _, f := range []struct {
+		name string
+		m    map[string]json.RawMessage
+	}{{TokenizerConfigFile, tc}, {SpecialTokensMapFile, stm}} {
+		for _, k := range []struct {
+			key string
+			dst *string
+		}{{"bos_token", &c.bosTok}, {"eos_token", &c.eosTok}, {"pad_token", &c.padTok}} {
+			raw := f.m[k.key]
+			if raw == nil || isNull(raw) {
+				continue
+			}
+			s, ok := tokenString(raw)
+			if !ok {
+				return nil, fmt.Errorf("tokenizer %s: field %q is %s, want a string or an object with \"content\"", filepath.Join(dir, f.name), k.key, jsonKind(raw))
+			}
+			if *k.dst == "" {
+				*k.dst = s
+			}
 		}
 	}
-	boolField := func(raw json.RawMessage) *bool {
+	boolField := func(key string) (*bool, error) {
+		raw := tc[key]
+		if raw == nil || isNull(raw) {
+			return nil, nil
+		}
 		var b bool
-		if raw != nil && json.Unmarshal(raw, &b) == nil {
-			return &b
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return nil, fmt.Errorf("tokenizer %s: field %q is %s, want true or false", filepath.Join(dir, TokenizerConfigFile), key, jsonKind(raw))
 		}
-		return nil
+		return &b, nil
 	}
-	c.addBOS = boolField(tc["add_bos_token"])
-	c.addEOS = boolField(tc["add_eos_token"])
+	if c.addBOS, err = boolField("add_bos_token"); err != nil {
+		return nil, err
+	}
+	if c.addEOS, err = boolField("add_eos_token"); err != nil {
+		return nil, err
+	}
 	if raw := tc["tokenizer_class"]; raw != nil {
 		_ = json.Unmarshal(raw, &c.tokenizerClass)
 	}
@@ -220,7 +262,7 @@ func readFolderConfig(dir string) (*folderConfig, error) {
 		c.addedTokens = map[int]jsonAddedToken{}
 		for k, v := range m {
 			id, err := strconv.Atoi(k)
-			if err != nil || id < 0 {
+			if err != nil || id < 0 || id > maxTokenID {
 				return nil, fmt.Errorf("tokenizer %s: added_tokens_decoder: bad id %q", filepath.Join(dir, TokenizerConfigFile), k)
 			}
 			v.ID = id

@@ -229,6 +229,10 @@ func TestLoadBadFiles(t *testing.T) {
 		{"unknown pre-tokenizer", JSONFile,
 			`{"pre_tokenizer": {"type": "Nope"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}`, `unsupported pre-tokenizer type "Nope"`},
 		{"no model", JSONFile, `{"version": "1.0"}`, "no model"},
+		{"added token id huge", JSONFile,
+			`{"added_tokens": [{"id": 1000000000000, "content": "<x>", "special": true}], "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`, "id 1000000000000 out of range"},
+		{"added token id negative", JSONFile,
+			`{"added_tokens": [{"id": -1, "content": "<x>"}], "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}`, "id -1 out of range"},
 		{"truncated protobuf", SentencePieceFile, string(llamaModel[:len(llamaModel)/2]), "truncated"},
 		{"garbage protobuf", SentencePieceFile, "\xff\xff\xff", "not a SentencePiece model"},
 		{"empty protobuf", SentencePieceFile, "", "no pieces"},
@@ -260,6 +264,33 @@ func TestLoadBadFiles(t *testing.T) {
 			t.Fatalf("Load = %v, want an error naming %s", err, path)
 		}
 	})
+	// Fields of the wrong type are refused, naming the file and field.
+	for _, tc := range []struct{ name, file, content, want string }{
+		{"add_bos_token string", TokenizerConfigFile, `{"add_bos_token": "yes"}`, `field "add_bos_token" is a string, want true or false`},
+		{"add_eos_token number", TokenizerConfigFile, `{"add_eos_token": 1}`, `field "add_eos_token" is a number`},
+		{"bos_token number", TokenizerConfigFile, `{"bos_token": 5}`, `field "bos_token" is a number`},
+		{"eos_token array", SpecialTokensMapFile, `{"eos_token": ["</s>"]}`, `field "eos_token" is an array`},
+		{"pad_token content number", TokenizerConfigFile, `{"pad_token": {"content": 3}}`, `field "pad_token" is an object`},
+		{"added_tokens_decoder id huge", TokenizerConfigFile, `{"added_tokens_decoder": {"99999999999": {"content": "<x>"}}}`, `bad id "99999999999"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			copyFile(t, filepath.Join(fixtureDir, "opt-bytelevel.tokenizer.json"), filepath.Join(dir, JSONFile))
+			path := filepath.Join(dir, tc.file)
+			writeFile(t, path, tc.content)
+			_, err := Load(dir)
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load = %v, want an error naming %s and saying %q", err, path, tc.want)
+			}
+		})
+	}
+	// Null and the object form are valid.
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(fixtureDir, "opt-bytelevel.tokenizer.json"), filepath.Join(dir, JSONFile))
+	writeFile(t, filepath.Join(dir, TokenizerConfigFile), `{"add_bos_token": null, "bos_token": {"content": "</s>"}, "pad_token": null}`)
+	if _, err := Load(dir); err != nil {
+		t.Fatalf("null fields and the object form: %v", err)
+	}
 }
 
 func ExampleLoad() {

@@ -6,10 +6,12 @@ import (
 	"math/rand/v2"
 	"os"
 
+	"github.com/llmcbench/gollm/internal/textcheck"
 	"github.com/llmcbench/gollm/tokenizer"
 )
 
-// Tokenize reads each file as UTF-8 text, encodes it with tok (special
+// Tokenize reads each file as UTF-8 text (refusing binary data: see
+// internal/textcheck), encodes it with tok (special
 // tokens on, so a BOS opens each file where the tokenizer adds one) and
 // appends the end-of-sequence id after it when the tokenizer has one; the
 // result is one token stream.
@@ -18,6 +20,9 @@ func Tokenize(tok *tokenizer.Tokenizer, files []string) ([]int, error) {
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
+			return nil, fmt.Errorf("data %s: %w", f, err)
+		}
+		if err := textcheck.Check(b); err != nil {
 			return nil, fmt.Errorf("data %s: %w", f, err)
 		}
 		ids = append(ids, tok.Encode(string(b), true)...)

@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -156,23 +157,32 @@ func lossOf(t *testing.T, m *grad.Model, ids, targets []int) float64 {
 func TestRunBadInput(t *testing.T) {
 	dir := t.TempDir()
 	base := tinyOptions(t, dir)
+	binary := filepath.Join(dir, "binary.bin")
+	if err := os.WriteFile(binary, []byte("text, then \x00\xff\xfe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		mod  func(o *Options)
+		want string // when set: a bad-input error naming the file and this
 	}{
-		{"arch", func(o *Options) { o.Arch = "gpt2" }},
-		{"arch mismatch", func(o *Options) { o.Arch = "opt" }},
-		{"no data", func(o *Options) { o.Data = nil }},
-		{"missing data file", func(o *Options) { o.Data = []string{filepath.Join(dir, "nope.txt")} }},
-		{"steps", func(o *Options) { o.Steps = 0 }},
-		{"window too long", func(o *Options) { o.SeqLen = 1 << 20 }},
-		{"resume without state", func(o *Options) { o.Resume = true }},
+		{"arch", func(o *Options) { o.Arch = "gpt2" }, ""},
+		{"arch mismatch", func(o *Options) { o.Arch = "opt" }, ""},
+		{"no data", func(o *Options) { o.Data = nil }, ""},
+		{"missing data file", func(o *Options) { o.Data = []string{filepath.Join(dir, "nope.txt")} }, ""},
+		{"steps", func(o *Options) { o.Steps = 0 }, ""},
+		{"window too long", func(o *Options) { o.SeqLen = 1 << 20 }, ""},
+		{"resume without state", func(o *Options) { o.Resume = true }, ""},
+		{"binary data", func(o *Options) { o.Data = []string{binary} }, "NUL byte at byte offset 11"},
 	} {
 		o := base
 		o.Out = filepath.Join(dir, "out-"+strings.ReplaceAll(tc.name, " ", "-"))
 		tc.mod(&o)
-		if _, err := Run(context.Background(), o); err == nil {
+		_, err := Run(context.Background(), o)
+		if err == nil {
 			t.Errorf("%s: no error", tc.name)
+		} else if tc.want != "" && (!errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), binary)) {
+			t.Errorf("%s: %v, want a bad-input error naming %s and %q", tc.name, err, binary, tc.want)
 		}
 	}
 }

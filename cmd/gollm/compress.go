@@ -12,6 +12,7 @@ import (
 	"github.com/llmcbench/gollm/compress/llmpruner"
 	"github.com/llmcbench/gollm/compress/omniquant"
 	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/models"
 )
 
 func init() {
@@ -134,6 +135,11 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) (
 	pn, pm, err := parsePattern(*pattern)
 	if err != nil {
 		return err
+	}
+	// The methods load blocks lazily and would meet a NaN or Inf weight
+	// minutes into the run: read every weight once before any work.
+	if err := models.CheckFinite(*model); err != nil {
+		return fmt.Errorf("--model %s: %w", *model, err)
 	}
 	var result any
 	switch *method {

@@ -82,6 +82,11 @@ func ParseQuantConfig(raw []byte) (*QuantConfig, error) {
 	if qc.Bits < 0 || qc.Bits > 16 {
 		return nil, fmt.Errorf("quantization_config: %d bits", qc.Bits)
 	}
+	// OmniQuant writes 4…8 (its --abits); the activation quantizer was
+	// validated at those widths only.
+	if qc.ActBits != 0 && (qc.ActBits < 4 || qc.ActBits > 8) {
+		return nil, fmt.Errorf("quantization_config: gollm_act_bits %d is not supported (4…8, or leave it out for float activations)", qc.ActBits)
+	}
 	return &qc, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/llmcbench/gollm/internal/textcheck"
 )
 
 // maxLineBytes bounds one calibration document line.
@@ -49,6 +51,7 @@ func readDocFile(path string) ([]string, error) {
 		r = gz
 		name = strings.TrimSuffix(name, ".gz")
 	}
+	r = textcheck.NewReader(r) // binary data is refused with its offset
 	isJSON := strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".json")
 	docs, err := parseDocs(r, isJSON)
 	if err != nil {

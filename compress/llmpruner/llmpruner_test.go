@@ -665,3 +665,20 @@ func BenchmarkLLMPruner(b *testing.B) {
 		})
 	}
 }
+
+func TestReadDocumentsBinary(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, data, want string }{
+		{"binary.bin", "one line\n\xff\xd8\xff", "invalid UTF-8 at byte offset 9"},
+		{"nul.jsonl", "{\"text\": \"a\"}\n\x00", "NUL byte at byte offset 14"},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(p, []byte(tc.data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadDocuments([]string{p})
+		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: %v, want a bad-input error naming the file and %q", tc.name, err, tc.want)
+		}
+	}
+}

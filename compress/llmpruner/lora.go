@@ -104,7 +104,17 @@ func Recover(ctx context.Context, dir string, lc LoRAConfig, tok Tokenizer, prog
 	if lc.Steps == 0 {
 		return nil, nil
 	}
-	start := time.Now()
+	tokens, err := loraTokens(lc, tok)
+	if err != nil {
+		return nil, err
+	}
+	return recoverTokens(ctx, dir, lc, tokens, progress)
+}
+
+// loraTokens reads and tokenizes the LoRA data and checks that it gives a
+// training window and a held-out one (PruneRecover calls it before
+// pruning, so a short --lora-data fails before any work).
+func loraTokens(lc LoRAConfig, tok Tokenizer) ([]int, error) {
 	docs, err := ReadDocuments(lc.Data)
 	if err != nil {
 		return nil, err
@@ -115,8 +125,15 @@ func Recover(ctx context.Context, dir string, lc LoRAConfig, tok Tokenizer, prog
 	}
 	nHeld := len(tokens) / 10
 	if len(tokens)-nHeld <= lc.Seqlen || nHeld <= lc.Seqlen {
-		return nil, badInput("--lora-data: %d tokens cannot give training and held-out windows of %d+1 tokens", len(tokens), lc.Seqlen)
+		return nil, badInput("--lora-data: %d tokens cannot give training and held-out windows of %d+1 tokens (lower --lora-seqlen or give more text)", len(tokens), lc.Seqlen)
 	}
+	return tokens, nil
+}
+
+// recoverTokens is Recover on the tokenized LoRA data.
+func recoverTokens(ctx context.Context, dir string, lc LoRAConfig, tokens []int, progress io.Writer) (*LoRAResult, error) {
+	start := time.Now()
+	nHeld := len(tokens) / 10
 	trainToks, held := tokens[:len(tokens)-nHeld], tokens[len(tokens)-nHeld:]
 	sampler, err := train.NewSampler(trainToks, lc.Seqlen, lc.Seed)
 	if err != nil {

@@ -103,6 +103,23 @@ func PruneRecover(ctx context.Context, cfg Config, lc LoRAConfig, progress io.Wr
 	if same, _ := sameFolder(cfg.Model, cfg.Out); same {
 		return nil, nil, badInput("--out %s is the input model folder", cfg.Out)
 	}
+	// The LoRA data is read and tokenized before pruning: a file too short
+	// for --lora-seqlen fails before any work.
+	var loraToks []int
+	if lc.Steps > 0 {
+		tok := cfg.Tokenizer
+		if tok == nil {
+			t, err := tokenizer.Load(cfg.Model)
+			if err != nil {
+				return nil, nil, fmt.Errorf("llm-pruner: %w: no tokenizer for the LoRA data: %v", ErrBadInput, err)
+			}
+			tok = t
+		}
+		var err error
+		if loraToks, err = loraTokens(lc, tok); err != nil {
+			return nil, nil, err
+		}
+	}
 	d, err := outdir.Create(cfg.Out, outdir.Options{Command: "compress", Flag: "--out", Overwrite: cfg.Overwrite})
 	if err != nil {
 		return nil, nil, err
@@ -114,15 +131,7 @@ func PruneRecover(ctx context.Context, cfg Config, lc LoRAConfig, progress io.Wr
 	}
 	var lr *LoRAResult
 	if lc.Steps > 0 {
-		tok := cfg.Tokenizer
-		if tok == nil {
-			t, err := tokenizer.Load(cfg.Model)
-			if err != nil {
-				return nil, nil, fmt.Errorf("llm-pruner: %w: no tokenizer for the LoRA data: %v", ErrBadInput, err)
-			}
-			tok = t
-		}
-		if lr, err = Recover(ctx, d.Tmp, lc, tok, progress); err != nil {
+		if lr, err = recoverTokens(ctx, d.Tmp, lc, loraToks, progress); err != nil {
 			return nil, nil, err
 		}
 	}
