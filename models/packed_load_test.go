@@ -1,8 +1,11 @@
 package models_test
 
 import (
+	"errors"
 	"math"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/llmcbench/gollm/models"
@@ -93,4 +96,43 @@ func expectedLogits(t *testing.T, dir string) ([]int, []float32) {
 		t.Fatal(err)
 	}
 	return ids, want
+}
+
+// A packed checkpoint whose quantization_config contradicts its tensors is
+// refused with ErrBadModel naming the folder and the layer, not loaded to
+// wrong weights.
+func TestLoadPackedBadConfig(t *testing.T) {
+	for _, tc := range []struct{ name, from, to string }{
+		{"gptq bits", "\"bits\": 4,\n    \"checkpoint_format\"", "\"bits\": 2,\n    \"checkpoint_format\""},
+		{"gptq method", `"quant_method": "gptq"`, `"quant_method": "marlin"`},
+		{"gptq format", `"checkpoint_format": "gptq"`, `"checkpoint_format": "gptq_v3"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := filepath.Join("..", "testdata", "packed", "gptq")
+			dir := t.TempDir()
+			for _, f := range []string{"config.json", "model.safetensors"} {
+				b, err := os.ReadFile(filepath.Join(src, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f == "config.json" {
+					if !strings.Contains(string(b), tc.from) {
+						t.Fatalf("config.json has no %s", tc.from)
+					}
+					b = []byte(strings.Replace(string(b), tc.from, tc.to, 1))
+				}
+				if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := models.Load(dir, models.Options{})
+			if err == nil {
+				m.Close()
+				t.Fatal("loaded")
+			}
+			if !errors.Is(err, models.ErrBadModel) || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "model.layers.0.") {
+				t.Errorf("error %q: want ErrBadModel naming %s and the layer", err, dir)
+			}
+		})
+	}
 }

@@ -25,8 +25,10 @@
 //	w8a8       SmoothQuant (compressed-tensors int-quantized)
 //	sparse24   SparseGPT 2:4 (compressed-tensors sparse-24-bitmask)
 //
-// Rerunning it rewrites the same bytes (the compressors are deterministic);
-// a diff after a change to the writers is a change of the on-disk format.
+// Rerunning it rewrites the same safetensors bytes (the compressors are
+// deterministic), so a diff after a change to the writers is a change of the
+// on-disk format; config.json differs only in the recorded thread count and,
+// for gptq-a8, OmniQuant's per-block seconds.
 package main
 
 import (
