@@ -322,7 +322,7 @@ func (e *engine) run(ctx context.Context) error {
 // the model (divided by colScale, when a scale was folded into a norm the
 // in-memory model does not hold) and records it.
 func (e *engine) recordQuant(l *models.Linear, q *Quantized, colScale []float32, bias []float32, loss float64, t time.Time) error {
-	if err := q.check(); err != nil {
+	if err := q.Validate(); err != nil {
 		return fmt.Errorf("linear %s: %w", l.Name, err)
 	}
 	e.res.quant[l.Name] = q

@@ -2,7 +2,7 @@ package compress
 
 import (
 	"context"
-	"github.com/llmcbench/gollm/compress/format"
+	"github.com/llmcbench/gollm/models/packed"
 	"math"
 	"os"
 	"path/filepath"
@@ -68,8 +68,8 @@ func blockLinears(m *models.Model) []*models.Linear {
 	return ls
 }
 
-// weightsOf returns the float weights of any matrix (format.Weights).
-func weightsOf(m kernels.Matrix) []float32 { return format.Weights(m) }
+// weightsOf returns the float weights of any matrix (packed.Weights).
+func weightsOf(m kernels.Matrix) []float32 { return packed.Weights(m) }
 
 func hostW(t *testing.T, l *models.Linear) []float32 {
 	d, ok := l.Host.(*kernels.Dense)
@@ -168,7 +168,7 @@ func TestEngineQuantization(t *testing.T) {
 				if q == nil {
 					t.Fatalf("%s not quantized", l.Name)
 				}
-				if err := q.check(); err != nil {
+				if err := q.Validate(); err != nil {
 					t.Fatalf("%s: %v", l.Name, err)
 				}
 				if q.Bits != tc.bits {

@@ -81,7 +81,7 @@ func TestGPTQBeatsRTN(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := r.Q.check(); err != nil {
+		if err := r.Q.Validate(); err != nil {
 			t.Fatal(err)
 		}
 		eg := outputErr(x, tokens, in, w, r.Q.Dequantize(), out)

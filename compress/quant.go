@@ -1,71 +1,19 @@
 package compress
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/llmcbench/gollm/kernels"
+	"github.com/llmcbench/gollm/models/packed"
 	"github.com/llmcbench/gollm/tensor"
 )
 
-// Quantized is a linear layer's quantized weight as a method produced it:
+// Quantized is a linear layer's quantized weight as a method produces it:
 // integer codes and per-(group, output row) scales and zero points, with
 // W[o,i] = (Q[o,i] − Zeros[g,o])·Scales[g,o] where g = GIdx[i] (or
-// i/GroupSize when GIdx is nil). It mirrors format.QuantizedLinear, which
-// packs it on disk.
-type Quantized struct {
-	Out, In   int
-	Bits      int
-	GroupSize int // columns per group; In means one group per row
-	Sym       bool
-	Q         []uint8   // [Out×In] codes in [0, 2^Bits)
-	Scales    []float32 // [NumGroups×Out], float16-representable
-	Zeros     []float32 // [NumGroups×Out], integer-valued
-	GIdx      []int32   // [In] group of each input column, or nil
-}
-
-// NumGroups returns the number of quantization groups per row.
-func (q *Quantized) NumGroups() int { return (q.In + q.GroupSize - 1) / q.GroupSize }
-
-// group returns the group of input column i.
-func (q *Quantized) group(i int) int {
-	if q.GIdx != nil {
-		return int(q.GIdx[i])
-	}
-	return i / q.GroupSize
-}
-
-// Dequantize returns the float weights [Out×In] the codes stand for.
-func (q *Quantized) Dequantize() []float32 {
-	w := make([]float32, q.Out*q.In)
-	kernels.ParallelFor(q.Out, 16, func(lo, hi int) {
-		for o := lo; o < hi; o++ {
-			for i := 0; i < q.In; i++ {
-				g := q.group(i)
-				w[o*q.In+i] = (float32(q.Q[o*q.In+i]) - q.Zeros[g*q.Out+o]) * q.Scales[g*q.Out+o]
-			}
-		}
-	})
-	return w
-}
-
-// check verifies the shapes and the code range.
-func (q *Quantized) check() error {
-	if q.Out < 1 || q.In < 1 || q.Bits < 2 || q.Bits > 8 || q.GroupSize < 1 {
-		return fmt.Errorf("quantized weight %d×%d, %d bits, group %d", q.Out, q.In, q.Bits, q.GroupSize)
-	}
-	ng := q.NumGroups()
-	if len(q.Q) != q.Out*q.In || len(q.Scales) != ng*q.Out || len(q.Zeros) != ng*q.Out || q.GIdx != nil && len(q.GIdx) != q.In {
-		return fmt.Errorf("quantized weight %d×%d: %d codes, %d scales, %d zeros, %d g_idx", q.Out, q.In, len(q.Q), len(q.Scales), len(q.Zeros), len(q.GIdx))
-	}
-	maxq := uint8(1<<q.Bits - 1)
-	for _, c := range q.Q {
-		if c > maxq {
-			return fmt.Errorf("code %d exceeds %d bits", c, q.Bits)
-		}
-	}
-	return nil
-}
+// i/GroupSize when GIdx is nil). It is packed.Quantized, the one type a
+// packed weight has from here to the saved checkpoint and the kernel.
+type Quantized = packed.Quantized
 
 // roundScale rounds a scale to the nearest float16 value (GPTQ/AWQ
 // checkpoints store scales in float16), keeping it positive and finite, so

@@ -72,7 +72,7 @@ func TestRTNQuantize(t *testing.T) {
 		out, in := 12, 64
 		w := randMatrix(rng, out, in, 0.02)
 		q := RTNQuantize(w, out, in, tc.bits, tc.group, tc.sym)
-		if err := q.check(); err != nil {
+		if err := q.Validate(); err != nil {
 			t.Fatal(err)
 		}
 		deq := q.Dequantize()

@@ -11,17 +11,6 @@ import (
 	"github.com/llmcbench/gollm/tensor"
 )
 
-// toFormat converts a method's quantized layer to the format package's
-// type; actBits 8 marks SmoothQuant's W8A8 layers.
-func toFormat(q *Quantized, actBits int) *format.QuantizedLinear {
-	gs := q.GroupSize
-	if gs >= q.In {
-		gs = -1
-	}
-	return &format.QuantizedLinear{Out: q.Out, In: q.In, Bits: q.Bits, GroupSize: gs, Sym: q.Sym,
-		Q: q.Q, Scales: q.Scales, Zeros: q.Zeros, GIdx: q.GIdx, ActBits: actBits}
-}
-
 // packBlock replaces the finished block's quantized linears in the model
 // with matrices that run on the packed codes, so that a finished block
 // holds about Bits/8 bytes per weight instead of a float copy. The model's
@@ -31,16 +20,12 @@ func (e *engine) packBlock(i int) error {
 	if e.cfg.outputFormat() == "dense" || e.floatOnly {
 		return nil
 	}
-	act := 0
-	if e.cfg.Method == SmoothQuant {
-		act = 8
-	}
 	for _, l := range e.m.Linears(i) {
 		q := e.res.quant[l.Name]
 		if q == nil {
 			continue
 		}
-		mat, err := toFormat(q, act).Matrix()
+		mat, err := q.Matrix()
 		if err != nil {
 			return fmt.Errorf("linear %s: %w", l.Name, err)
 		}
@@ -105,14 +90,7 @@ func saveModel(m *models.Model, cfg *Config, dir string, res *results, outFormat
 	}
 	switch outFormat {
 	case "gptq", "awq", "w8a8":
-		act := 0
-		if cfg.Method == SmoothQuant {
-			act = 8
-		}
-		opt.Quant = make(map[string]*format.QuantizedLinear, len(res.quant))
-		for name, q := range res.quant {
-			opt.Quant[name] = toFormat(q, act)
-		}
+		opt.Quant = res.quant
 		opt.Tensors = res.tensors
 	case "dense":
 		// Fake-quantized widths without a packed layout: the model holds

@@ -67,9 +67,11 @@ func w8Params(x []float32, _ int, _ bool) (scale, zero float32) {
 }
 
 // W8Quantize quantizes w [out×in] to int8 per output channel (SmoothQuant's
-// W8A8 weights).
+// W8A8 weights: ActBits 8, activations quantized per token at run time).
 func W8Quantize(w []float32, out, in int) *Quantized {
-	return groupQuantize(w, out, in, 8, in, true, w8Params)
+	q := groupQuantize(w, out, in, 8, in, true, w8Params)
+	q.ActBits = 8
+	return q
 }
 
 // blockSmooth runs SmoothQuant on block i.

@@ -263,6 +263,16 @@ GOLLM_VNNI GOLLM_INLINE int32_t gollm_hsum_i32v(__m256i v) {
 	return _mm_cvtsi128_si32(lo);
 }
 
+// gollm_w8a8v_tail is Σ w[k]·(xu[k] − 128) over the n < 32 tail columns,
+// kept scalar: inlined into the VNNI kernel and vectorized by GCC 12 at -O3,
+// this loop gave wrong sums whenever n ≥ 16 (in % 32 = 16..31; LLaMA-3-tiny's
+// down_proj, in = 176, was off by up to 0.8 against MulTRef).
+__attribute__((noinline, optimize("no-tree-vectorize"))) static int32_t gollm_w8a8v_tail(const int8_t *w, const uint8_t *xu, int64_t n) {
+	int32_t s = 0;
+	for (int64_t k = 0; k < n; k++) s += (int32_t)w[k] * ((int32_t)xu[k] - 128);
+	return s;
+}
+
 GOLLM_VNNI GOLLM_INLINE void gollm_w8a8v_rows_r(int R, const int8_t *w, const int32_t *wsum, const uint8_t *xu,
 		const float *sx, const float *sw, int64_t in, float *dst, int64_t out, const float *bias, int64_t o0, int64_t o1) {
 	const int64_t in32 = in / 32 * 32;
@@ -278,7 +288,7 @@ GOLLM_VNNI GOLLM_INLINE void gollm_w8a8v_rows_r(int R, const int8_t *w, const in
 		}
 		for (int r = 0; r < R; r++) {
 			int32_t s = gollm_hsum_i32v(acc[r]) - wsum[o];
-			for (int64_t k = in32; k < in; k++) s += (int32_t)wr[k] * ((int32_t)xu[r * in + k] - 128);
+			s += gollm_w8a8v_tail(wr + in32, xu + r * in + in32, in - in32);
 			float v = (float)s * sx[r];
 			v = v * sw[o];
 			if (bias) v += bias[o];

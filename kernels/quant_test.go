@@ -337,7 +337,7 @@ func TestQuantizeActivations(t *testing.T) {
 
 func TestQuantW8A8MatrixMulT(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	for _, dims := range [][2]int{{16, 64}, {37, 200}, {5, 7}, {64, 4096}} {
+	for _, dims := range [][2]int{{16, 64}, {37, 200}, {5, 7}, {64, 4096}, {64, 176}, {4, 16}, {9, 48}} {
 		out, in := dims[0], dims[1]
 		w := make([]int8, out*in)
 		for i := range w {

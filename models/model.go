@@ -11,6 +11,7 @@ import (
 
 	"github.com/llmcbench/gollm/backend"
 	"github.com/llmcbench/gollm/kernels"
+	"github.com/llmcbench/gollm/models/packed"
 	"github.com/llmcbench/gollm/tensor"
 	"github.com/llmcbench/gollm/tokenizer"
 )
@@ -41,17 +42,6 @@ func (l *Linear) In() int { _, i := l.Host.Dims(); return i }
 // forward pass; compression uses it to collect calibration statistics.
 // x is only valid during the call.
 type LinearHook func(l *Linear, x []float32, rows int)
-
-// LinearLoader builds a linear layer's weight from a checkpoint in a packed
-// format (GPTQ, AWQ, 2:4, W8A8, ...). It reports ok=false when the prefix is
-// not stored in its format. Package compress registers its formats here.
-type LinearLoader func(ck *tensor.Checkpoint, prefix string, cfg *Config) (m kernels.Matrix, ok bool, err error)
-
-var linearLoaders []LinearLoader
-
-// RegisterLinearLoader adds a packed-format loader consulted when a layer has
-// no dense ".weight" tensor.
-func RegisterLinearLoader(l LinearLoader) { linearLoaders = append(linearLoaders, l) }
 
 // arch is one architecture's forward pass over its blocks.
 type arch interface {
@@ -484,17 +474,19 @@ func (s *ckSource) matrix(prefix string, out, in int) (kernels.Matrix, error) {
 				}
 			}
 		}
-		for _, l := range linearLoaders {
-			m, ok, err := l(s.ck, prefix, s.cfg)
-			if err != nil {
-				return nil, err
+		var qc []byte
+		if s.cfg != nil {
+			qc = s.cfg.Quantization
+		}
+		m, ok, err := packed.LoadLinear(s.ck, prefix, qc)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: linear %q: %w: %w", s.ck.Dir, prefix, ErrBadModel, err)
+		}
+		if ok {
+			if o, i := m.Dims(); o != out || i != in {
+				return nil, fmt.Errorf("model %s: linear %q: %w: packed weight is %d×%d, config implies %d×%d", s.ck.Dir, prefix, ErrBadModel, o, i, out, in)
 			}
-			if ok {
-				if o, i := m.Dims(); o != out || i != in {
-					return nil, fmt.Errorf("model %s: linear %q: %w: packed weight is %d×%d, config implies %d×%d", s.ck.Dir, prefix, ErrBadModel, o, i, out, in)
-				}
-				return m, nil
-			}
+			return m, nil
 		}
 	}
 	if _, err := s.check(prefix+".weight", []int{out, in}); err != nil {

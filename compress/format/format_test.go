@@ -9,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
+	"github.com/llmcbench/gollm/models/packed"
 	"github.com/llmcbench/gollm/tensor"
 )
 
@@ -32,8 +32,18 @@ func loadFixture(t testing.TB, name string) *models.Model {
 // rtn quantizes w [out×in] round-to-nearest with GPTQ's quantizer
 // conventions (asymmetric min/max including 0, or symmetric with zero
 // 2^(bits−1)); gidx (optional) assigns columns to groups.
-func rtn(w []float32, out, in, bits, groupSize int, sym bool, gidx []int32) *QuantizedLinear {
-	q := &QuantizedLinear{Out: out, In: in, Bits: bits, GroupSize: groupSize, Sym: sym, Q: make([]uint8, out*in), GIdx: gidx}
+func rtn(w []float32, out, in, bits, groupSize int, sym bool, gidx []int32) *packed.Quantized {
+	q := &packed.Quantized{Out: out, In: in, Bits: bits, GroupSize: groupSize, Sym: sym, Q: make([]uint8, out*in), GIdx: gidx}
+	gs := groupSize
+	if gs <= 0 {
+		gs = in
+	}
+	group := func(i int) int {
+		if gidx != nil {
+			return int(gidx[i])
+		}
+		return i / gs
+	}
 	ng := q.NumGroups()
 	q.Scales = make([]float32, ng*out)
 	q.Zeros = make([]float32, ng*out)
@@ -41,7 +51,7 @@ func rtn(w []float32, out, in, bits, groupSize int, sym bool, gidx []int32) *Qua
 	for o := 0; o < out; o++ {
 		lo, hi := make([]float64, ng), make([]float64, ng)
 		for i := 0; i < in; i++ {
-			g := q.group(i)
+			g := group(i)
 			v := float64(w[o*in+i])
 			lo[g], hi[g] = math.Min(lo[g], v), math.Max(hi[g], v)
 		}
@@ -62,7 +72,7 @@ func rtn(w []float32, out, in, bits, groupSize int, sym bool, gidx []int32) *Qua
 			q.Zeros[g*out+o] = float32(z)
 		}
 		for i := 0; i < in; i++ {
-			g := q.group(i)*out + o
+			g := group(i)*out + o
 			c := math.Round(float64(w[o*in+i])/float64(q.Scales[g])) + float64(q.Zeros[g])
 			q.Q[o*in+i] = uint8(math.Max(0, math.Min(maxq, c)))
 		}
@@ -150,7 +160,7 @@ func nonLinearSame(t *testing.T, a, b *models.Model) {
 		if err != nil {
 			t.Fatalf("tensor %q missing after save: %v", name, err)
 		}
-		if ta.DType != tb.DType || !sameShape(ta.Shape, tb.Shape) || string(ta.Data) != string(tb.Data) {
+		if ta.DType != tb.DType || !slices.Equal(ta.Shape, tb.Shape) || string(ta.Data) != string(tb.Data) {
 			t.Fatalf("tensor %q changed: %s%v → %s%v", name, ta.DType, ta.Shape, tb.DType, tb.Shape)
 		}
 	}
@@ -196,7 +206,7 @@ func TestSaveReloadQuantized(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := loadFixture(t, tc.model)
 			ref := loadFixture(t, tc.model)
-			quant := map[string]*QuantizedLinear{}
+			quant := map[string]*packed.Quantized{}
 			refLins := blockLinears(ref)
 			for li, l := range blockLinears(m) {
 				out, in := l.Host.Dims()
@@ -204,7 +214,7 @@ func TestSaveReloadQuantized(t *testing.T) {
 				if tc.actOrder {
 					gidx = actOrderGIdx(in, tc.group, uint64(ti*100+li))
 				}
-				q := rtn(denseOf(l.Host), out, in, tc.bits, tc.group, tc.sym, gidx)
+				q := rtn(packed.Weights(l.Host), out, in, tc.bits, tc.group, tc.sym, gidx)
 				q.RoundScalesF16()
 				if err := q.Validate(); err != nil {
 					t.Fatal(err)
@@ -239,7 +249,7 @@ func TestSaveReloadQuantized(t *testing.T) {
 						t.Fatalf("%s: W[%d] = %g after reload, want %g", l.Name, i, got[i], want[i])
 					}
 				}
-				back, ok := FromMatrix(qm)
+				back, ok := packed.FromMatrix(qm)
 				if !ok {
 					t.Fatal("FromMatrix failed")
 				}
@@ -265,7 +275,7 @@ func TestSaveReloadQuantized(t *testing.T) {
 			if tc.format == FormatGPTQ {
 				wantCF := "gptq"
 				for _, q := range quant {
-					if gptqNeedsV2(q) {
+					if packed.GPTQNeedsV2(q) {
 						wantCF = "gptq_v2"
 					}
 				}
@@ -295,10 +305,10 @@ func TestSaveReloadQuantized(t *testing.T) {
 // convention cannot store: the checkpoint switches to gptq_v2.
 func TestSaveReloadGPTQv2(t *testing.T) {
 	m := loadFixture(t, "llama3-tiny")
-	quant := map[string]*QuantizedLinear{}
+	quant := map[string]*packed.Quantized{}
 	for _, l := range blockLinears(m) {
 		out, in := l.Host.Dims()
-		q := rtn(denseOf(l.Host), out, in, 4, 32, false, nil)
+		q := rtn(packed.Weights(l.Host), out, in, 4, 32, false, nil)
 		q.Zeros[0] = 0
 		quant[l.Name] = q
 	}
@@ -327,8 +337,8 @@ func TestSaveReloadGPTQv2(t *testing.T) {
 }
 
 // w8a8Quant builds the W8A8 convention from float weights.
-func w8a8Quant(w []float32, out, in int) *QuantizedLinear {
-	q := &QuantizedLinear{Out: out, In: in, Bits: 8, GroupSize: -1, Sym: true, ActBits: 8,
+func w8a8Quant(w []float32, out, in int) *packed.Quantized {
+	q := &packed.Quantized{Out: out, In: in, Bits: 8, GroupSize: -1, Sym: true, ActBits: 8,
 		Q: make([]uint8, out*in), Scales: make([]float32, out), Zeros: make([]float32, out)}
 	for o := 0; o < out; o++ {
 		var a float64
@@ -350,11 +360,11 @@ func w8a8Quant(w []float32, out, in int) *QuantizedLinear {
 func TestSaveReloadW8A8(t *testing.T) {
 	m := loadFixture(t, "llama3-tiny")
 	ref := loadFixture(t, "llama3-tiny")
-	quant := map[string]*QuantizedLinear{}
+	quant := map[string]*packed.Quantized{}
 	refLins := blockLinears(ref)
 	for li, l := range blockLinears(m) {
 		out, in := l.Host.Dims()
-		q := w8a8Quant(denseOf(l.Host), out, in)
+		q := w8a8Quant(packed.Weights(l.Host), out, in)
 		quant[l.Name] = q
 		qm, err := q.Matrix()
 		if err != nil {
@@ -386,7 +396,7 @@ func TestSaveReloadW8A8(t *testing.T) {
 	defer ck.Close()
 	qcRaw, _ := json.Marshal(qc)
 	for _, l := range blockLinears(m) {
-		mm, ok, err := LoadLinear(ck, l.Name, qcRaw)
+		mm, ok, err := packed.LoadLinear(ck, l.Name, qcRaw)
 		if err != nil || !ok {
 			t.Fatalf("%s: ok=%v err=%v", l.Name, ok, err)
 		}
@@ -394,7 +404,7 @@ func TestSaveReloadW8A8(t *testing.T) {
 		if !isA8 {
 			t.Fatalf("%s: loaded as %T", l.Name, mm)
 		}
-		back, _ := FromMatrix(a8)
+		back, _ := packed.FromMatrix(a8)
 		q := quant[l.Name]
 		for i := range q.Q {
 			if back.Q[i] != q.Q[i] {
@@ -407,14 +417,10 @@ func TestSaveReloadW8A8(t *testing.T) {
 			}
 		}
 	}
-	// Through models.Load: needs models to consult the registered loaders
-	// when prefix.weight is an int8 tensor (compressed-tensors stores the
-	// int8 weights under the dense name).
+	// Through models.Load: compressed-tensors stores the int8 weights under
+	// the dense name (prefix.weight is an int8 tensor).
 	re, err := models.Load(dir, models.Options{})
 	if err != nil {
-		if strings.Contains(err.Error(), "is not a float type") {
-			t.Skipf("models.Load does not yet hand int8 .weight tensors to the registered loaders: %v", err)
-		}
 		t.Fatal(err)
 	}
 	defer re.Close()
@@ -452,7 +458,7 @@ func TestSaveReloadSparse(t *testing.T) {
 			pruned := map[string][]float32{}
 			for _, l := range blockLinears(m) {
 				out, in := l.Host.Dims()
-				w := magnitude24(denseOf(l.Host))
+				w := magnitude24(packed.Weights(l.Host))
 				pruned[l.Name] = w
 				d, _ := kernels.NewDense(out, in, w)
 				if err := m.SetWeight(l, d, nil); err != nil {
@@ -553,11 +559,11 @@ func TestSaveErrors(t *testing.T) {
 	m := loadFixture(t, "llama3-tiny")
 	glm := loadFixture(t, "chatglm3-tiny")
 	lins := blockLinears(m)
-	good := func(bits, group int) map[string]*QuantizedLinear {
-		q := map[string]*QuantizedLinear{}
+	good := func(bits, group int) map[string]*packed.Quantized {
+		q := map[string]*packed.Quantized{}
 		for _, l := range lins {
 			out, in := l.Host.Dims()
-			q[l.Name] = rtn(denseOf(l.Host), out, in, bits, group, false, nil)
+			q[l.Name] = rtn(packed.Weights(l.Host), out, in, bits, group, false, nil)
 		}
 		return q
 	}
@@ -569,17 +575,17 @@ func TestSaveErrors(t *testing.T) {
 	unknown["model.layers.0.nope"] = unknown[lins[0].Name]
 	mixed := good(4, 16)
 	o, i := lins[1].Host.Dims()
-	mixed[lins[1].Name] = rtn(denseOf(lins[1].Host), o, i, 4, 32, false, nil)
+	mixed[lins[1].Name] = rtn(packed.Weights(lins[1].Host), o, i, 4, 32, false, nil)
 	nan := good(4, 16)
 	nan[lins[0].Name].Scales[0] = float32(math.NaN())
 	act := good(4, 16)
 	o, i = lins[0].Host.Dims()
-	act[lins[0].Name] = rtn(denseOf(lins[0].Host), o, i, 4, 16, false, actOrderGIdx(i, 16, 1))
+	act[lins[0].Name] = rtn(packed.Weights(lins[0].Host), o, i, 4, 16, false, actOrderGIdx(i, 16, 1))
 	w8 := good(8, -1)
-	glmQ := map[string]*QuantizedLinear{}
+	glmQ := map[string]*packed.Quantized{}
 	for _, l := range blockLinears(glm) {
 		out, in := l.Host.Dims()
-		glmQ[l.Name] = rtn(denseOf(l.Host), out, in, 4, -1, false, nil)
+		glmQ[l.Name] = rtn(packed.Weights(l.Host), out, in, 4, -1, false, nil)
 	}
 	tests := []struct {
 		name  string
@@ -595,14 +601,14 @@ func TestSaveErrors(t *testing.T) {
 		{"head quantized", m, "", SaveOptions{Format: FormatGPTQ, Quant: extra}, ErrBadSave},
 		{"unknown layer", m, "", SaveOptions{Format: FormatGPTQ, Quant: unknown}, ErrBadSave},
 		{"mixed group sizes", m, "", SaveOptions{Format: FormatGPTQ, Quant: mixed}, ErrBadSave},
-		{"NaN scale", m, "", SaveOptions{Format: FormatGPTQ, Quant: nan}, ErrBadQuant},
-		{"3 bits, in not a multiple of 32", m, "", SaveOptions{Format: FormatGPTQ, Quant: good(3, 16)}, ErrBadQuant},
-		{"AWQ 3 bits", m, "", SaveOptions{Format: FormatAWQ, Quant: good(3, 16)}, ErrBadQuant},
-		{"AWQ act-order", m, "", SaveOptions{Format: FormatAWQ, Quant: act}, ErrBadQuant},
-		{"AWQ group not dividing", m, "", SaveOptions{Format: FormatAWQ, Quant: good(4, 32)}, ErrBadQuant},
-		{"W8A8 without the convention", m, "", SaveOptions{Format: FormatW8A8, Quant: w8}, ErrBadQuant},
+		{"NaN scale", m, "", SaveOptions{Format: FormatGPTQ, Quant: nan}, packed.ErrBadQuant},
+		{"3 bits, in not a multiple of 32", m, "", SaveOptions{Format: FormatGPTQ, Quant: good(3, 16)}, packed.ErrBadQuant},
+		{"AWQ 3 bits", m, "", SaveOptions{Format: FormatAWQ, Quant: good(3, 16)}, packed.ErrBadQuant},
+		{"AWQ act-order", m, "", SaveOptions{Format: FormatAWQ, Quant: act}, packed.ErrBadQuant},
+		{"AWQ group not dividing", m, "", SaveOptions{Format: FormatAWQ, Quant: good(4, 32)}, packed.ErrBadQuant},
+		{"W8A8 without the convention", m, "", SaveOptions{Format: FormatW8A8, Quant: w8}, packed.ErrBadQuant},
 		{"2:4 on a dense model", m, "", SaveOptions{Format: FormatSparse24}, kernels.ErrNot24},
-		{"GPTQ 4-bit, in·bits not a multiple of 32", glm, "", SaveOptions{Format: FormatGPTQ, Quant: glmQ}, ErrBadQuant},
+		{"GPTQ 4-bit, in·bits not a multiple of 32", glm, "", SaveOptions{Format: FormatGPTQ, Quant: glmQ}, packed.ErrBadQuant},
 		{"override of a linear", m, "", SaveOptions{Format: FormatDense, Tensors: map[string][]float32{lins[0].Name + ".weight": {1}}}, ErrBadSave},
 		{"override of a missing tensor", m, "", SaveOptions{Format: FormatDense, Tensors: map[string][]float32{"nope": {1}}}, ErrBadSave},
 		{"override of the wrong length", m, "", SaveOptions{Format: FormatDense, Tensors: map[string][]float32{"model.norm.weight": {1}}}, ErrBadSave},
@@ -624,115 +630,5 @@ func TestSaveErrors(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestQuantizedLinearValidate(t *testing.T) {
-	base := func() *QuantizedLinear {
-		w := make([]float32, 4*64)
-		for i := range w {
-			w[i] = float32(i%7) - 3
-		}
-		return rtn(w, 4, 64, 4, 32, false, nil)
-	}
-	tests := []struct {
-		name   string
-		mutate func(q *QuantizedLinear)
-		ok     bool
-	}{
-		{"valid", func(q *QuantizedLinear) {}, true},
-		{"per-channel -1", func(q *QuantizedLinear) {
-			*q = *rtn(q.Dequantize(), 4, 64, 4, -1, false, nil)
-		}, true},
-		{"bits 1", func(q *QuantizedLinear) { q.Bits = 1 }, false},
-		{"bits 9", func(q *QuantizedLinear) { q.Bits = 9 }, false},
-		{"group 0", func(q *QuantizedLinear) { q.GroupSize = 0 }, false},
-		{"group > in", func(q *QuantizedLinear) { q.GroupSize = 65 }, false},
-		{"group -2", func(q *QuantizedLinear) { q.GroupSize = -2 }, false},
-		{"code overflow", func(q *QuantizedLinear) { q.Q[3] = 16 }, false},
-		{"short codes", func(q *QuantizedLinear) { q.Q = q.Q[:10] }, false},
-		{"scales for wrong groups", func(q *QuantizedLinear) { q.GroupSize = 16 }, false},
-		{"inf zero", func(q *QuantizedLinear) { q.Zeros[1] = float32(math.Inf(1)) }, false},
-		{"g_idx out of range", func(q *QuantizedLinear) { q.GIdx = make([]int32, 64); q.GIdx[5] = 2 }, false},
-		{"g_idx short", func(q *QuantizedLinear) { q.GIdx = make([]int32, 3) }, false},
-		{"act bits 4", func(q *QuantizedLinear) { q.ActBits = 4 }, false},
-		{"W8A8 on 4-bit", func(q *QuantizedLinear) { q.ActBits = 8 }, false},
-		{"zero dims", func(q *QuantizedLinear) { q.Out = 0 }, false},
-	}
-	for _, tc := range tests {
-		q := base()
-		tc.mutate(q)
-		err := q.Validate()
-		if (err == nil) != tc.ok {
-			t.Errorf("%s: Validate() = %v, want ok=%v", tc.name, err, tc.ok)
-		}
-		if err != nil && !errors.Is(err, ErrBadQuant) {
-			t.Errorf("%s: error %v does not wrap ErrBadQuant", tc.name, err)
-		}
-		if _, merr := q.Matrix(); (merr == nil) != tc.ok {
-			t.Errorf("%s: Matrix() error = %v", tc.name, merr)
-		}
-	}
-}
-
-// TestPackSparse24 checks the 2:4 API the compress package calls.
-func TestPackSparse24(t *testing.T) {
-	w := magnitude24([]float32{1, -2, 3, 4, 0, 0, 5, 0, 9, 8, 7, 6, 1, 1, 1, 1})
-	sp, err := PackSparse24(2, 8, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := identityWeights(sp)
-	for i := range w {
-		if got[i] != w[i] {
-			t.Fatalf("W[%d] = %g, want %g", i, got[i], w[i])
-		}
-	}
-	if _, err := PackSparse24(2, 8, []float32{1, 2, 3, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0}); !errors.Is(err, kernels.ErrNot24) {
-		t.Errorf("three non-zeros: err = %v", err)
-	}
-}
-
-// TestWeights checks format.Weights on a packed matrix (exact
-// dequantization) and on a 2:4 matrix (identity rows through MulT).
-func TestWeights(t *testing.T) {
-	q := &QuantizedLinear{Out: 2, In: 4, Bits: 4, GroupSize: -1, Q: []uint8{0, 1, 2, 15, 3, 4, 5, 6}, Scales: []float32{0.5, 0.25}, Zeros: []float32{8, 8}}
-	m, err := q.Matrix()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := Weights(m), q.Dequantize(); !slices.Equal(got, want) {
-		t.Errorf("quantized: %v, want %v", got, want)
-	}
-	w := []float32{1, 0, 0, 2, 0, 3, 4, 0}
-	sp, err := PackSparse24(2, 4, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := Weights(sp); !slices.Equal(got, w) {
-		t.Errorf("2:4: %v, want %v", got, w)
-	}
-}
-
-func TestParseQuantConfigActBits(t *testing.T) {
-	for _, c := range []struct {
-		json string
-		ok   bool
-	}{
-		{`{"quant_method": "gptq", "bits": 4}`, true},
-		{`{"quant_method": "gptq", "bits": 4, "gollm_act_bits": 4}`, true},
-		{`{"quant_method": "gptq", "bits": 4, "gollm_act_bits": 8}`, true},
-		{`{"quant_method": "gptq", "bits": 4, "gollm_act_bits": 3}`, false},
-		{`{"quant_method": "gptq", "bits": 4, "gollm_act_bits": 9}`, false},
-		{`{"quant_method": "gptq", "bits": 4, "gollm_act_bits": -4}`, false},
-		{`{"quant_method": "gptq", "bits": 4, "gollm_act_bits": "8"}`, false},
-	} {
-		_, err := ParseQuantConfig([]byte(c.json))
-		if (err == nil) != c.ok {
-			t.Errorf("%s: err %v, want ok=%v", c.json, err, c.ok)
-		}
-		if err != nil && !strings.Contains(err.Error(), "gollm_act_bits") {
-			t.Errorf("%s: error %q does not name gollm_act_bits", c.json, err)
-		}
 	}
 }

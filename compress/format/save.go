@@ -8,11 +8,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
+	"github.com/llmcbench/gollm/models/packed"
 	"github.com/llmcbench/gollm/tensor"
 )
 
@@ -38,7 +40,7 @@ type SaveOptions struct {
 	// awq, w8a8; nil for dense and 2:4). Every decoder-block linear must be
 	// quantized, here or because the model was loaded quantized; layers
 	// outside the blocks (the LM head) stay float.
-	Quant map[string]*QuantizedLinear
+	Quant map[string]*packed.Quantized
 	// Meta is recorded verbatim under config.json's "gollm_compression"
 	// key (the method configuration). For gptq, its damp_percent,
 	// true_sequential and static_groups entries also go into
@@ -79,7 +81,7 @@ type saveLinear struct {
 	in     int
 	host   kernels.Matrix // nil for blocks not resident in a lazy model
 	bias   []float32
-	quant  *QuantizedLinear
+	quant  *packed.Quantized
 	sparse bool // write as 2:4
 }
 
@@ -147,7 +149,7 @@ func WriteSpill(m *models.Model, i int, path string, dtype tensor.DType) error {
 	var ts []*tensor.Tensor
 	for _, l := range m.Linears(i) {
 		out, in := l.Host.Dims()
-		t, err := s.floatTensor(l.Name+".weight", []int{out, in}, denseOf(l.Host))
+		t, err := s.floatTensor(l.Name+".weight", []int{out, in}, packed.Weights(l.Host))
 		if err != nil {
 			return fmt.Errorf("spill %s: %w", l.Name, err)
 		}
@@ -248,13 +250,13 @@ func planSave(m *models.Model, dir string, opt SaveOptions) (*saver, []*saveLine
 		sl.quant = q
 	}
 	if quantized {
-		var first *QuantizedLinear
+		var first *packed.Quantized
 		for _, sl := range lins {
 			if sl.layer < 0 {
 				continue
 			}
 			if sl.quant == nil && sl.host != nil {
-				sl.quant, _ = FromMatrix(sl.host)
+				sl.quant, _ = packed.FromMatrix(sl.host)
 			}
 			if sl.quant == nil {
 				return nil, nil, bad("block linear %q has no quantized weights for format %s", sl.name, opt.Format)
@@ -263,14 +265,14 @@ func planSave(m *models.Model, dir string, opt SaveOptions) (*saver, []*saveLine
 			var err error
 			switch opt.Format {
 			case FormatGPTQ:
-				err = gptqCheck(q)
-				if err == nil && gptqNeedsV2(q) {
+				err = packed.CheckGPTQ(q)
+				if err == nil && packed.GPTQNeedsV2(q) {
 					s.zeroOff = 0
 				}
 			case FormatAWQ:
-				err = awqCheck(q)
+				err = packed.CheckAWQ(q)
 			case FormatW8A8:
-				err = q.checkW8A8()
+				err = q.CheckW8A8()
 			}
 			if err != nil {
 				return nil, nil, fmt.Errorf("save %s: layer %q: %w", dir, sl.name, err)
@@ -280,7 +282,7 @@ func planSave(m *models.Model, dir string, opt SaveOptions) (*saver, []*saveLine
 			} else if q.Bits != first.Bits {
 				return nil, nil, bad("layers mix bit widths (%q: %d bits, %d elsewhere): one quantization_config describes every layer", sl.name, q.Bits, first.Bits)
 			}
-			if g := q.configGroupSize(); g > 0 {
+			if g := q.ConfigGroupSize(); g > 0 {
 				if s.groupSize > 0 && g != s.groupSize {
 					return nil, nil, bad("layers mix group sizes (%q: %d, %d elsewhere): one quantization_config describes every layer", sl.name, g, s.groupSize)
 				}
@@ -290,7 +292,7 @@ func planSave(m *models.Model, dir string, opt SaveOptions) (*saver, []*saveLine
 		// Layers with one group per row agree with the config's group size
 		// only if it gives them one group too.
 		for _, sl := range lins {
-			if sl.layer >= 0 && s.groupSize > 0 && sl.quant.configGroupSize() < 0 && sl.in > s.groupSize {
+			if sl.layer >= 0 && s.groupSize > 0 && sl.quant.ConfigGroupSize() < 0 && sl.in > s.groupSize {
 				return nil, nil, bad("layer %q has one group per row, the others groups of %d: one quantization_config describes every layer", sl.name, s.groupSize)
 			}
 		}
@@ -428,11 +430,11 @@ func (s *saver) linearTensors(l *saveLinear) ([]*tensor.Tensor, error) {
 	case l.quant != nil && l.layer >= 0:
 		switch s.opt.Format {
 		case FormatGPTQ:
-			ts, err = gptqTensors(l.name, l.quant, s.zeroOff)
+			ts, err = packed.GPTQTensors(l.name, l.quant, s.zeroOff)
 		case FormatAWQ:
-			ts, err = awqTensors(l.name, l.quant)
+			ts, err = packed.AWQTensors(l.name, l.quant)
 		case FormatW8A8:
-			ts, err = w8a8Tensors(l.name, l.quant)
+			ts, err = packed.W8A8Tensors(l.name, l.quant)
 		}
 		if err != nil {
 			return nil, err
@@ -443,7 +445,7 @@ func (s *saver) linearTensors(l *saveLinear) ([]*tensor.Tensor, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !sameShape(t.Shape, []int{l.out, l.in}) {
+		if !slices.Equal(t.Shape, []int{l.out, l.in}) {
 			return nil, fmt.Errorf("spilled weight is %v, the layer is %d×%d", t.Shape, l.out, l.in)
 		}
 		w, err := t.Float32()
@@ -454,11 +456,11 @@ func (s *saver) linearTensors(l *saveLinear) ([]*tensor.Tensor, error) {
 			s.countZeros(l, w)
 		}
 		if l.sparse {
-			sp, err := PackSparse24(l.out, l.in, w)
+			sp, err := packed.PackSparse24(l.out, l.in, w)
 			if err != nil {
 				return nil, err
 			}
-			if ts, err = sparse24Tensors(l.name, sp, s.floatDType(s.origDType(l.name+".weight"))); err != nil {
+			if ts, err = packed.Sparse24Tensors(l.name, sp, s.floatDType(s.origDType(l.name+".weight"))); err != nil {
 				return nil, err
 			}
 		} else {
@@ -495,19 +497,19 @@ func (s *saver) linearTensors(l *saveLinear) ([]*tensor.Tensor, error) {
 		}
 		return ts, nil
 	case l.sparse:
-		w := denseOf(l.host)
+		w := packed.Weights(l.host)
 		s.countZeros(l, w)
 		sp, ok := l.host.(*kernels.Sparse24Matrix)
 		if !ok {
-			if sp, err = PackSparse24(l.out, l.in, w); err != nil {
+			if sp, err = packed.PackSparse24(l.out, l.in, w); err != nil {
 				return nil, err
 			}
 		}
-		if ts, err = sparse24Tensors(l.name, sp, s.floatDType(s.origDType(l.name+".weight"))); err != nil {
+		if ts, err = packed.Sparse24Tensors(l.name, sp, s.floatDType(s.origDType(l.name+".weight"))); err != nil {
 			return nil, err
 		}
 	default:
-		w := denseOf(l.host)
+		w := packed.Weights(l.host)
 		if l.layer >= 0 {
 			s.countZeros(l, w)
 		}
@@ -552,7 +554,7 @@ func (s *saver) floatTensor(name string, shape []int, v []float32) (*tensor.Tens
 		if err != nil {
 			return nil, err
 		}
-		if sameShape(t.Shape, shape) {
+		if slices.Equal(t.Shape, shape) {
 			f, err := t.Float32()
 			if err != nil {
 				return nil, err
@@ -722,7 +724,7 @@ func (s *saver) writeConfig(lins []*saveLinear) error {
 	if len(s.opt.Meta) > 0 {
 		rec["meta"] = s.opt.Meta
 	}
-	var first *QuantizedLinear
+	var first *packed.Quantized
 	descAct, sym := false, true
 	for _, l := range lins {
 		if l.quant == nil || l.layer < 0 {
@@ -731,27 +733,22 @@ func (s *saver) writeConfig(lins []*saveLinear) error {
 		if first == nil {
 			first = l.quant
 		}
-		for i, g := range l.quant.GIdx {
-			if int(g) != i/l.quant.groupSize() {
-				descAct = true
-				break
-			}
-		}
+		descAct = descAct || l.quant.ActOrder()
 		sym = sym && l.quant.Sym
 	}
 	switch s.opt.Format {
 	case FormatGPTQ:
-		qc := gptqConfig(first.Bits, s.groupSize, descAct, sym, s.zeroOff == 0, s.opt.Meta)
+		qc := packed.GPTQConfig(first.Bits, s.groupSize, descAct, sym, s.zeroOff == 0, s.opt.Meta)
 		cfg["quantization_config"] = qc
 		if err := writeJSON(filepath.Join(s.dir, "quantize_config.json"), qc); err != nil {
 			return err
 		}
 	case FormatAWQ:
-		cfg["quantization_config"] = awqConfig(s.groupSize)
+		cfg["quantization_config"] = packed.AWQConfig(s.groupSize)
 	case FormatW8A8:
-		cfg["quantization_config"] = w8a8Config(ignoreList(lins))
+		cfg["quantization_config"] = packed.W8A8Config(ignoreList(lins))
 	case FormatSparse24:
-		cfg["quantization_config"] = sparse24Config(ignoreList(lins), s.sparsity())
+		cfg["quantization_config"] = packed.Sparse24Config(ignoreList(lins), s.sparsity())
 	}
 	if s.opt.Format == FormatDense || s.opt.Format == FormatSparse24 {
 		pattern := "unstructured"

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/models/packed"
 	"github.com/llmcbench/gollm/tensor"
 )
 
@@ -222,12 +222,12 @@ func (b *block) train(ctx context.Context, in, targets [][]float32) error {
 // finish folds the transforms into the model's parameters, quantizes
 // every linear with its learned clipping and stores the dequantized
 // weights in the model; it returns the quantized linears.
-func (b *block) finish() (map[string]*format.QuantizedLinear, error) {
+func (b *block) finish() (map[string]*packed.Quantized, error) {
 	eff := b.effective(modeLearn)
 	for n, v := range eff {
 		copy(b.r.m.Params[n].Val, v.Val)
 	}
-	out := map[string]*format.QuantizedLinear{}
+	out := map[string]*packed.Quantized{}
 	for _, name := range b.linears {
 		w := b.r.m.Params[name+".weight"]
 		var up, low []float32
@@ -253,10 +253,10 @@ func (b *block) finish() (map[string]*format.QuantizedLinear, error) {
 // [0, 2^bits−1] (a group entirely of one sign) is clamped into the range
 // the packed formats can store. Scales are rounded to float16, as the
 // GPTQ and AWQ formats store them.
-func quantizeLWC(w []float32, out, in, bits, g int, up, low []float32) *format.QuantizedLinear {
+func quantizeLWC(w []float32, out, in, bits, g int, up, low []float32) *packed.Quantized {
 	groups := in / g
 	qmax := float64(int(1)<<bits - 1)
-	q := &format.QuantizedLinear{Out: out, In: in, Bits: bits, GroupSize: g,
+	q := &packed.Quantized{Out: out, In: in, Bits: bits, GroupSize: g,
 		Q: make([]uint8, out*in), Scales: make([]float32, groups*out), Zeros: make([]float32, groups*out)}
 	for r := 0; r < out; r++ {
 		for gi := 0; gi < groups; gi++ {

@@ -9,6 +9,7 @@ import (
 	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/models"
+	"github.com/llmcbench/gollm/models/packed"
 )
 
 // export writes the quantized model to cfg.Out in the GPTQ (AutoGPTQ v1)
@@ -53,7 +54,7 @@ func (r *run) export(ctx context.Context, res *Result, d *outdir.Dir) error {
 		meta["calibration"] = r.calib
 	}
 	if !r.cfg.weightOnly() {
-		// Read back by format.LoadLinear: the packed weights then run on
+		// Read back by packed.LoadLinear: the packed weights then run on
 		// activations fake-quantized per token (kernels.ActQuantMatrix), as
 		// the reference evaluates W4A4/W6A6 (it also quantizes q/k/v inside
 		// attention, which gollm's engine does not at run time).
@@ -66,7 +67,7 @@ func (r *run) export(ctx context.Context, res *Result, d *outdir.Dir) error {
 		// containers, the same codes, scales and zero points, so the
 		// weights are exactly the quantized ones and run on the int8
 		// group kernels.
-		quant = make(map[string]*format.QuantizedLinear, len(res.Quant))
+		quant = make(map[string]*packed.Quantized, len(res.Quant))
 		for name, q := range res.Quant {
 			c := *q
 			c.Bits = 8

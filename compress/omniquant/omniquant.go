@@ -32,8 +32,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/models/packed"
 )
 
 // ErrBadInput marks an unusable configuration or input (unsupported bits,
@@ -188,7 +188,7 @@ type Result struct {
 	Blocks []BlockStats `json:"blocks"`
 	// Quant holds the integer codes and quantizer parameters of every
 	// quantized linear.
-	Quant map[string]*format.QuantizedLinear `json:"-"`
+	Quant map[string]*packed.Quantized `json:"-"`
 	// Format tells how Out was written (see Export).
 	Format string `json:"format"`
 	// Seconds is the whole run's wall time.

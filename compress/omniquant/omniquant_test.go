@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
+	"github.com/llmcbench/gollm/models/packed"
 	"github.com/llmcbench/gollm/tensor"
 	"github.com/llmcbench/gollm/tokenizer"
 )
@@ -402,7 +402,7 @@ func checkExport(t *testing.T, src, out string, res *Result, abits int) {
 			if aq, ok := l.Host.(*kernels.ActQuantMatrix); weightOnly == ok || (ok && aq.Bits != abits) {
 				t.Fatalf("%s reloaded as %s with %d activation bits requested", l.Name, l.Host.Format(), abits)
 			}
-			q, ok := format.FromMatrix(l.Host)
+			q, ok := packed.FromMatrix(l.Host)
 			if !ok {
 				t.Fatalf("%s reloaded as %T, not a packed quantized matrix", l.Name, l.Host)
 			}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/llmcbench/gollm/compress"
-	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/models/packed"
 )
 
 // run holds the state of one Quantize call.
@@ -104,7 +104,7 @@ func (r *run) blockNames(i int) []string {
 func (r *run) quantize(ctx context.Context) (*Result, error) {
 	start := time.Now()
 	c := r.m.Config
-	res := &Result{Config: r.cfg, Quant: map[string]*format.QuantizedLinear{}}
+	res := &Result{Config: r.cfg, Quant: map[string]*packed.Quantized{}}
 	L := r.cfg.Seqlen
 	fpIn := make([][]float32, len(r.samples))
 	qIn := make([][]float32, len(r.samples))

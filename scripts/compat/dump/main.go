@@ -1,5 +1,5 @@
-// Command dump loads a checkpoint with gollm (models.Load, packed formats
-// through their registered loaders) and writes the float32 weights that
+// Command dump loads a checkpoint with gollm (models.Load, which reads the
+// packed formats through models/packed) and writes the float32 weights that
 // gollm computes with for every decoder-block linear layer to a
 // safetensors file, as [out, in] tensors named like the layer's weight.
 // scripts/compat/check.py compares them with the peers' own
@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/models"
+	"github.com/llmcbench/gollm/models/packed"
 	"github.com/llmcbench/gollm/tensor"
 )
 
@@ -38,7 +38,7 @@ func run(dir, out string) error {
 	for i := 0; i < m.NumLayers(); i++ {
 		for _, l := range m.Linears(i) {
 			o, in := l.Host.Dims()
-			t, err := tensor.Encode(l.Name+".weight", tensor.F32, []int{o, in}, format.Weights(l.Host))
+			t, err := tensor.Encode(l.Name+".weight", tensor.F32, []int{o, in}, packed.Weights(l.Host))
 			if err != nil {
 				return err
 			}

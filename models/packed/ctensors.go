@@ -1,4 +1,4 @@
-package format
+package packed
 
 import (
 	"encoding/binary"
@@ -36,9 +36,9 @@ import (
 // weight_shape [2], optional weight_zero_point I32 [ceil(out/(32/bits)),
 // groups] packed along out, optional weight_g_idx [in].
 
-// w8a8Tensors writes q (W8A8 convention) as an int-quantized layer.
-func w8a8Tensors(prefix string, q *QuantizedLinear) ([]*tensor.Tensor, error) {
-	if err := q.checkW8A8(); err != nil {
+// W8A8Tensors writes q (W8A8 convention) as an int-quantized layer.
+func W8A8Tensors(prefix string, q *Quantized) ([]*tensor.Tensor, error) {
+	if err := q.CheckW8A8(); err != nil {
 		return nil, err
 	}
 	w := make([]byte, len(q.Q))
@@ -52,9 +52,9 @@ func w8a8Tensors(prefix string, q *QuantizedLinear) ([]*tensor.Tensor, error) {
 }
 
 // loadCTInt reads an int-quantized layer (8-bit weights with per-channel
-// or per-tensor scales) as a QuantizedLinear in the W8A8 convention;
+// or per-tensor scales) as a Quantized in the W8A8 convention;
 // actBits is 8 when the config quantizes input activations dynamically.
-func loadCTInt(src tensorSource, prefix string, actBits int) (*QuantizedLinear, error) {
+func loadCTInt(src Source, prefix string, actBits int) (*Quantized, error) {
 	tw, err := src.Tensor(prefix + ".weight")
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func loadCTInt(src tensorSource, prefix string, actBits int) (*QuantizedLinear, 
 			}
 		}
 	}
-	q := &QuantizedLinear{Out: out, In: in, Bits: 8, GroupSize: -1, Sym: true, ActBits: actBits,
+	q := &Quantized{Out: out, In: in, Bits: 8, GroupSize: -1, Sym: true, ActBits: actBits,
 		Q: make([]uint8, out*in), Scales: s, Zeros: make([]float32, out)}
 	for i, b := range tw.Data {
 		q.Q[i] = uint8(int(int8(b)) + 128)
@@ -107,9 +107,9 @@ func loadCTInt(src tensorSource, prefix string, actBits int) (*QuantizedLinear, 
 	return q, nil
 }
 
-// sparse24Tensors writes a 2:4 matrix as a sparse-24-bitmask layer with
-// values in dtype.
-func sparse24Tensors(prefix string, m *kernels.Sparse24Matrix, dtype tensor.DType) ([]*tensor.Tensor, error) {
+// Sparse24Tensors writes a 2:4 matrix as a sparse-24-bitmask layer with
+// values in dtype (compressed, bitmask, shape).
+func Sparse24Tensors(prefix string, m *kernels.Sparse24Matrix, dtype tensor.DType) ([]*tensor.Tensor, error) {
 	out, in := m.Dims()
 	vals, meta := m.Packed()
 	vt, err := tensor.Encode(prefix+".compressed", dtype, []int{out, in / 2}, vals)
@@ -138,7 +138,7 @@ func sparse24Tensors(prefix string, m *kernels.Sparse24Matrix, dtype tensor.DTyp
 }
 
 // loadSparse24 reads a sparse-24-bitmask layer.
-func loadSparse24(src tensorSource, prefix string) (*kernels.Sparse24Matrix, error) {
+func loadSparse24(src Source, prefix string) (*kernels.Sparse24Matrix, error) {
 	tsh, err := src.Tensor(prefix + ".shape")
 	if err != nil {
 		return nil, err
@@ -194,7 +194,7 @@ func loadSparse24(src tensorSource, prefix string) (*kernels.Sparse24Matrix, err
 }
 
 // loadCTPacked reads a pack-quantized layer (bits from the config group).
-func loadCTPacked(src tensorSource, prefix string, bits, groupSize int) (*QuantizedLinear, error) {
+func loadCTPacked(src Source, prefix string, bits, groupSize int) (*Quantized, error) {
 	if bits < 2 || bits > 8 {
 		return nil, fmt.Errorf("compressed-tensors %s: %w: %d-bit pack-quantized weights", prefix, ErrBadQuant, bits)
 	}
@@ -238,7 +238,7 @@ func loadCTPacked(src tensorSource, prefix string, bits, groupSize int) (*Quanti
 	}
 	mask := uint32(1)<<bits - 1
 	offset := float32(int(1) << (bits - 1))
-	q := &QuantizedLinear{Out: out, In: in, Bits: bits, GroupSize: gs, Sym: true, Q: make([]uint8, out*in),
+	q := &Quantized{Out: out, In: in, Bits: bits, GroupSize: gs, Sym: true, Q: make([]uint8, out*in),
 		Scales: make([]float32, ng*out), Zeros: make([]float32, ng*out)}
 	if gs == in {
 		q.GroupSize = -1

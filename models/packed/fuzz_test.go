@@ -1,4 +1,4 @@
-package format
+package packed
 
 import (
 	"testing"
@@ -25,7 +25,7 @@ func FuzzParseQuantConfig(f *testing.F) {
 // allocate without bound.
 func FuzzLoadLinear(f *testing.F) {
 	q := randomQuant(32, 64, 4, 32, 1)
-	gptq, _ := gptqTensors("l", q, 1)
+	gptq, _ := GPTQTensors("l", q, 1)
 	var seed []byte
 	for _, t := range gptq {
 		seed = append(seed, t.Data...)

@@ -1,4 +1,4 @@
-package format
+package packed
 
 import (
 	"bytes"
@@ -121,9 +121,9 @@ func dynamicTrue(raw json.RawMessage) bool {
 	return s == "true" || s == `"local"`
 }
 
-// gptqConfig is the quantization_config AutoGPTQ writes. meta may override
+// GPTQConfig is the quantization_config AutoGPTQ writes. meta may override
 // damp_percent, true_sequential and static_groups.
-func gptqConfig(bits, groupSize int, descAct, sym, v2 bool, meta map[string]any) map[string]any {
+func GPTQConfig(bits, groupSize int, descAct, sym, v2 bool, meta map[string]any) map[string]any {
 	cf := "gptq"
 	if v2 {
 		cf = "gptq_v2"
@@ -149,9 +149,9 @@ func gptqConfig(bits, groupSize int, descAct, sym, v2 bool, meta map[string]any)
 	return c
 }
 
-// awqConfig is the quantization_config AutoAWQ (through transformers)
+// AWQConfig is the quantization_config AutoAWQ (through transformers)
 // writes for the gemm kernels.
-func awqConfig(groupSize int) map[string]any {
+func AWQConfig(groupSize int) map[string]any {
 	return map[string]any{
 		"quant_method":           "awq",
 		"bits":                   4,
@@ -178,9 +178,9 @@ func ctArgs(strategy string, dynamic bool, observer any) map[string]any {
 	}
 }
 
-// w8a8Config is the quantization_config llm-compressor writes for W8A8
+// W8A8Config is the quantization_config llm-compressor writes for W8A8
 // int8 (per-channel weights, dynamic per-token activations).
-func w8a8Config(ignore []string) map[string]any {
+func W8A8Config(ignore []string) map[string]any {
 	return map[string]any{
 		"quant_method":             "compressed-tensors",
 		"format":                   "int-quantized",
@@ -199,9 +199,9 @@ func w8a8Config(ignore []string) map[string]any {
 	}
 }
 
-// sparse24Config is the quantization_config of a sparse-24-bitmask
+// Sparse24Config is the quantization_config of a sparse-24-bitmask
 // checkpoint without quantization.
-func sparse24Config(ignore []string, global float64) map[string]any {
+func Sparse24Config(ignore []string, global float64) map[string]any {
 	return map[string]any{
 		"quant_method": "compressed-tensors",
 		"sparsity_config": map[string]any{

@@ -1,4 +1,4 @@
-package format
+package packed
 
 import (
 	"errors"
@@ -9,15 +9,18 @@ import (
 	"github.com/llmcbench/gollm/tensor"
 )
 
-// ErrBadQuant marks an inconsistent QuantizedLinear or one a format cannot
-// store (wrapped with the layer and the reason).
+// ErrBadQuant marks an inconsistent Quantized or one a format cannot store
+// (wrapped with the layer and the reason).
 var ErrBadQuant = errors.New("bad quantized layer")
 
-// QuantizedLinear is a linear layer's integer codes and quantizer
-// parameters as a method (RTN, GPTQ, AWQ, SmoothQuant) produced them:
-// W[o,i] = (Q[o,i] − Zeros[g,o])·Scales[g,o] with g = GIdx[i] (or
-// i/GroupSize when GIdx is nil).
-type QuantizedLinear struct {
+// Quantized is a linear layer's packed integer weight, the one type it has
+// from quantization to kernel: the quantizers (package compress: RTN,
+// GPTQ, AWQ, SmoothQuant, OmniQuant) produce it, the writers (GPTQTensors,
+// AWQTensors, W8A8Tensors; compress/format.Save) store it, the readers
+// (LoadQuantized) return it, and Matrix builds the kernel that multiplies
+// on its codes. W[o,i] = (Q[o,i] − Zeros[g,o])·Scales[g,o] with g = GIdx[i]
+// (or i/GroupSize when GIdx is nil).
+type Quantized struct {
 	Out, In int
 	// Bits is the code width, 2..8.
 	Bits int
@@ -44,16 +47,16 @@ type QuantizedLinear struct {
 }
 
 // groupSize returns the effective group size (In for one group per row).
-func (q *QuantizedLinear) groupSize() int {
+func (q *Quantized) groupSize() int {
 	if q.GroupSize <= 0 || q.GroupSize > q.In {
 		return q.In
 	}
 	return q.GroupSize
 }
 
-// configGroupSize is the group size as quantization_config spells it
+// ConfigGroupSize is the group size as quantization_config spells it
 // (−1 for one group per row).
-func (q *QuantizedLinear) configGroupSize() int {
+func (q *Quantized) ConfigGroupSize() int {
 	if q.groupSize() == q.In {
 		return -1
 	}
@@ -61,7 +64,7 @@ func (q *QuantizedLinear) configGroupSize() int {
 }
 
 // NumGroups returns the number of groups per row, ceil(In/GroupSize).
-func (q *QuantizedLinear) NumGroups() int {
+func (q *Quantized) NumGroups() int {
 	g := q.groupSize()
 	if g <= 0 {
 		return 0
@@ -70,17 +73,29 @@ func (q *QuantizedLinear) NumGroups() int {
 }
 
 // group returns the group of input column i.
-func (q *QuantizedLinear) group(i int) int {
+func (q *Quantized) group(i int) int {
 	if q.GIdx != nil {
 		return int(q.GIdx[i])
 	}
 	return i / q.groupSize()
 }
 
+// ActOrder reports whether GIdx departs from contiguous groups (GPTQ's
+// desc_act), which AWQ cannot store and GPTQ records as desc_act.
+func (q *Quantized) ActOrder() bool {
+	for i, g := range q.GIdx {
+		if int(g) != i/q.groupSize() {
+			return true
+		}
+	}
+	return false
+}
+
 // Validate checks the dimensions, the code range, the parameter lengths,
 // that scales and zeros are finite and that GIdx is in range. It does not
-// check what a particular file format additionally requires (Save does).
-func (q *QuantizedLinear) Validate() error {
+// check what a particular file format additionally requires (CheckGPTQ,
+// CheckAWQ, CheckW8A8).
+func (q *Quantized) Validate() error {
 	switch {
 	case q.Out <= 0 || q.In <= 0:
 		return fmt.Errorf("%w: dimensions %d×%d", ErrBadQuant, q.Out, q.In)
@@ -120,7 +135,7 @@ func (q *QuantizedLinear) Validate() error {
 	switch q.ActBits {
 	case 0:
 	case 8:
-		if err := q.checkW8A8(); err != nil {
+		if err := q.CheckW8A8(); err != nil {
 			return err
 		}
 	default:
@@ -129,8 +144,10 @@ func (q *QuantizedLinear) Validate() error {
 	return nil
 }
 
-// checkW8A8 checks the W8A8 convention.
-func (q *QuantizedLinear) checkW8A8() error {
+// CheckW8A8 checks the W8A8 convention (8-bit codes, one group per row,
+// every zero point 128), which the compressed-tensors int-quantized
+// format needs.
+func (q *Quantized) CheckW8A8() error {
 	if q.Bits != 8 || q.NumGroups() != 1 || q.GIdx != nil {
 		return fmt.Errorf("%w: W8A8 needs 8-bit codes with one group per row (have %d bits, %d groups)", ErrBadQuant, q.Bits, q.NumGroups())
 	}
@@ -143,23 +160,26 @@ func (q *QuantizedLinear) checkW8A8() error {
 }
 
 // Dequantize returns the fake-quantized weights [Out×In]:
-// W[o,i] = (Q[o,i] − Zeros[g,o])·Scales[g,o], computed in float32.
-func (q *QuantizedLinear) Dequantize() []float32 {
+// W[o,i] = (Q[o,i] − Zeros[g,o])·Scales[g,o], computed in float32 (rows
+// in parallel).
+func (q *Quantized) Dequantize() []float32 {
 	w := make([]float32, q.Out*q.In)
-	for o := 0; o < q.Out; o++ {
-		for i := 0; i < q.In; i++ {
-			g := q.group(i)*q.Out + o
-			w[o*q.In+i] = (float32(q.Q[o*q.In+i]) - q.Zeros[g]) * q.Scales[g]
+	kernels.ParallelFor(q.Out, 16, func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			for i := 0; i < q.In; i++ {
+				g := q.group(i)*q.Out + o
+				w[o*q.In+i] = (float32(q.Q[o*q.In+i]) - q.Zeros[g]) * q.Scales[g]
+			}
 		}
-	}
+	})
 	return w
 }
 
 // RoundScalesF16 rounds every scale to the nearest float16 value, as the
 // GPTQ and AWQ formats store them. Call it before computing reference
 // outputs when the checkpoint must reload to exactly the same weights
-// (Save rounds the scales it writes either way).
-func (q *QuantizedLinear) RoundScalesF16() {
+// (the writers round the scales they store either way).
+func (q *Quantized) RoundScalesF16() {
 	for i, s := range q.Scales {
 		q.Scales[i] = tensor.F16ToF32(tensor.F32ToF16(s))
 	}
@@ -168,8 +188,9 @@ func (q *QuantizedLinear) RoundScalesF16() {
 // Matrix returns a kernels.Matrix that multiplies on the packed codes: a
 // kernels.QuantW8A8Matrix for W8A8 layers (ActBits 8), else a
 // kernels.QuantGroupMatrix (int8 per-channel, int4/int3/int2 group-wise,
-// act-order permuted once). It never holds a dequantized copy.
-func (q *QuantizedLinear) Matrix() (kernels.Matrix, error) {
+// act-order permuted once). The kernel packs the codes into its own word
+// layout (q's slices are not retained); it never holds a dequantized copy.
+func (q *Quantized) Matrix() (kernels.Matrix, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
@@ -183,28 +204,25 @@ func (q *QuantizedLinear) Matrix() (kernels.Matrix, error) {
 	return kernels.NewQuantGroupMatrix(q.Out, q.In, q.Bits, q.groupSize(), q.Q, q.Scales, q.Zeros, q.GIdx)
 }
 
-// FromMatrix recovers a QuantizedLinear from a packed matrix that this
-// package (or its loaders) built, so a loaded quantized model can be saved
-// again in another format. It reports false for other matrix types.
+// FromMatrix recovers the Quantized of a packed matrix that Matrix (or a
+// loader) built, so a loaded quantized model can be saved again in another
+// format. It reports false for other matrix types.
 //
 // An ActQuantMatrix gives its weight's codes (the activation bits are a
 // run-time setting of the checkpoint's quantization_config).
-func FromMatrix(m kernels.Matrix) (*QuantizedLinear, bool) {
+func FromMatrix(m kernels.Matrix) (*Quantized, bool) {
 	switch t := m.(type) {
 	case *kernels.ActQuantMatrix:
 		return FromMatrix(t.W)
 	case *kernels.QuantGroupMatrix:
 		out, in := t.Dims()
 		codes, scales, zeros, gidx := t.Unpack()
-		q := &QuantizedLinear{Out: out, In: in, Bits: t.Bits(), GroupSize: t.GroupSize(), Q: codes, Scales: scales, Zeros: zeros}
+		q := &Quantized{Out: out, In: in, Bits: t.Bits(), GroupSize: t.GroupSize(), Q: codes, Scales: scales, Zeros: zeros, GIdx: gidx}
 		if q.GroupSize == in {
 			q.GroupSize = -1
 		}
-		for i, g := range gidx {
-			if int(g) != i/q.groupSize() {
-				q.GIdx = gidx
-				break
-			}
+		if !q.ActOrder() {
+			q.GIdx = nil
 		}
 		q.Sym = true
 		for _, z := range zeros {
@@ -217,7 +235,7 @@ func FromMatrix(m kernels.Matrix) (*QuantizedLinear, bool) {
 	case *kernels.QuantW8A8Matrix:
 		out, in := t.Dims()
 		w, s := t.Weights()
-		q := &QuantizedLinear{Out: out, In: in, Bits: 8, GroupSize: -1, Sym: true, ActBits: 8,
+		q := &Quantized{Out: out, In: in, Bits: 8, GroupSize: -1, Sym: true, ActBits: 8,
 			Q: make([]uint8, len(w)), Scales: append([]float32(nil), s...), Zeros: make([]float32, out)}
 		for i, v := range w {
 			q.Q[i] = uint8(int(v) + 128)
@@ -230,25 +248,26 @@ func FromMatrix(m kernels.Matrix) (*QuantizedLinear, bool) {
 	return nil, false
 }
 
-// Sparse24 is a 2:4-sparse weight packed as values + 2-bit indices (see
-// kernels.Sparse24Matrix for the layout); it implements kernels.Matrix.
-type Sparse24 = kernels.Sparse24Matrix
-
 // PackSparse24 packs a dense row-major w [out×in] that has at most two
-// non-zeros in every group of four consecutive columns of every row. It
-// returns an error wrapping kernels.ErrNot24 if w is not 2:4.
-func PackSparse24(out, in int, w []float32) (*Sparse24, error) {
+// non-zeros in every group of four consecutive columns of every row as a
+// kernels.Sparse24Matrix (values + 2-bit indices). It returns an error
+// wrapping kernels.ErrNot24 if w is not 2:4.
+func PackSparse24(out, in int, w []float32) (*kernels.Sparse24Matrix, error) {
 	return kernels.NewSparse24Matrix(out, in, w)
 }
 
-// denseOf returns the float32 weights [out×in] of any matrix: the slice
-// itself for kernels.Dense, the unpacked weights for the packed types, and
-// MulT of identity rows otherwise.
-func denseOf(m kernels.Matrix) []float32 {
+// Weights returns the float weights [out×in] a matrix computes with: a
+// dense matrix's own slice (not a copy), the exact dequantization of the
+// packed types (group-quantized, W8A8, 2:4; an ActQuantMatrix gives its
+// weight's), and for any other format the outputs of identity rows run
+// through MulT, 64 at a time.
+func Weights(m kernels.Matrix) []float32 {
 	out, in := m.Dims()
 	switch t := m.(type) {
 	case *kernels.Dense:
 		return t.W
+	case *kernels.ActQuantMatrix:
+		return Weights(t.W)
 	case *kernels.QuantGroupMatrix:
 		w := make([]float32, out*in)
 		t.DequantizeRows(w, 0, out)
@@ -265,7 +284,6 @@ func denseOf(m kernels.Matrix) []float32 {
 		}
 		return w
 	}
-	// Generic: W rows are MulT's outputs on identity inputs, in chunks.
 	w := make([]float32, out*in)
 	const chunk = 64
 	x := make([]float32, chunk*in)
@@ -281,32 +299,6 @@ func denseOf(m kernels.Matrix) []float32 {
 			for o := 0; o < out; o++ {
 				w[o*in+i0+r] = y[r*out+o]
 			}
-		}
-	}
-	return w
-}
-
-// Weights returns the float weights [out×in] a matrix computes with: the
-// exact dequantization of a quantized matrix, a dense matrix's values, or
-// (any other format) identity rows run through MulT.
-func Weights(m kernels.Matrix) []float32 {
-	if q, ok := FromMatrix(m); ok {
-		return q.Dequantize()
-	}
-	if d, ok := m.(*kernels.Dense); ok {
-		return d.W
-	}
-	out, in := m.Dims()
-	x := make([]float32, in*in)
-	for i := 0; i < in; i++ {
-		x[i*in+i] = 1
-	}
-	y := make([]float32, in*out)
-	m.MulT(y, x, in, nil)
-	w := make([]float32, out*in)
-	for i := 0; i < in; i++ {
-		for o := 0; o < out; o++ {
-			w[o*in+i] = y[i*out+o]
 		}
 	}
 	return w

@@ -1,9 +1,10 @@
-package format
+package packed
 
 import (
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/llmcbench/gollm/tensor"
 )
 
-// mapSource is an in-memory tensorSource.
+// mapSource is an in-memory Source.
 type mapSource map[string]*tensor.Tensor
 
 func (s mapSource) Has(name string) bool { _, ok := s[name]; return ok }
@@ -81,9 +82,9 @@ func autogptqPackColumn(vals []uint32, bits int) []uint32 {
 	return out
 }
 
-func randomQuant(out, in, bits, group int, seed uint64) *QuantizedLinear {
+func randomQuant(out, in, bits, group int, seed uint64) *Quantized {
 	r := rand.New(rand.NewPCG(seed, 3))
-	q := &QuantizedLinear{Out: out, In: in, Bits: bits, GroupSize: group, Q: make([]uint8, out*in)}
+	q := &Quantized{Out: out, In: in, Bits: bits, GroupSize: group, Q: make([]uint8, out*in)}
 	for i := range q.Q {
 		q.Q[i] = uint8(r.IntN(1 << bits))
 	}
@@ -102,13 +103,13 @@ func randomQuant(out, in, bits, group int, seed uint64) *QuantizedLinear {
 func TestGPTQPackingMatchesAutoGPTQ(t *testing.T) {
 	for _, bits := range []int{2, 3, 4, 8} {
 		q := randomQuant(64, 96, bits, 32, uint64(bits))
-		ts, err := gptqTensors("l", q, 1)
+		ts, err := GPTQTensors("l", q, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		src := sourceOf(ts)
 		qw := words(src["l.qweight"])
-		if !sameShape(src["l.qweight"].Shape, []int{96 * bits / 32, 64}) {
+		if !slices.Equal(src["l.qweight"].Shape, []int{96 * bits / 32, 64}) {
 			t.Fatalf("%d bits: qweight shape %v", bits, src["l.qweight"].Shape)
 		}
 		for o := 0; o < 64; o++ {
@@ -163,7 +164,7 @@ func TestGPTQPackingMatchesAutoGPTQ(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		q.Q[i] = uint8(i + 1)
 	}
-	ts, _ := gptqTensors("l", q, 1)
+	ts, _ := GPTQTensors("l", q, 1)
 	if w := words(ts[0])[0]; w != 0x87654321 {
 		t.Errorf("qweight[0,0] = %#x, want 0x87654321", w)
 	}
@@ -176,12 +177,12 @@ func TestAWQPackingOrder(t *testing.T) {
 	for o := 0; o < 8; o++ {
 		q.Q[o*64] = uint8(o + 1) // input 0, outputs 0..7 = 1..8
 	}
-	ts, err := awqTensors("l", q)
+	ts, err := AWQTensors("l", q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := sourceOf(ts)
-	if !sameShape(src["l.qweight"].Shape, []int{64, 2}) || !sameShape(src["l.qzeros"].Shape, []int{2, 2}) || !sameShape(src["l.scales"].Shape, []int{2, 16}) {
+	if !slices.Equal(src["l.qweight"].Shape, []int{64, 2}) || !slices.Equal(src["l.qzeros"].Shape, []int{2, 2}) || !slices.Equal(src["l.scales"].Shape, []int{2, 16}) {
 		t.Fatalf("shapes %v %v %v", src["l.qweight"].Shape, src["l.qzeros"].Shape, src["l.scales"].Shape)
 	}
 	// Nibble k holds output order[k]: 1,3,5,7,2,4,6,8.
@@ -228,7 +229,7 @@ func TestSparse24Bitmask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := sparse24Tensors("l", sp, tensor.F32)
+	ts, err := Sparse24Tensors("l", sp, tensor.F32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestSparse24Bitmask(t *testing.T) {
 	if got := src["l.bitmask"].Data; string(got) != string(want) {
 		t.Fatalf("bitmask = % x, want % x", got, want)
 	}
-	if dims, _ := src["l.shape"].Int64(); len(dims) != 2 || dims[0] != 2 || dims[1] != 12 || !sameShape(src["l.shape"].Shape, []int{2, 1}) {
+	if dims, _ := src["l.shape"].Int64(); len(dims) != 2 || dims[0] != 2 || dims[1] != 12 || !slices.Equal(src["l.shape"].Shape, []int{2, 1}) {
 		t.Fatalf("shape tensor %v %v", src["l.shape"].Shape, dims)
 	}
 	back, err := loadSparse24(src, "l")
@@ -264,15 +265,15 @@ func TestSparse24Bitmask(t *testing.T) {
 // TestLoadLinearErrors feeds the loaders damaged tensors and configs.
 func TestLoadLinearErrors(t *testing.T) {
 	q := randomQuant(32, 64, 4, 32, 2)
-	gptq, _ := gptqTensors("l", q, 1)
-	awq, _ := awqTensors("l", q)
+	gptq, _ := GPTQTensors("l", q, 1)
+	awq, _ := AWQTensors("l", q)
 	w8 := randomQuant(8, 16, 8, -1, 3)
 	for i := range w8.Zeros {
 		w8.Zeros[i] = 128
 	}
-	w8ts, _ := w8a8Tensors("l", w8)
+	w8ts, _ := W8A8Tensors("l", w8)
 	sp, _ := PackSparse24(2, 8, []float32{1, 2, 0, 0, 0, 0, 3, 4, 1, 0, 1, 0, 0, 1, 1, 0})
-	spts, _ := sparse24Tensors("l", sp, tensor.F16)
+	spts, _ := Sparse24Tensors("l", sp, tensor.F16)
 	gptqCfg := []byte(`{"quant_method":"gptq","bits":4,"group_size":32}`)
 	awqCfg := []byte(`{"quant_method":"awq","bits":4,"group_size":32,"version":"gemm"}`)
 	ctCfg := []byte(`{"quant_method":"compressed-tensors","format":"int-quantized","config_groups":{"group_0":{"targets":["Linear"],"weights":{"num_bits":8,"type":"int","symmetric":true,"strategy":"channel"},"input_activations":{"num_bits":8,"type":"int","symmetric":true,"strategy":"token","dynamic":true}}}}`)

@@ -1,33 +1,17 @@
-package format
+package packed
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/llmcbench/gollm/kernels"
-	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
 
-// tensorSource is what the loaders read tensors from (*tensor.Checkpoint,
-// or a map in tests and fuzz targets).
-type tensorSource interface {
+// Source is what the loaders read tensors from: a *tensor.Checkpoint, or a
+// map in tests and fuzz targets.
+type Source interface {
 	Has(name string) bool
 	Tensor(name string) (*tensor.Tensor, error)
-}
-
-func init() {
-	models.RegisterLinearLoader(func(ck *tensor.Checkpoint, prefix string, cfg *models.Config) (kernels.Matrix, bool, error) {
-		var qc json.RawMessage
-		if cfg != nil {
-			qc = cfg.Quantization
-		}
-		m, ok, err := LoadLinear(ck, prefix, qc)
-		if err != nil {
-			return nil, false, fmt.Errorf("model %s: linear %q: %w: %w", ck.Dir, prefix, models.ErrBadModel, err)
-		}
-		return m, ok, nil
-	})
 }
 
 // LoadLinear builds the packed matrix of linear `prefix` from src when it
@@ -41,7 +25,7 @@ func init() {
 // sparse-24-bitmask (compressed + bitmask) as kernels.Sparse24Matrix. It
 // reports ok = false when the layer is in none of them (for example a
 // dense float weight).
-func LoadLinear(src tensorSource, prefix string, quantConfig []byte) (kernels.Matrix, bool, error) {
+func LoadLinear(src Source, prefix string, quantConfig []byte) (kernels.Matrix, bool, error) {
 	q, isQuant, err := loadQuantized(src, prefix, quantConfig)
 	if err != nil || isQuant {
 		if err != nil {
@@ -69,14 +53,14 @@ func LoadLinear(src tensorSource, prefix string, quantConfig []byte) (kernels.Ma
 }
 
 // LoadQuantized reads linear `prefix` of a GPTQ, AWQ or compressed-tensors
-// (int-quantized, pack-quantized) checkpoint as a QuantizedLinear — the
+// (int-quantized, pack-quantized) checkpoint as a Quantized — the
 // codes and quantizer parameters as stored. It reports false when the
 // layer is not quantized in one of these formats.
-func LoadQuantized(src tensorSource, prefix string, quantConfig []byte) (*QuantizedLinear, bool, error) {
+func LoadQuantized(src Source, prefix string, quantConfig []byte) (*Quantized, bool, error) {
 	return loadQuantized(src, prefix, quantConfig)
 }
 
-func loadQuantized(src tensorSource, prefix string, quantConfig []byte) (*QuantizedLinear, bool, error) {
+func loadQuantized(src Source, prefix string, quantConfig []byte) (*Quantized, bool, error) {
 	hasQW := src.Has(prefix + ".qweight")
 	hasPacked := src.Has(prefix + ".weight_packed")
 	hasInt := false
@@ -95,7 +79,7 @@ func loadQuantized(src tensorSource, prefix string, quantConfig []byte) (*Quanti
 	if qc == nil {
 		return nil, false, fmt.Errorf("%w: %s is packed but config.json has no quantization_config", ErrBadQuant, prefix)
 	}
-	var q *QuantizedLinear
+	var q *Quantized
 	switch {
 	case hasQW && qc.QuantMethod == "gptq":
 		off := 1

@@ -1,9 +1,10 @@
-package format
+package packed
 
 import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -28,8 +29,9 @@ import (
 // groups = ceil(in/group_size) (group_size −1: one group). Dequantization:
 // W[o,i] = (q[i,o] − z[g,o])·s[g,o], g = g_idx[i].
 
-// gptqShapeOK reports why in, out and bits cannot be stored as GPTQ.
-func gptqCheck(q *QuantizedLinear) error {
+// CheckGPTQ reports why q cannot be stored as GPTQ (bit width, packing
+// dimensions, zero points).
+func CheckGPTQ(q *Quantized) error {
 	if q.Bits != 2 && q.Bits != 3 && q.Bits != 4 && q.Bits != 8 {
 		return fmt.Errorf("%w: GPTQ stores 2, 3, 4 or 8 bits, not %d", ErrBadQuant, q.Bits)
 	}
@@ -45,9 +47,9 @@ func gptqCheck(q *QuantizedLinear) error {
 	return nil
 }
 
-// gptqNeedsV2 reports whether some zero point is 0, which the zero − 1
+// GPTQNeedsV2 reports whether some zero point is 0, which the zero − 1
 // convention of checkpoint_format "gptq" cannot store.
-func gptqNeedsV2(q *QuantizedLinear) bool {
+func GPTQNeedsV2(q *Quantized) bool {
 	for _, z := range q.Zeros {
 		if z == 0 {
 			return true
@@ -90,7 +92,7 @@ func u32s(t *tensor.Tensor, shape ...int) ([]uint32, error) {
 	if t.DType != tensor.I32 {
 		return nil, fmt.Errorf("tensor %q: dtype %s, want I32", t.Name, t.DType)
 	}
-	if !sameShape(t.Shape, shape) {
+	if !slices.Equal(t.Shape, shape) {
 		return nil, fmt.Errorf("tensor %q: shape %v, want %v", t.Name, t.Shape, shape)
 	}
 	if len(t.Data) != 4*tensor.Numel(shape) {
@@ -103,11 +105,11 @@ func u32s(t *tensor.Tensor, shape ...int) ([]uint32, error) {
 	return w, nil
 }
 
-// gptqTensors packs q as the GPTQ tensors of prefix (without the bias).
-// zeroOffset is 1 for checkpoint_format "gptq" (zero − 1 stored), 0 for
-// "gptq_v2".
-func gptqTensors(prefix string, q *QuantizedLinear, zeroOffset int) ([]*tensor.Tensor, error) {
-	if err := gptqCheck(q); err != nil {
+// GPTQTensors packs q as the GPTQ tensors of prefix (without the bias):
+// qweight, qzeros, scales (rounded to float16) and g_idx. zeroOffset is 1
+// for checkpoint_format "gptq" (zero − 1 stored), 0 for "gptq_v2".
+func GPTQTensors(prefix string, q *Quantized, zeroOffset int) ([]*tensor.Tensor, error) {
+	if err := CheckGPTQ(q); err != nil {
 		return nil, err
 	}
 	bits, in, out, ng := q.Bits, q.In, q.Out, q.NumGroups()
@@ -148,7 +150,7 @@ func gptqTensors(prefix string, q *QuantizedLinear, zeroOffset int) ([]*tensor.T
 // loadGPTQ reads a GPTQ layer's tensors. zeroOffset is 1 for
 // checkpoint_format "gptq", 0 for "gptq_v2"; groupSize −1 means one group.
 // The dimensions come from qweight's shape.
-func loadGPTQ(src tensorSource, prefix string, bits, groupSize, zeroOffset int) (*QuantizedLinear, error) {
+func loadGPTQ(src Source, prefix string, bits, groupSize, zeroOffset int) (*Quantized, error) {
 	if bits != 2 && bits != 3 && bits != 4 && bits != 8 {
 		return nil, fmt.Errorf("gptq %s: %w: %d bits (GPTQ stores 2, 3, 4 or 8)", prefix, ErrBadQuant, bits)
 	}
@@ -185,7 +187,7 @@ func loadGPTQ(src tensorSource, prefix string, bits, groupSize, zeroOffset int) 
 	if err != nil {
 		return nil, err
 	}
-	if !ts.DType.IsFloat() || !sameShape(ts.Shape, []int{ng, out}) {
+	if !ts.DType.IsFloat() || !slices.Equal(ts.Shape, []int{ng, out}) {
 		return nil, fmt.Errorf("gptq %s: tensor %q: %s%v, want a float [%d %d]", prefix, ts.Name, ts.DType, ts.Shape, ng, out)
 	}
 	scales, err := ts.Float32()
@@ -215,7 +217,7 @@ func loadGPTQ(src tensorSource, prefix string, bits, groupSize, zeroOffset int) 
 			gidx = nil
 		}
 	}
-	q := &QuantizedLinear{Out: out, In: in, Bits: bits, GroupSize: gs, Q: make([]uint8, out*in), Scales: scales, Zeros: make([]float32, ng*out), GIdx: gidx}
+	q := &Quantized{Out: out, In: in, Bits: bits, GroupSize: gs, Q: make([]uint8, out*in), Scales: scales, Zeros: make([]float32, ng*out), GIdx: gidx}
 	if gs == in {
 		q.GroupSize = -1
 	}
@@ -236,16 +238,4 @@ func loadGPTQ(src tensorSource, prefix string, bits, groupSize, zeroOffset int) 
 		q.Sym = q.Sym && z == float32(int(1)<<(bits-1))
 	}
 	return q, nil
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

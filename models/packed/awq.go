@@ -1,8 +1,9 @@
-package format
+package packed
 
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -26,17 +27,13 @@ import (
 // 8c + awqOrder[k].
 var awqOrder = [8]int{0, 2, 4, 6, 1, 3, 5, 7}
 
-// awqCheck reports why q cannot be stored as AWQ gemm.
-func awqCheck(q *QuantizedLinear) error {
+// CheckAWQ reports why q cannot be stored as AWQ gemm.
+func CheckAWQ(q *Quantized) error {
 	switch {
 	case q.Bits != 4:
 		return fmt.Errorf("%w: AWQ gemm stores 4-bit codes, not %d", ErrBadQuant, q.Bits)
-	case q.GIdx != nil:
-		for i, g := range q.GIdx {
-			if int(g) != i/q.groupSize() {
-				return fmt.Errorf("%w: AWQ has no act-order (g_idx must be i/group_size)", ErrBadQuant)
-			}
-		}
+	case q.ActOrder():
+		return fmt.Errorf("%w: AWQ has no act-order (g_idx must be i/group_size)", ErrBadQuant)
 	}
 	if q.In%q.groupSize() != 0 {
 		return fmt.Errorf("%w: AWQ needs the group size %d to divide in = %d", ErrBadQuant, q.groupSize(), q.In)
@@ -84,9 +81,9 @@ var awqInverse = func() (inv [8]int) {
 	return inv
 }()
 
-// awqTensors packs q as the AWQ tensors of prefix (without the bias).
-func awqTensors(prefix string, q *QuantizedLinear) ([]*tensor.Tensor, error) {
-	if err := awqCheck(q); err != nil {
+// AWQTensors packs q as the AWQ tensors of prefix (without the bias).
+func AWQTensors(prefix string, q *Quantized) ([]*tensor.Tensor, error) {
+	if err := CheckAWQ(q); err != nil {
 		return nil, err
 	}
 	in, out, ng := q.In, q.Out, q.NumGroups()
@@ -104,7 +101,7 @@ func awqTensors(prefix string, q *QuantizedLinear) ([]*tensor.Tensor, error) {
 }
 
 // loadAWQ reads an AWQ gemm layer; groupSize −1 means one group per row.
-func loadAWQ(src tensorSource, prefix string, bits, groupSize int) (*QuantizedLinear, error) {
+func loadAWQ(src Source, prefix string, bits, groupSize int) (*Quantized, error) {
 	if bits != 4 {
 		return nil, fmt.Errorf("awq %s: %w: %d bits (AWQ gemm is 4-bit)", prefix, ErrBadQuant, bits)
 	}
@@ -140,14 +137,14 @@ func loadAWQ(src tensorSource, prefix string, bits, groupSize int) (*QuantizedLi
 	if err != nil {
 		return nil, err
 	}
-	if !ts.DType.IsFloat() || !sameShape(ts.Shape, []int{ng, out}) {
+	if !ts.DType.IsFloat() || !slices.Equal(ts.Shape, []int{ng, out}) {
 		return nil, fmt.Errorf("awq %s: tensor %q: %s%v, want a float [%d %d]", prefix, ts.Name, ts.DType, ts.Shape, ng, out)
 	}
 	scales, err := ts.Float32()
 	if err != nil {
 		return nil, err
 	}
-	q := &QuantizedLinear{Out: out, In: in, Bits: 4, GroupSize: gs, Q: make([]uint8, out*in), Scales: scales, Zeros: make([]float32, ng*out)}
+	q := &Quantized{Out: out, In: in, Bits: 4, GroupSize: gs, Q: make([]uint8, out*in), Scales: scales, Zeros: make([]float32, ng*out)}
 	if gs == in {
 		q.GroupSize = -1
 	}
