@@ -42,10 +42,14 @@ type MethodConfig struct {
 // data, how long it took and how much memory it used, and what each layer
 // came out as. Run writes it as RecordFile in the output folder.
 type Record struct {
-	Tool   string       `json:"tool"`
-	Model  string       `json:"model"`
-	Out    string       `json:"out"`
-	Format string       `json:"format"`
+	Tool   string `json:"tool"`
+	Model  string `json:"model"`
+	Out    string `json:"out"`
+	Format string `json:"format"`
+	// Spec is the canonical method spec of the run (Spec.String; "auto"
+	// where a setting comes from the model): the same spec, the same
+	// string.
+	Spec   string       `json:"spec"`
 	Config MethodConfig `json:"config"`
 	// Calibration is the calibration set (nil for magnitude and RTN).
 	Calibration *Calibration `json:"calibration,omitempty"`

@@ -199,6 +199,10 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
+	spec, err := cfg.Spec() // before the model fills in the "auto" settings
+	if err != nil {
+		return nil, nil, err
+	}
 	d, err := outdir.Create(cfg.Out, outdir.Options{Command: "compress", Flag: "--out", Overwrite: cfg.Overwrite})
 	if err != nil {
 		return nil, nil, err
@@ -214,7 +218,7 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	rec.CompressSeconds = c.seconds
 	format := cfg.outputFormat()
 	logf(progress, "saving %s checkpoint to %s", format, cfg.Out)
-	rec.Model, rec.Out, rec.Format = cfg.Model, cfg.Out, format
+	rec.Model, rec.Out, rec.Format, rec.Spec = cfg.Model, cfg.Out, format, spec.String()
 	rec.Config = cfg.methodConfig()
 	rec.Calibration = c.calib
 	rec.Layers, rec.Scales = c.res.layers, c.res.scales
