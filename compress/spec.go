@@ -39,7 +39,7 @@ type Param struct {
 	// Doc is a one-line description.
 	Doc string `json:"doc"`
 
-	aliases map[string]string // other spellings of choices
+	aliases map[string]string // other spellings of values
 	check   func(v float64) string
 }
 
@@ -186,7 +186,8 @@ var methodInfos = []MethodInfo{
 		nsamplesParam(512), seqlenParam("512"), seedParam(42), samplingParam(SampleTruncate)}},
 	{Name: OmniQuant, Doc: "learnable weight clipping and equivalent transforms trained block by block (OmniQuant)", Params: []Param{
 		bitsParam(4, bits2to8),
-		{Key: "abits", Type: "int", Default: "16", Flag: "abits", Doc: "activation bit width: 4 to 8, or 16 for weight-only",
+		{Key: "abits", Type: "int", Default: "16", Flag: "abits", Doc: "activation bit width: 4 to 8, or 16 (or 0) for weight-only",
+			aliases: map[string]string{"0": "16"},
 			check: func(v float64) string {
 				return unless(v >= 4 && v <= 8 || v == 16, "want 4 to 8, or 16 for weight-only")
 			}},
@@ -267,6 +268,9 @@ func canonical(p Param, val string) (string, error) {
 	if val == "auto" && p.Default == "auto" {
 		return val, nil
 	}
+	if a, ok := p.aliases[val]; ok {
+		val = a
+	}
 	switch p.Type {
 	case "int":
 		n, err := strconv.Atoi(val)
@@ -293,9 +297,6 @@ func canonical(p Param, val string) (string, error) {
 		}
 		return strconv.FormatBool(b), nil
 	case "choice":
-		if a, ok := p.aliases[val]; ok {
-			val = a
-		}
 		if !slices.Contains(p.Choices, val) {
 			return "", fmt.Errorf("want one of %s", strings.Join(p.Choices, ", "))
 		}

@@ -26,7 +26,7 @@ func TestSpecCanonical(t *testing.T) {
 		{[]string{"smoothquant", "smoothquant:bits=8,alpha=auto"}, "smoothquant:bits=8,alpha=auto,nsamples=512,seqlen=512,seed=42,sampling=truncate"},
 		{[]string{"llm-pruner:sparsity=0.2,importance=param_mix", "llm-pruner:importance=element2,sparsity=.2"},
 			"llm-pruner:sparsity=0.2,layer_ratio=0,block_start=0,block_end=auto,importance=element2,nsamples=10,seqlen=64,seed=42,lora_steps=0,lora_rank=8,lora_alpha=16,lora_lr=0.0001,lora_batch=4,lora_seqlen=128"},
-		{[]string{"omniquant", "omniquant:abits=16"}, "omniquant:bits=4,abits=16,group=-1,epochs=20,nsamples=128,seqlen=2048,seed=2"},
+		{[]string{"omniquant", "omniquant:abits=16", "omniquant:abits=0"}, "omniquant:bits=4,abits=16,group=-1,epochs=20,nsamples=128,seqlen=2048,seed=2"},
 	} {
 		for _, s := range tc.specs {
 			sp, err := ParseSpec(s)
