@@ -35,13 +35,6 @@ const (
 	OmniQuant = "omniquant"
 )
 
-// Methods lists the methods Run compresses with.
-var Methods = []string{Magnitude, Wanda, SparseGPT, RTN, GPTQ, AWQ, SmoothQuant}
-
-// AllMethods lists every method gollm implements, in the order the CLI and
-// the docs list them: Methods and the two whole-model gradient methods.
-var AllMethods = []string{Magnitude, Wanda, SparseGPT, LLMPruner, RTN, GPTQ, AWQ, SmoothQuant, OmniQuant}
-
 // The calibration sampling schemes (Config.Sampling).
 const (
 	// SampleWindow is GPTQ's loader: pick random documents until one has
@@ -234,7 +227,7 @@ func (c *Config) specValue(key string) string {
 	case "nsamples":
 		return strconv.Itoa(c.NSamples)
 	case "seqlen":
-		return auto(c.Seqlen == 0 && c.Method == Wanda, strconv.Itoa(c.Seqlen))
+		return auto(c.Seqlen == 0 && autoParam(c.Method, key), strconv.Itoa(c.Seqlen))
 	case "seed":
 		return strconv.FormatInt(c.Seed, 10)
 	case "sampling":
@@ -270,13 +263,6 @@ func (c *Config) Spec() (Spec, error) {
 	return sp, nil
 }
 
-// needsCalib reports whether the method uses calibration data.
-func needsCalib(method string) bool { return method != Magnitude && method != RTN }
-
-func isPruning(method string) bool {
-	return method == Magnitude || method == Wanda || method == SparseGPT
-}
-
 // resolve fills the zero fields of c with the method's defaults (Seqlen of
 // Wanda stays 0 until the model is known).
 func (c *Config) resolve() {
@@ -293,7 +279,7 @@ func (c *Config) resolve() {
 	if c.Sampling == "" {
 		c.Sampling = d.Sampling
 	}
-	if isPruning(c.Method) && c.Sparsity == 0 {
+	if hasParam(c.Method, "pattern") && c.Sparsity == 0 {
 		if c.PatternM > 0 {
 			c.Sparsity = float64(c.PatternN) / float64(c.PatternM)
 		} else {
@@ -306,8 +292,10 @@ func (c *Config) resolve() {
 	if c.GroupSize == 0 {
 		c.GroupSize = d.GroupSize
 	}
-	if c.Method == SmoothQuant {
-		c.Sym, c.GroupSize = true, -1
+	if m, ok := lookup(c.Method); ok {
+		if f, ok := m.(settingsFixer); ok {
+			f.fixSettings(c)
+		}
 	}
 	if c.Damp == 0 {
 		c.Damp = 0.01
@@ -323,8 +311,10 @@ func (c *Config) resolve() {
 // flag or file. Run calls it, then checks the settings against the model's
 // shapes and the memory before any work.
 func (c *Config) Validate() error {
-	if c.Method == LLMPruner || c.Method == OmniQuant {
-		return badInput("--method %s runs through package compress/%s, not compress.Run", c.Method, strings.ReplaceAll(c.Method, "-", ""))
+	if m, ok := lookup(c.Method); ok {
+		if _, isBlock := m.(blockMethod); !isBlock {
+			return badInput("--method %s runs through package compress/%s, not compress.Run", c.Method, strings.ReplaceAll(c.Method, "-", ""))
+		}
 	}
 	if !slices.Contains(Methods, c.Method) {
 		return badInput("--method %q: want one of %s", c.Method, strings.Join(AllMethods, ", "))
@@ -360,7 +350,7 @@ func (c *Config) Validate() error {
 // (Spec: ranges, pattern against sparsity, SmoothQuant's 8 bits) and the
 // fields the method does not take.
 func (c *Config) validateMethod() error {
-	if (c.ActOrder || c.StaticGroups) && c.Method != GPTQ {
+	if (c.ActOrder || c.StaticGroups) && !hasParam(c.Method, "act_order") {
 		return badInput("--act-order and static groups apply to gptq only, not %s", c.Method)
 	}
 	_, err := c.Spec()

@@ -31,10 +31,7 @@ func (e *engine) packBlock(i int) error {
 	if e.cfg.outputFormat() == "dense" || e.floatOnly {
 		return nil
 	}
-	act := 0
-	if e.cfg.Method == SmoothQuant {
-		act = 8
-	}
+	act := actBits(e.cfg.outputFormat())
 	for _, l := range e.m.Linears(i) {
 		q := e.res.quant[l.Name]
 		if q == nil {
@@ -49,6 +46,15 @@ func (e *engine) packBlock(i int) error {
 		}
 	}
 	return nil
+}
+
+// actBits is the activation width the kernels of a checkpoint layout
+// quantize to (8 for W8A8; 0: float activations).
+func actBits(format string) int {
+	if format == "w8a8" {
+		return 8
+	}
+	return 0
 }
 
 // spillFile is the spill of block i in dir.
@@ -105,10 +111,7 @@ func saveModel(m *models.Model, cfg *Config, dir string, res *results, outFormat
 	}
 	switch outFormat {
 	case "gptq", "awq", "w8a8":
-		act := 0
-		if cfg.Method == SmoothQuant {
-			act = 8
-		}
+		act := actBits(outFormat)
 		opt.Quant = make(map[string]*format.QuantizedLinear, len(res.quant))
 		for name, q := range res.quant {
 			opt.Quant[name] = toFormat(q, act)
@@ -134,10 +137,8 @@ func saveModel(m *models.Model, cfg *Config, dir string, res *results, outFormat
 		}
 		meta["calibration"] = map[string]any{"files": files, "sampling": c.Sampling, "nsamples": len(c.Samples), "seqlen": c.Seqlen, "seed": c.Seed, "tokens": c.Tokens}
 	}
-	if cfg.Method == GPTQ {
-		meta["damp_percent"] = cfg.Damp
-		meta["true_sequential"] = cfg.TrueSequential
-		meta["static_groups"] = cfg.StaticGroups
+	if w, ok := cfg.blockMethod().(metaWriter); ok {
+		w.saveMeta(cfg, meta)
 	}
 	opt.Meta = meta
 	if err := format.Save(m, dir, opt); err != nil {

@@ -138,74 +138,20 @@ func unless(ok bool, why string) string {
 	return why
 }
 
-// methodInfos lists every method with its parameters, in the order the
-// CLI and the docs list them (AllMethods).
-var methodInfos = []MethodInfo{
-	{Name: Magnitude, Doc: "prune the smallest weights of every linear (no calibration)", Params: []Param{
-		sparsityParam("fraction of each linear's weights pruned (auto: 0.5, or N/M with a pattern)"), patternParam}},
-	{Name: Wanda, Doc: "prune by |weight|·‖input‖ per output row (Wanda)", Params: []Param{
-		sparsityParam("fraction of each linear's weights pruned (auto: 0.5, or N/M with a pattern)"), patternParam,
-		nsamplesParam(128), seqlenParam("auto"), seedParam(0), samplingParam(SampleWindow)}},
-	{Name: SparseGPT, Doc: "prune with second-order weight updates (SparseGPT)", Params: []Param{
-		sparsityParam("fraction of each linear's weights pruned (auto: 0.5, or N/M with a pattern)"), patternParam,
-		dampParam, blockParam, nsamplesParam(128), seqlenParam("2048"), seedParam(0), samplingParam(SampleWindow)}},
-	{Name: LLMPruner, Doc: "remove whole attention kv groups and MLP channels by gradient importance (LLM-Pruner), optionally LoRA recovery", Params: []Param{
-		{Key: "sparsity", Type: "float", Default: "0", Flag: "sparsity", Doc: "fraction of all parameters removed (0: use layer_ratio)",
-			check: func(v float64) string { return unless(v >= 0 && v < 1, "want a fraction in [0, 1)") }},
-		{Key: "layer_ratio", Type: "float", Default: "0", Doc: "fraction of heads and channels removed per layer (the reference's --pruning_ratio; 0: use sparsity)",
-			check: func(v float64) string { return unless(v >= 0 && v < 1, "want a fraction in [0, 1)") }},
-		{Key: "block_start", Type: "int", Default: "0", Flag: "block-start", Doc: "first pruned layer", check: atLeast(0)},
-		{Key: "block_end", Type: "int", Default: "auto", Flag: "block-end", Doc: "end of the pruned layers, exclusive (auto: the last layer)", check: atLeast(1)},
-		{Key: "importance", Type: "choice", Default: "element1", Choices: []string{"element1", "vector", "element2"}, Flag: "importance",
-			Doc:     "importance: element-wise first-order, vector-wise, or mixed first/second-order",
-			aliases: map[string]string{"param_first": "element1", "taylor": "element1", "vectorize": "vector", "param_mix": "element2", "mix": "element2"}},
-		nsamplesParam(10), seqlenParam("64"), seedParam(42),
-		{Key: "lora_steps", Type: "int", Default: "0", Flag: "lora-steps", Doc: "LoRA recovery steps after pruning (0: none)", check: atLeast(0)},
-		{Key: "lora_rank", Type: "int", Default: "8", Flag: "lora-rank", Doc: "LoRA rank", check: atLeast(1)},
-		{Key: "lora_alpha", Type: "float", Default: "16", Flag: "lora-alpha", Doc: "LoRA alpha (scaling alpha/rank)", check: positive},
-		{Key: "lora_lr", Type: "float", Default: "0.0001", Flag: "lora-lr", Doc: "LoRA peak learning rate", check: positive},
-		{Key: "lora_batch", Type: "int", Default: "4", Flag: "lora-batch", Doc: "LoRA windows per step", check: atLeast(1)},
-		{Key: "lora_seqlen", Type: "int", Default: "128", Flag: "lora-seqlen", Doc: "LoRA tokens per window", check: atLeast(2)},
-	}},
-	{Name: RTN, Doc: "round weights to the nearest grid point (no calibration)", Params: []Param{
-		bitsParam(4, bits2to8), groupParam, symParam}},
-	{Name: GPTQ, Doc: "quantize with second-order error compensation (GPTQ)", Params: []Param{
-		bitsParam(4, bits2to8), groupParam, symParam,
-		{Key: "act_order", Type: "bool", Default: "false", Flag: "act-order", Doc: "quantize columns by decreasing Hessian diagonal (desc_act)"},
-		{Key: "static_groups", Type: "bool", Default: "false", Flag: "static-groups", Doc: "group quantizers from the original weights"},
-		{Key: "true_sequential", Type: "bool", Default: "true", NegFlag: "no-true-sequential", Doc: "quantize a block in the order [k,v,q] → [o] → [up,gate] → [down], recollecting statistics"},
-		dampParam, blockParam, nsamplesParam(128), seqlenParam("2048"), seedParam(0), samplingParam(SampleWindow)}},
-	{Name: AWQ, Doc: "activation-aware scaling and clipping search, then round to nearest (AWQ)", Params: []Param{
-		bitsParam(4, bits2to8), groupParam, symParam,
-		{Key: "clip", Type: "bool", Default: "true", NegFlag: "no-clip", Doc: "search the clipping range per group"},
-		nsamplesParam(128), seqlenParam("512"), seedParam(42), samplingParam(SampleConcat)}},
-	{Name: SmoothQuant, Doc: "migrate activation outliers into the weights, then W8A8 per-channel int8 (SmoothQuant)", Params: []Param{
-		bitsParam(8, func(v float64) string { return unless(v == 8, "smoothquant is W8A8 (bits 8)") }),
-		{Key: "alpha", Type: "float", Default: "auto", Flag: "alpha", Doc: "migration strength (auto: the model's published value)",
-			check: func(v float64) string { return unless(v > 0 && v <= 1, "want a value in (0, 1]") }},
-		nsamplesParam(512), seqlenParam("512"), seedParam(42), samplingParam(SampleTruncate)}},
-	{Name: OmniQuant, Doc: "learnable weight clipping and equivalent transforms trained block by block (OmniQuant)", Params: []Param{
-		bitsParam(4, bits2to8),
-		{Key: "abits", Type: "int", Default: "16", Flag: "abits", Doc: "activation bit width: 4 to 8, or 16 (or 0) for weight-only",
-			aliases: map[string]string{"0": "16"},
-			check: func(v float64) string {
-				return unless(v >= 4 && v <= 8 || v == 16, "want 4 to 8, or 16 for weight-only")
-			}},
-		{Key: "group", Type: "int", Default: "-1", Flag: "group-size", Doc: "input columns per quantization group, or -1 for one group per output row",
-			check: func(v float64) string { return unless(v == -1 || v >= 1, "want -1 or ≥ 1") }},
-		{Key: "epochs", Type: "int", Default: "20", Flag: "epochs", Doc: "training epochs per block", check: atLeast(1)},
-		nsamplesParam(128), seqlenParam("2048"), seedParam(2)}},
+// MethodInfos returns every method with its parameters, in registry
+// order.
+func MethodInfos() []MethodInfo {
+	infos := make([]MethodInfo, len(registry))
+	for i, m := range registry {
+		infos[i] = m.Info()
+	}
+	return infos
 }
-
-// MethodInfos returns every method with its parameters (a copy).
-func MethodInfos() []MethodInfo { return slices.Clone(methodInfos) }
 
 // LookupMethod returns the description of the method named name.
 func LookupMethod(name string) (MethodInfo, bool) {
-	for _, m := range methodInfos {
-		if m.Name == name {
-			return m, true
-		}
+	if m, ok := lookup(name); ok {
+		return m.Info(), true
 	}
 	return MethodInfo{}, false
 }
@@ -350,17 +296,17 @@ func (s *Spec) resolve(given []bool) error {
 			s.vals[j] = "0.5"
 		}
 	}
-	if s.Method == LLMPruner {
-		sp, lr := s.Float("sparsity"), s.Float("layer_ratio")
-		if (sp > 0) == (lr > 0) {
-			return fmt.Errorf("llm-pruner: give exactly one of sparsity (fraction of all parameters) and layer_ratio (fraction per layer)")
-		}
-		if end := s.Get("block_end"); end != "auto" && s.Int("block_start") >= s.Int("block_end") {
-			return fmt.Errorf("block_start=%d ≥ block_end=%s: the layer range is empty", s.Int("block_start"), end)
+	if m, ok := lookup(s.Method); ok {
+		if c, ok := m.(specChecker); ok {
+			return c.checkSpec(s)
 		}
 	}
 	return nil
 }
+
+// specChecker is a method whose parameters constrain each other beyond
+// the pattern/sparsity rule resolve applies (LLM-Pruner).
+type specChecker interface{ checkSpec(s *Spec) error }
 
 func (s *Spec) index(key string) int {
 	for i, p := range s.info.Params {
