@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/llmcbench/gollm/kernels"
 )
 
 // RecordFile is the name of the Track-3 record written beside the
@@ -156,4 +158,26 @@ func memAvailable() int64 {
 
 func recordBase() Record {
 	return Record{Tool: "gollm compress", GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}
+}
+
+// StartRecord begins the record of a run of spec compressing model into
+// out: the tool and host, the canonical spec, the method, device and
+// threads, and the start time, with the peak RSS reset (where the kernel
+// allows). Every method's run starts one, fills in what it did and calls
+// Finish on its staging folder before moving it into place.
+func StartRecord(spec Spec, model, out string) Record {
+	rec := recordBase()
+	rec.Started = time.Now()
+	rec.PeakRSSReset = resetPeakRSS()
+	rec.Model, rec.Out, rec.Spec = model, out, spec.String()
+	rec.Config = MethodConfig{Method: spec.Method, Device: "cpu", Threads: kernels.MaxThreads()}
+	return rec
+}
+
+// Finish sets the wall time (since Started) and the peak RSS and writes
+// the record as RecordFile into dir.
+func (r *Record) Finish(dir string) error {
+	r.WallSeconds = time.Since(r.Started).Seconds()
+	r.PeakRSSBytes = peakRSS()
+	return r.WriteFile(filepath.Join(dir, RecordFile))
 }

@@ -183,9 +183,8 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 		return nil, nil, err
 	}
 	defer d.Abort() // after Commit: only releases the lock
-	rec := recordBase()
-	rec.Started = start
-	rec.PeakRSSReset = resetPeakRSS()
+	rec := StartRecord(spec, cfg.Model, cfg.Out)
+	rec.Started = start // the wall time covers the validation too
 	c, err := compressIn(ctx, cfg, d.Tmp, progress, adjust)
 	if err != nil {
 		return nil, nil, err
@@ -193,7 +192,7 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	rec.CompressSeconds = c.seconds
 	format := cfg.outputFormat()
 	logf(progress, "saving %s checkpoint to %s", format, cfg.Out)
-	rec.Model, rec.Out, rec.Format, rec.Spec = cfg.Model, cfg.Out, format, spec.String()
+	rec.Format = format
 	rec.Config = cfg.methodConfig()
 	rec.Calibration = c.calib
 	rec.Layers, rec.Scales = c.res.layers, c.res.scales
@@ -211,9 +210,7 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	if err != nil {
 		return nil, c, err
 	}
-	rec.WallSeconds = time.Since(start).Seconds()
-	rec.PeakRSSBytes = peakRSS()
-	if err := rec.WriteFile(d.Path(RecordFile)); err != nil {
+	if err := rec.Finish(d.Tmp); err != nil {
 		return nil, c, err
 	}
 	if err := d.Commit(); err != nil {

@@ -10,25 +10,12 @@ import (
 	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/compress/llmpruner"
 	"github.com/llmcbench/gollm/compress/omniquant"
-	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/compress/pipeline"
 )
 
 func init() {
 	register(command{name: "compress", summary: "prune or quantize a model and write the compressed checkpoint with its Track-3 record", run: runCompress})
 	badInputs = append(badInputs, compress.ErrBadInput, llmpruner.ErrBadInput, omniquant.ErrBadInput)
-}
-
-// checkOut checks --out as the compress packages will (outdir.Create: a
-// folder holding files gollm did not write, one another run is writing, a
-// bad parent) before the tokenizer is loaded, and releases it; the package
-// then takes the folder for the run.
-func checkOut(out string, overwrite bool) error {
-	d, err := outdir.Create(out, outdir.Options{Command: "compress", Flag: "--out", Overwrite: overwrite})
-	if err != nil {
-		return err
-	}
-	d.Abort()
-	return nil
 }
 
 // listFlag collects a flag given several times and/or comma-separated.
@@ -123,78 +110,14 @@ func runCompress(ctx context.Context, args []string, stdout, stderr io.Writer) (
 			}
 		}
 	}()
-	var result any
-	switch spec.Method {
-	case compress.LLMPruner:
-		c := llmpruner.Config{Model: *model, Out: *out, Sparsity: spec.Float("sparsity"), LayerRatio: spec.Float("layer_ratio"),
-			BlockStart: spec.Int("block_start"), BlockEnd: spec.Int("block_end"), Importance: spec.Get("importance"),
-			Calib: calib, NSamples: spec.Int("nsamples"), Seqlen: spec.Int("seqlen"), Seed: int64(spec.Int("seed")), Overwrite: *overwrite}
-		if err := c.Validate(); err != nil {
-			return err
-		}
-		data := []string(loraData)
-		if len(data) == 0 {
-			data = calib
-		}
-		lc := llmpruner.LoRAConfig{Steps: spec.Int("lora_steps"), Rank: spec.Int("lora_rank"), Alpha: spec.Float("lora_alpha"), LR: spec.Float("lora_lr"),
-			Batch: spec.Int("lora_batch"), Seqlen: spec.Int("lora_seqlen"), Data: data}
-		if err := lc.Validate(); err != nil {
-			return err
-		}
-		if err := checkOut(*out, *overwrite); err != nil {
-			return err
-		}
-		tok, err := loadTokenizer(*model)
-		if err != nil {
-			return err
-		}
-		c.Tokenizer = tok
-		// Pruning and LoRA recovery both run in the staging folder: --out
-		// receives the recovered checkpoint, or nothing.
-		res, lr, err := llmpruner.PruneRecover(ctx, c, lc, stderr)
-		if err != nil {
-			return err
-		}
-		result = res
-		if lr != nil {
-			result = map[string]any{"llm_pruner": res, "lora": lr}
-		}
-	case compress.OmniQuant:
-		if err := checkOut(*out, *overwrite); err != nil {
-			return err
-		}
-		tok, err := loadTokenizer(*model)
-		if err != nil {
-			return err
-		}
-		c := omniquant.Config{Model: *model, Out: *out, WBits: spec.Int("bits"), ABits: spec.Int("abits"), GroupSize: spec.Int("group"),
-			Epochs: spec.Int("epochs"), Calib: calib, NSamples: spec.Int("nsamples"), Seqlen: spec.Int("seqlen"), Seed: int64(spec.Int("seed")),
-			Tokenizer: tok, Overwrite: *overwrite}
-		if err := c.Validate(); err != nil {
-			return err
-		}
-		if result, err = omniquant.Quantize(ctx, c, stderr); err != nil {
-			return err
-		}
-	default:
-		c := compress.Config{Model: *model, Out: *out, Calib: calib, Device: cf.device, Overwrite: *overwrite}
-		c.ApplySpec(spec)
-		if err := c.Validate(); err != nil {
-			return err
-		}
-		rec, err := compress.Run(ctx, c, stderr)
-		if err != nil {
-			return err
-		}
-		result = rec
-		if !cf.json {
-			fmt.Fprintf(stdout, "%s %s → %s (%s): %.1f s, peak RSS %.0f MB\n", spec.Method, *model, *out, rec.Format, rec.WallSeconds, float64(rec.PeakRSSBytes)/1e6)
-			return nil
-		}
+	rec, err := pipeline.Run(ctx, pipeline.Job{Spec: spec, Model: *model, Out: *out, Calib: calib, LoRAData: loraData,
+		Device: cf.device, Overwrite: *overwrite}, stderr)
+	if err != nil {
+		return err
 	}
 	if cf.json {
-		return writeJSON(stdout, result)
+		return writeJSON(stdout, rec)
 	}
-	fmt.Fprintf(stdout, "%s %s → %s\n", spec.Method, *model, *out)
+	fmt.Fprintf(stdout, "%s %s → %s (%s): %.1f s, peak RSS %.0f MB\n", spec.Method, *model, *out, rec.Format, rec.WallSeconds, float64(rec.PeakRSSBytes)/1e6)
 	return nil
 }
