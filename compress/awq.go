@@ -530,3 +530,41 @@ func AWQSearchScales(w []float32, out, in int, xmean, G []float32, tokens, bits,
 	}
 	return best, bestRatio, bestLoss
 }
+
+// awq searches per-channel scales (and clipping ranges) that protect the
+// salient input channels, folds them into the preceding norms or linears
+// and quantizes round-to-nearest (blockAWQ).
+type awq struct{ blockDefaults }
+
+func (awq) Info() MethodInfo {
+	return MethodInfo{Name: AWQ, Doc: "activation-aware scaling and clipping search, then round to nearest (AWQ)", Params: []Param{
+		bitsParam(4, bits2to8), groupParam, symParam,
+		{Key: "clip", Type: "bool", Default: "true", NegFlag: "no-clip", Doc: "search the clipping range per group"},
+		nsamplesParam(128), seqlenParam("512"), seedParam(42), samplingParam(SampleConcat)}}
+}
+
+func (awq) calibrated() bool { return true }
+
+// format is AutoAWQ's GEMM layout at 4 bits, the GPTQ layout at 2, 3, 8.
+func (awq) format(c *Config) string {
+	if c.Bits == 4 {
+		return "awq"
+	}
+	return quantFormat(c.Bits)
+}
+
+// workBytes: the cached attention and MLP inputs and float MLP outputs,
+// and the clipping search's Gram matrix of the widest input.
+func (awq) workBytes(_ *Config, maxIn, tokens, hidden int64) int64 {
+	return 4*tokens*hidden*3 + 8*maxIn*maxIn + 4*maxIn*maxIn
+}
+
+func (awq) record(c *Config, mc *MethodConfig) {
+	recordQuantizer(c, mc)
+	mc.AWQGrid, mc.AWQClip = awqGrid, !c.NoClip
+	if !c.NoClip {
+		mc.AWQClipTokens = awqClipTokens
+	}
+}
+
+func (awq) block(ctx context.Context, e *engine, i int) error { return e.blockAWQ(ctx, i) }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -33,13 +34,6 @@ const (
 	LLMPruner = "llm-pruner"
 	OmniQuant = "omniquant"
 )
-
-// Methods lists the methods Run compresses with.
-var Methods = []string{Magnitude, Wanda, SparseGPT, RTN, GPTQ, AWQ, SmoothQuant}
-
-// AllMethods lists every method gollm implements, in the order the CLI and
-// the docs list them: Methods and the two whole-model gradient methods.
-var AllMethods = []string{Magnitude, Wanda, SparseGPT, LLMPruner, RTN, GPTQ, AWQ, SmoothQuant, OmniQuant}
 
 // The calibration sampling schemes (Config.Sampling).
 const (
@@ -139,39 +133,134 @@ type Config struct {
 }
 
 // Defaults returns the reference settings of method (see
-// docs/METHODS.md): calibration size, seed and loader, sparsity, bits,
-// group size, dampening, block size and GPTQ's true-sequential order.
+// docs/METHODS.md): the defaults of its spec parameters (ParseSpec of the
+// bare method name), with the seed -1 ("the method's reference seed") for
+// the methods without one. Wanda's seqlen and SmoothQuant's alpha stay 0:
+// they come from the model.
 func Defaults(method string) Config {
 	c := Config{Method: method, Damp: 0.01, BlockSize: 128, Seed: -1}
-	switch method {
-	case Magnitude:
-		c.Sparsity = 0.5
-	case Wanda, SparseGPT:
-		c.Sparsity = 0.5
-		c.NSamples, c.Seqlen, c.Seed, c.Sampling = 128, 2048, 0, SampleWindow
-		if method == Wanda {
-			c.Seqlen = 0 // max_position_embeddings
-		}
-	case RTN:
-		c.Bits, c.GroupSize = 4, 128
-	case GPTQ:
-		c.Bits, c.GroupSize, c.TrueSequential = 4, 128, true
-		c.NSamples, c.Seqlen, c.Seed, c.Sampling = 128, 2048, 0, SampleWindow
-	case AWQ:
-		c.Bits, c.GroupSize = 4, 128
-		c.NSamples, c.Seqlen, c.Seed, c.Sampling = 128, 512, 42, SampleConcat
-	case SmoothQuant:
-		c.Bits, c.GroupSize, c.Sym = 8, -1, true
-		c.NSamples, c.Seqlen, c.Seed, c.Sampling = 512, 512, 42, SampleTruncate
+	if sp, err := ParseSpec(method); err == nil {
+		c.ApplySpec(sp)
 	}
 	return c
 }
 
-// needsCalib reports whether the method uses calibration data.
-func needsCalib(method string) bool { return method != Magnitude && method != RTN }
+// ApplySpec sets the method and the fields of c that the parameters of sp
+// name ("auto" sets 0: the model's value).
+func (c *Config) ApplySpec(sp Spec) {
+	c.Method = sp.Method
+	for _, key := range sp.Keys() {
+		switch key {
+		case "sparsity":
+			c.Sparsity = sp.Float(key)
+		case "pattern":
+			c.PatternN, c.PatternM = sp.Pattern()
+		case "bits":
+			c.Bits = sp.Int(key)
+		case "group":
+			c.GroupSize = sp.Int(key)
+		case "sym":
+			c.Sym = sp.Bool(key)
+		case "act_order":
+			c.ActOrder = sp.Bool(key)
+		case "static_groups":
+			c.StaticGroups = sp.Bool(key)
+		case "true_sequential":
+			c.TrueSequential = sp.Bool(key)
+		case "damp":
+			c.Damp = sp.Float(key)
+		case "block":
+			c.BlockSize = sp.Int(key)
+		case "alpha":
+			c.Alpha = sp.Float(key) // auto: 0
+		case "clip":
+			c.NoClip = !sp.Bool(key)
+		case "nsamples":
+			c.NSamples = sp.Int(key)
+		case "seqlen":
+			c.Seqlen = sp.Int(key) // auto: 0
+		case "seed":
+			c.Seed = int64(sp.Int(key))
+		case "sampling":
+			c.Sampling = sp.Get(key)
+		}
+	}
+}
 
-func isPruning(method string) bool {
-	return method == Magnitude || method == Wanda || method == SparseGPT
+// specValue returns the value of spec parameter key in c, as a flag would
+// spell it ("auto" for the zero of a model-dependent setting).
+func (c *Config) specValue(key string) string {
+	auto := func(zero bool, v string) string {
+		if zero {
+			return "auto"
+		}
+		return v
+	}
+	switch key {
+	case "sparsity":
+		return formatFloat(c.Sparsity)
+	case "pattern":
+		if c.PatternN == 0 && c.PatternM == 0 {
+			return "none"
+		}
+		return fmt.Sprintf("%d:%d", c.PatternN, c.PatternM)
+	case "bits":
+		return strconv.Itoa(c.Bits)
+	case "group":
+		return strconv.Itoa(c.GroupSize)
+	case "sym":
+		return strconv.FormatBool(c.Sym)
+	case "act_order":
+		return strconv.FormatBool(c.ActOrder)
+	case "static_groups":
+		return strconv.FormatBool(c.StaticGroups)
+	case "true_sequential":
+		return strconv.FormatBool(c.TrueSequential)
+	case "damp":
+		return formatFloat(c.Damp)
+	case "block":
+		return strconv.Itoa(c.BlockSize)
+	case "alpha":
+		return auto(c.Alpha == 0, formatFloat(c.Alpha))
+	case "clip":
+		return strconv.FormatBool(!c.NoClip)
+	case "nsamples":
+		return strconv.Itoa(c.NSamples)
+	case "seqlen":
+		return auto(c.Seqlen == 0 && autoParam(c.Method, key), strconv.Itoa(c.Seqlen))
+	case "seed":
+		return strconv.FormatInt(c.Seed, 10)
+	case "sampling":
+		return c.Sampling
+	}
+	return ""
+}
+
+// Spec returns the method spec of c's settings (call after the defaults
+// are filled: Validate). Errors wrap ErrBadInput and name the spec key and
+// its flag.
+func (c *Config) Spec() (Spec, error) {
+	info, ok := LookupMethod(c.Method)
+	if !ok {
+		return Spec{}, badInput("--method %q: want one of %s", c.Method, strings.Join(AllMethods, ", "))
+	}
+	sp := Spec{Method: c.Method, info: info, vals: make([]string, len(info.Params))}
+	given := make([]bool, len(info.Params))
+	for i, p := range info.Params {
+		v := c.specValue(p.Key)
+		cv, err := canonical(p, v)
+		if err != nil {
+			if p.Flag != "" {
+				return Spec{}, badInput("%s=%s (--%s %s): %v", p.Key, v, p.Flag, v, err)
+			}
+			return Spec{}, badInput("%s=%s: %v", p.Key, v, err)
+		}
+		sp.vals[i], given[i] = cv, true
+	}
+	if err := sp.resolve(given); err != nil {
+		return Spec{}, badInput("%v", err)
+	}
+	return sp, nil
 }
 
 // resolve fills the zero fields of c with the method's defaults (Seqlen of
@@ -190,7 +279,7 @@ func (c *Config) resolve() {
 	if c.Sampling == "" {
 		c.Sampling = d.Sampling
 	}
-	if isPruning(c.Method) && c.Sparsity == 0 {
+	if hasParam(c.Method, "pattern") && c.Sparsity == 0 {
 		if c.PatternM > 0 {
 			c.Sparsity = float64(c.PatternN) / float64(c.PatternM)
 		} else {
@@ -203,8 +292,10 @@ func (c *Config) resolve() {
 	if c.GroupSize == 0 {
 		c.GroupSize = d.GroupSize
 	}
-	if c.Method == SmoothQuant {
-		c.Sym, c.GroupSize = true, -1
+	if m, ok := lookup(c.Method); ok {
+		if f, ok := m.(settingsFixer); ok {
+			f.fixSettings(c)
+		}
 	}
 	if c.Damp == 0 {
 		c.Damp = 0.01
@@ -220,8 +311,10 @@ func (c *Config) resolve() {
 // flag or file. Run calls it, then checks the settings against the model's
 // shapes and the memory before any work.
 func (c *Config) Validate() error {
-	if c.Method == LLMPruner || c.Method == OmniQuant {
-		return badInput("--method %s runs through package compress/%s, not compress.Run", c.Method, strings.ReplaceAll(c.Method, "-", ""))
+	if m, ok := lookup(c.Method); ok {
+		if _, isBlock := m.(blockMethod); !isBlock {
+			return badInput("--method %s runs through package compress/%s, not compress.Run", c.Method, strings.ReplaceAll(c.Method, "-", ""))
+		}
 	}
 	if !slices.Contains(Methods, c.Method) {
 		return badInput("--method %q: want one of %s", c.Method, strings.Join(AllMethods, ", "))
@@ -253,65 +346,23 @@ func (c *Config) Validate() error {
 	return c.validateCalib()
 }
 
+// validateMethod checks the method's settings: every spec parameter
+// (Spec: ranges, pattern against sparsity, SmoothQuant's 8 bits) and the
+// fields the method does not take.
 func (c *Config) validateMethod() error {
-	if (c.ActOrder || c.StaticGroups) && c.Method != GPTQ {
+	if (c.ActOrder || c.StaticGroups) && !hasParam(c.Method, "act_order") {
 		return badInput("--act-order and static groups apply to gptq only, not %s", c.Method)
 	}
-	if c.Damp < 0 || c.Damp >= 1 {
-		return badInput("dampening %g: want a fraction in (0, 1)", c.Damp)
-	}
-	if c.BlockSize < 1 {
-		return badInput("block size %d: want ≥ 1", c.BlockSize)
-	}
-	if isPruning(c.Method) {
-		if c.PatternN != 0 || c.PatternM != 0 {
-			if c.PatternN < 1 || c.PatternM < 2 || c.PatternN >= c.PatternM {
-				return badInput("--pattern %d:%d: want N:M with 1 ≤ N < M (N pruned of every M)", c.PatternN, c.PatternM)
-			}
-			if want := float64(c.PatternN) / float64(c.PatternM); c.Sparsity != want {
-				return badInput("--sparsity %g contradicts --pattern %d:%d (sparsity %g)", c.Sparsity, c.PatternN, c.PatternM, want)
-			}
-		}
-		if !(c.Sparsity > 0 && c.Sparsity < 1) {
-			return badInput("--sparsity %g: want a fraction in (0, 1)", c.Sparsity)
-		}
-		return nil
-	}
-	if c.Method == SmoothQuant {
-		if c.Bits != 8 {
-			return badInput("--bits %d: smoothquant is W8A8 (bits 8)", c.Bits)
-		}
-		if c.Alpha < 0 || c.Alpha > 1 {
-			return badInput("--alpha %g: want a value in (0, 1]", c.Alpha)
-		}
-		return nil
-	}
-	if c.Bits < 2 || c.Bits > 8 {
-		return badInput("--bits %d: supported widths are 2 to 8", c.Bits)
-	}
-	if c.GroupSize != -1 && (c.GroupSize < 8 || c.GroupSize%8 != 0) {
-		return badInput("--group-size %d: want -1 (per output channel) or a positive multiple of 8", c.GroupSize)
-	}
-	return nil
+	_, err := c.Spec()
+	return err
 }
 
 func (c *Config) validateCalib() error {
 	if !needsCalib(c.Method) {
 		return nil
 	}
-	switch c.Sampling {
-	case SampleWindow, SampleConcat, SampleTruncate:
-	default:
-		return badInput("calibration sampling %q: want %s, %s or %s", c.Sampling, SampleWindow, SampleConcat, SampleTruncate)
-	}
 	if len(c.Calib) == 0 {
 		return badInput("--calib: method %s needs calibration text (a C4 .json.gz shard, JSON lines, WikiText .raw or plain text)", c.Method)
-	}
-	if c.NSamples < 1 {
-		return badInput("--nsamples %d: want ≥ 1", c.NSamples)
-	}
-	if c.Seqlen < 0 || c.Seqlen == 0 && c.Method != Wanda {
-		return badInput("--seqlen %d: want ≥ 1", c.Seqlen)
 	}
 	for _, p := range c.Calib {
 		st, err := os.Stat(p)

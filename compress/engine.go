@@ -19,7 +19,8 @@ import (
 // the compressed weights (or, for AWQ and SmoothQuant, keeps the float
 // outputs, as their references do) and feeds them to block i+1. Only the
 // block being compressed, its inputs and its outputs are resident beyond
-// what was already compressed.
+// what was already compressed. The method's own step is its
+// blockMethod.block (method.go; one file per method).
 
 // LayerRecord is what a method did to one linear layer.
 type LayerRecord struct {
@@ -272,6 +273,7 @@ func (e *engine) embed(samples [][]int) error {
 
 // run compresses every block in order.
 func (e *engine) run(ctx context.Context) error {
+	method := e.cfg.blockMethod()
 	n := e.m.NumLayers()
 	for i := 0; i < n; i++ {
 		if err := ctx.Err(); err != nil {
@@ -286,23 +288,10 @@ func (e *engine) run(ctx context.Context) error {
 				return err
 			}
 		}
-		var err error
-		switch e.cfg.Method {
-		case Magnitude, RTN:
-			err = e.blockNoData(i)
-		case Wanda, SparseGPT:
-			err = e.blockPrune(ctx, i)
-		case GPTQ:
-			err = e.blockGPTQ(ctx, i)
-		case AWQ:
-			err = e.blockAWQ(ctx, i)
-		case SmoothQuant:
-			err = e.blockSmooth(ctx, i)
-		}
-		if err != nil {
+		if err := method.block(ctx, e, i); err != nil {
 			return fmt.Errorf("block %d: %w", i, err)
 		}
-		if e.cfg.Method != Magnitude && e.cfg.Method != RTN {
+		if method.calibrated() {
 			e.inps, e.outs = e.outs, e.inps
 		}
 		if err := e.packBlock(i); err != nil {
@@ -351,124 +340,12 @@ func (e *engine) recordPruned(l *models.Linear, w []float32, t time.Time) error 
 	return nil
 }
 
-func (e *engine) pruneOptions() PruneOptions {
-	return PruneOptions{Sparsity: e.cfg.Sparsity, N: e.cfg.PatternN, M: e.cfg.PatternM}
-}
-
-// blockNoData runs magnitude pruning or RTN, which need no calibration.
-func (e *engine) blockNoData(i int) error {
-	for _, l := range e.m.Linears(i) {
-		t := time.Now()
-		src, err := denseOf(l)
-		if err != nil {
-			return err
-		}
-		if e.cfg.Method == Magnitude {
-			w := append([]float32(nil), src...)
-			if _, err := MagnitudePrune(w, l.Out(), l.In(), e.pruneOptions()); err != nil {
-				return fmt.Errorf("linear %s: %w", l.Name, err)
-			}
-			if err := e.recordPruned(l, w, t); err != nil {
-				return err
-			}
-			continue
-		}
-		q := RTNQuantize(src, l.Out(), l.In(), e.cfg.Bits, e.cfg.GroupSize, e.cfg.Sym)
-		if err := e.recordQuant(l, q, nil, nil, 0, t); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func shorts(ls []*models.Linear) []string {
 	s := make([]string, len(ls))
 	for i, l := range ls {
 		s[i] = l.Short
 	}
 	return s
-}
-
-// blockPrune runs Wanda or SparseGPT on block i: one statistics pass over
-// all its linears, every linear pruned, outputs recomputed.
-func (e *engine) blockPrune(ctx context.Context, i int) error {
-	ls := e.m.Linears(i)
-	kind := wantColSq
-	if e.cfg.Method == SparseGPT {
-		kind = wantGram
-	}
-	stats, err := e.collect(ctx, i, shorts(ls), func(string) statKind { return kind }, false, false, nil)
-	if err != nil {
-		return err
-	}
-	lead := e.rules.leaderOf()
-	hess := map[*inputStat]*Hessian{}
-	for _, l := range ls {
-		t := time.Now()
-		st := stats[lead[l.Short]]
-		src, _ := denseOf(l)
-		w := append([]float32(nil), src...)
-		if e.cfg.Method == Wanda {
-			_, err = WandaPrune(w, l.Out(), l.In(), st.wandaNorms(), e.pruneOptions())
-		} else {
-			hs := hess[st]
-			if hs == nil {
-				if hs, err = PrepareHessian(st.hessian(), st.dim, e.cfg.Damp, false); err != nil {
-					return fmt.Errorf("linear %s: %w", l.Name, err)
-				}
-				hess[st] = hs
-			}
-			_, err = SparseGPTPrune(w, l.Out(), l.In(), hs, e.pruneOptions(), e.cfg.BlockSize)
-		}
-		if err != nil {
-			return fmt.Errorf("linear %s: %w", l.Name, err)
-		}
-		if err := e.recordPruned(l, w, t); err != nil {
-			return err
-		}
-	}
-	return e.forwardAll(ctx, i, nil)
-}
-
-// blockGPTQ runs GPTQ on block i, subset by subset in true-sequential
-// order (or all linears from one pass), then recomputes the outputs.
-func (e *engine) blockGPTQ(ctx context.Context, i int) error {
-	ls := e.m.Linears(i)
-	lin := byShort(ls)
-	subsets := [][]string{shorts(ls)}
-	if e.cfg.TrueSequential {
-		subsets = e.rules.trueSeq
-	}
-	opt := GPTQOptions{Bits: e.cfg.Bits, GroupSize: e.cfg.GroupSize, Sym: e.cfg.Sym, ActOrder: e.cfg.ActOrder, StaticGroups: e.cfg.StaticGroups, BlockSize: e.cfg.BlockSize}
-	lead := e.rules.leaderOf()
-	for _, sub := range subsets {
-		stats, err := e.collect(ctx, i, sub, func(string) statKind { return wantGram }, true, false, nil)
-		if err != nil {
-			return err
-		}
-		hess := map[*inputStat]*Hessian{}
-		for _, name := range sub {
-			l := lin[name]
-			t := time.Now()
-			st := stats[lead[name]]
-			hs := hess[st]
-			if hs == nil {
-				if hs, err = PrepareHessian(st.hessian(), st.dim, e.cfg.Damp, e.cfg.ActOrder); err != nil {
-					return fmt.Errorf("linear %s: %w", l.Name, err)
-				}
-				hess[st] = hs
-			}
-			src, _ := denseOf(l)
-			r, err := GPTQQuantize(src, l.Out(), l.In(), hs, opt)
-			if err != nil {
-				return fmt.Errorf("linear %s: %w", l.Name, err)
-			}
-			if err := e.recordQuant(l, r.Q, nil, nil, r.Loss, t); err != nil {
-				return err
-			}
-		}
-	}
-	return e.forwardAll(ctx, i, nil)
 }
 
 // mulCols multiplies column j of w [out×in] by s[j].

@@ -2,10 +2,12 @@ package compress
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/llmcbench/gollm/kernels"
 )
@@ -281,4 +283,79 @@ func firstNonFinite32(v []float32) (int, bool) {
 		}
 	}
 	return 0, true
+}
+
+// gptq quantizes with second-order error compensation (GPTQQuantize), a
+// block's linears in true-sequential order (or all from one pass);
+// linears reading one input share its prepared Hessian.
+type gptq struct{ blockDefaults }
+
+func (gptq) Info() MethodInfo {
+	return MethodInfo{Name: GPTQ, Doc: "quantize with second-order error compensation (GPTQ)", Params: []Param{
+		bitsParam(4, bits2to8), groupParam, symParam,
+		{Key: "act_order", Type: "bool", Default: "false", Flag: "act-order", Doc: "quantize columns by decreasing Hessian diagonal (desc_act)"},
+		{Key: "static_groups", Type: "bool", Default: "false", Flag: "static-groups", Doc: "group quantizers from the original weights"},
+		{Key: "true_sequential", Type: "bool", Default: "true", NegFlag: "no-true-sequential", Doc: "quantize a block in the order [k,v,q] → [o] → [up,gate] → [down], recollecting statistics"},
+		dampParam, blockParam, nsamplesParam(128), seqlenParam("2048"), seedParam(0), samplingParam(SampleWindow)}}
+}
+
+func (gptq) calibrated() bool                             { return true }
+func (gptq) format(c *Config) string                      { return quantFormat(c.Bits) }
+func (gptq) workBytes(_ *Config, maxIn, _, _ int64) int64 { return hessianBytes(maxIn) }
+
+func (gptq) record(c *Config, mc *MethodConfig) {
+	recordQuantizer(c, mc)
+	mc.ActOrder, mc.StaticGroups, mc.TrueSequential = c.ActOrder, c.StaticGroups, c.TrueSequential
+	mc.Damp, mc.BlockSize = c.Damp, c.BlockSize
+}
+
+// saveMeta records the settings AutoGPTQ's quantize_config carries even
+// when false.
+func (gptq) saveMeta(c *Config, meta map[string]any) {
+	meta["damp_percent"] = c.Damp
+	meta["true_sequential"] = c.TrueSequential
+	meta["static_groups"] = c.StaticGroups
+}
+
+// hessianBytes is the working memory of the widest input's Hessian: the
+// float64 matrix, its factor and a copy, and the float32 Hinv.
+func hessianBytes(maxIn int64) int64 { return 8*maxIn*maxIn*3 + 4*maxIn*maxIn }
+
+func (gptq) block(ctx context.Context, e *engine, i int) error {
+	ls := e.m.Linears(i)
+	lin := byShort(ls)
+	subsets := [][]string{shorts(ls)}
+	if e.cfg.TrueSequential {
+		subsets = e.rules.trueSeq
+	}
+	opt := GPTQOptions{Bits: e.cfg.Bits, GroupSize: e.cfg.GroupSize, Sym: e.cfg.Sym, ActOrder: e.cfg.ActOrder, StaticGroups: e.cfg.StaticGroups, BlockSize: e.cfg.BlockSize}
+	lead := e.rules.leaderOf()
+	for _, sub := range subsets {
+		stats, err := e.collect(ctx, i, sub, func(string) statKind { return wantGram }, true, false, nil)
+		if err != nil {
+			return err
+		}
+		hess := map[*inputStat]*Hessian{}
+		for _, name := range sub {
+			l := lin[name]
+			t := time.Now()
+			st := stats[lead[name]]
+			hs := hess[st]
+			if hs == nil {
+				if hs, err = PrepareHessian(st.hessian(), st.dim, e.cfg.Damp, e.cfg.ActOrder); err != nil {
+					return fmt.Errorf("linear %s: %w", l.Name, err)
+				}
+				hess[st] = hs
+			}
+			src, _ := denseOf(l)
+			r, err := GPTQQuantize(src, l.Out(), l.In(), hs, opt)
+			if err != nil {
+				return fmt.Errorf("linear %s: %w", l.Name, err)
+			}
+			if err := e.recordQuant(l, r.Q, nil, nil, r.Loss, t); err != nil {
+				return err
+			}
+		}
+	}
+	return e.forwardAll(ctx, i, nil)
 }

@@ -1,9 +1,11 @@
 package compress
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/llmcbench/gollm/kernels"
 )
@@ -297,4 +299,55 @@ func SparseGPTPrune(w []float32, out, in int, hs *Hessian, o PruneOptions, block
 		pruned += c
 	}
 	return pruned, nil
+}
+
+// The pieces the three pruners (magnitude.go, wanda.go, sparsegpt.go)
+// share.
+
+// pruneSparsityParam is the pruners' sparsity.
+var pruneSparsityParam = sparsityParam("fraction of each linear's weights pruned (auto: 0.5, or N/M with a pattern)")
+
+// pruneFormat is a pruner's checkpoint layout: 2:4 packed, or dense.
+func pruneFormat(c *Config) string {
+	if c.PatternN == 2 && c.PatternM == 4 {
+		return "2:4"
+	}
+	return "dense"
+}
+
+// recordPruning records a pruner's sparsity and pattern.
+func recordPruning(c *Config, mc *MethodConfig) {
+	mc.Sparsity = c.Sparsity
+	if c.PatternM > 0 {
+		mc.Pattern = fmt.Sprintf("%d:%d", c.PatternN, c.PatternM)
+	}
+}
+
+func (e *engine) pruneOptions() PruneOptions {
+	return PruneOptions{Sparsity: e.cfg.Sparsity, N: e.cfg.PatternN, M: e.cfg.PatternM}
+}
+
+// pruneWithStats prunes block i from one statistics pass (kind) over all
+// its linears: prune prunes each linear's weights w [out×in] in place with
+// the statistics of its input; then the outputs are recomputed with the
+// pruned weights (Wanda, SparseGPT).
+func (e *engine) pruneWithStats(ctx context.Context, i int, kind statKind, prune func(w []float32, out, in int, st *inputStat) error) error {
+	ls := e.m.Linears(i)
+	stats, err := e.collect(ctx, i, shorts(ls), func(string) statKind { return kind }, false, false, nil)
+	if err != nil {
+		return err
+	}
+	lead := e.rules.leaderOf()
+	for _, l := range ls {
+		t := time.Now()
+		src, _ := denseOf(l)
+		w := append([]float32(nil), src...)
+		if err := prune(w, l.Out(), l.In(), stats[lead[l.Short]]); err != nil {
+			return fmt.Errorf("linear %s: %w", l.Name, err)
+		}
+		if err := e.recordPruned(l, w, t); err != nil {
+			return err
+		}
+	}
+	return e.forwardAll(ctx, i, nil)
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/llmcbench/gollm/kernels"
 )
 
 // RecordFile is the name of the Track-3 record written beside the
@@ -42,10 +44,14 @@ type MethodConfig struct {
 // data, how long it took and how much memory it used, and what each layer
 // came out as. Run writes it as RecordFile in the output folder.
 type Record struct {
-	Tool   string       `json:"tool"`
-	Model  string       `json:"model"`
-	Out    string       `json:"out"`
-	Format string       `json:"format"`
+	Tool   string `json:"tool"`
+	Model  string `json:"model"`
+	Out    string `json:"out"`
+	Format string `json:"format"`
+	// Spec is the canonical method spec of the run (Spec.String; "auto"
+	// where a setting comes from the model): the same spec, the same
+	// string.
+	Spec   string       `json:"spec"`
 	Config MethodConfig `json:"config"`
 	// Calibration is the calibration set (nil for magnitude and RTN).
 	Calibration *Calibration `json:"calibration,omitempty"`
@@ -152,4 +158,26 @@ func memAvailable() int64 {
 
 func recordBase() Record {
 	return Record{Tool: "gollm compress", GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}
+}
+
+// StartRecord begins the record of a run of spec compressing model into
+// out: the tool and host, the canonical spec, the method, device and
+// threads, and the start time, with the peak RSS reset (where the kernel
+// allows). Every method's run starts one, fills in what it did and calls
+// Finish on its staging folder before moving it into place.
+func StartRecord(spec Spec, model, out string) Record {
+	rec := recordBase()
+	rec.Started = time.Now()
+	rec.PeakRSSReset = resetPeakRSS()
+	rec.Model, rec.Out, rec.Spec = model, out, spec.String()
+	rec.Config = MethodConfig{Method: spec.Method, Device: "cpu", Threads: kernels.MaxThreads()}
+	return rec
+}
+
+// Finish sets the wall time (since Started) and the peak RSS and writes
+// the record as RecordFile into dir.
+func (r *Record) Finish(dir string) error {
+	r.WallSeconds = time.Since(r.Started).Seconds()
+	r.PeakRSSBytes = peakRSS()
+	return r.WriteFile(filepath.Join(dir, RecordFile))
 }

@@ -42,27 +42,8 @@ func blockShapes(c *models.Config) []linearShape {
 
 // outputFormat is the checkpoint layout a run writes: "dense" (pruned, or
 // fake-quantized widths without a packed format), "2:4", "gptq", "awq" or
-// "w8a8".
-func (c *Config) outputFormat() string {
-	switch c.Method {
-	case Magnitude, Wanda, SparseGPT:
-		if c.PatternN == 2 && c.PatternM == 4 {
-			return "2:4"
-		}
-		return "dense"
-	case SmoothQuant:
-		return "w8a8"
-	case AWQ:
-		if c.Bits == 4 {
-			return "awq"
-		}
-	}
-	switch c.Bits {
-	case 2, 3, 4, 8:
-		return "gptq"
-	}
-	return "dense"
-}
+// "w8a8" (the method's format).
+func (c *Config) outputFormat() string { return c.blockMethod().format(c) }
 
 // checkModel checks the settings against the model's shapes, context and
 // the memory, before any work.
@@ -83,12 +64,9 @@ func (c *Config) checkModel(mc *models.Config, calibTokens int) error {
 			return badInput("model %s: linear %s has shape %d×%d", c.Model, s.Short, s.Out, s.In)
 		}
 		switch {
-		case isPruning(c.Method):
+		case hasParam(c.Method, "pattern"):
 			if c.PatternM > 0 && s.In%c.PatternM != 0 {
 				return badInput("--pattern %d:%d: M=%d does not divide the %d inputs of %s", c.PatternN, c.PatternM, c.PatternM, s.In, s.Short)
-			}
-			if c.Method == SparseGPT && c.PatternM > 0 && c.BlockSize%c.PatternM != 0 {
-				return badInput("--pattern %d:%d: M=%d does not divide the block size %d", c.PatternN, c.PatternM, c.PatternM, c.BlockSize)
 			}
 		default:
 			if c.GroupSize > 0 && s.In%c.GroupSize != 0 {
@@ -104,6 +82,9 @@ func (c *Config) checkModel(mc *models.Config, calibTokens int) error {
 					return badInput("awq: %s has %d outputs; the AWQ layout packs 8 per word", s.Short, s.Out)
 				}
 			}
+		}
+		if err := c.blockMethod().checkLinear(c, s); err != nil {
+			return err
 		}
 	}
 	need := estimateMemory(c, mc, calibTokens)
@@ -161,13 +142,7 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 			act = 2
 		}
 		total += 2 * act * t * h // block inputs and outputs (actStore)
-		switch c.Method {
-		case SparseGPT, GPTQ:
-			total += 8*maxIn*maxIn*3 + 4*maxIn*maxIn // Hessians, factor, float32 Hinv
-		case AWQ:
-			total += 4 * t * h * 3 // cached attention/MLP inputs, float MLP outputs
-			total += 8*maxIn*maxIn + 4*maxIn*maxIn
-		}
+		total += c.blockMethod().workBytes(c, maxIn, t, h)
 		seq := int64(c.Seqlen)
 		total += seq * int64(mc.KVHeads*mc.HeadDim) * 2 * 4 // one layer's KV cache
 		total += seq * (4*int64(mc.Intermediate) + 8*h) * 4 // forward scratch
@@ -199,14 +174,17 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
+	spec, err := cfg.Spec() // before the model fills in the "auto" settings
+	if err != nil {
+		return nil, nil, err
+	}
 	d, err := outdir.Create(cfg.Out, outdir.Options{Command: "compress", Flag: "--out", Overwrite: cfg.Overwrite})
 	if err != nil {
 		return nil, nil, err
 	}
 	defer d.Abort() // after Commit: only releases the lock
-	rec := recordBase()
-	rec.Started = start
-	rec.PeakRSSReset = resetPeakRSS()
+	rec := StartRecord(spec, cfg.Model, cfg.Out)
+	rec.Started = start // the wall time covers the validation too
 	c, err := compressIn(ctx, cfg, d.Tmp, progress, adjust)
 	if err != nil {
 		return nil, nil, err
@@ -214,12 +192,12 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	rec.CompressSeconds = c.seconds
 	format := cfg.outputFormat()
 	logf(progress, "saving %s checkpoint to %s", format, cfg.Out)
-	rec.Model, rec.Out, rec.Format = cfg.Model, cfg.Out, format
+	rec.Format = format
 	rec.Config = cfg.methodConfig()
 	rec.Calibration = c.calib
 	rec.Layers, rec.Scales = c.res.layers, c.res.scales
 	rec.Sparsity = overallSparsity(c.res.layers)
-	if format == "dense" && !isPruning(cfg.Method) {
+	if format == "dense" && !hasParam(cfg.Method, "sparsity") {
 		rec.Notes = append(rec.Notes, fmt.Sprintf("%d-bit codes have no packed layout: the checkpoint holds the fake-quantized float weights", cfg.Bits))
 	}
 	err = saveModel(c.m, cfg, d.Tmp, c.res, format, &rec, c.spillDir)
@@ -232,9 +210,7 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	if err != nil {
 		return nil, c, err
 	}
-	rec.WallSeconds = time.Since(start).Seconds()
-	rec.PeakRSSBytes = peakRSS()
-	if err := rec.WriteFile(d.Path(RecordFile)); err != nil {
+	if err := rec.Finish(d.Tmp); err != nil {
 		return nil, c, err
 	}
 	if err := d.Commit(); err != nil {
@@ -286,10 +262,11 @@ func compressIn(ctx context.Context, cfg *Config, stage string, progress io.Writ
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Method == Wanda && cfg.Seqlen == 0 {
+	// The "auto" settings: Wanda's seqlen, SmoothQuant's alpha.
+	if cfg.Seqlen == 0 && autoParam(cfg.Method, "seqlen") {
 		cfg.Seqlen = mc.MaxPos
 	}
-	if cfg.Method == SmoothQuant && cfg.Alpha == 0 {
+	if cfg.Alpha == 0 && autoParam(cfg.Method, "alpha") {
 		cfg.Alpha = DefaultAlpha(mc)
 	}
 	if err := cfg.checkModel(mc, cfg.NSamples*cfg.Seqlen); err != nil {
@@ -373,32 +350,11 @@ func compressLoaded(ctx context.Context, cfg *Config, m *models.Model, rules *ar
 	return res, time.Since(t0).Seconds(), nil
 }
 
+// methodConfig is the recorded configuration of c: the method's own
+// fields (blockMethod.record), the device and the thread count.
 func (c *Config) methodConfig() MethodConfig {
 	mc := MethodConfig{Method: c.Method, Device: "cpu", Threads: kernels.MaxThreads()}
-	switch {
-	case isPruning(c.Method):
-		mc.Sparsity = c.Sparsity
-		if c.PatternM > 0 {
-			mc.Pattern = fmt.Sprintf("%d:%d", c.PatternN, c.PatternM)
-		}
-		if c.Method == SparseGPT {
-			mc.Damp, mc.BlockSize = c.Damp, c.BlockSize
-		}
-	default:
-		mc.Bits, mc.GroupSize, mc.Sym, mc.ScaleDType = c.Bits, c.GroupSize, c.Sym, "float16"
-		switch c.Method {
-		case GPTQ:
-			mc.ActOrder, mc.StaticGroups, mc.TrueSequential = c.ActOrder, c.StaticGroups, c.TrueSequential
-			mc.Damp, mc.BlockSize = c.Damp, c.BlockSize
-		case AWQ:
-			mc.AWQGrid, mc.AWQClip = awqGrid, !c.NoClip
-			if !c.NoClip {
-				mc.AWQClipTokens = awqClipTokens
-			}
-		case SmoothQuant:
-			mc.Alpha = c.Alpha
-		}
-	}
+	c.blockMethod().record(c, &mc)
 	return mc
 }
 

@@ -112,10 +112,8 @@ func saveModel(m *models.Model, cfg *Config, dir string, res *results, outFormat
 		}
 		meta["calibration"] = map[string]any{"files": files, "sampling": c.Sampling, "nsamples": len(c.Samples), "seqlen": c.Seqlen, "seed": c.Seed, "tokens": c.Tokens}
 	}
-	if cfg.Method == GPTQ {
-		meta["damp_percent"] = cfg.Damp
-		meta["true_sequential"] = cfg.TrueSequential
-		meta["static_groups"] = cfg.StaticGroups
+	if w, ok := cfg.blockMethod().(metaWriter); ok {
+		w.saveMeta(cfg, meta)
 	}
 	opt.Meta = meta
 	if err := format.Save(m, dir, opt); err != nil {

@@ -121,3 +121,29 @@ func (e *engine) blockSmooth(ctx context.Context, i int) error {
 	}
 	return nil
 }
+
+// smoothQuant migrates activation outliers into the weights with
+// per-channel scales folded into the preceding norms, then quantizes the
+// weights to int8 per output channel for W8A8 kernels (blockSmooth).
+type smoothQuant struct{ blockDefaults }
+
+func (smoothQuant) Info() MethodInfo {
+	return MethodInfo{Name: SmoothQuant, Doc: "migrate activation outliers into the weights, then W8A8 per-channel int8 (SmoothQuant)", Params: []Param{
+		bitsParam(8, func(v float64) string { return unless(v == 8, "smoothquant is W8A8 (bits 8)") }),
+		{Key: "alpha", Type: "float", Default: "auto", Flag: "alpha", Doc: "migration strength (auto: the model's published value)",
+			check: func(v float64) string { return unless(v > 0 && v <= 1, "want a value in (0, 1]") }},
+		nsamplesParam(512), seqlenParam("512"), seedParam(42), samplingParam(SampleTruncate)}}
+}
+
+func (smoothQuant) calibrated() bool      { return true }
+func (smoothQuant) format(*Config) string { return "w8a8" }
+
+// fixSettings: W8A8 weights are symmetric, one group per output row.
+func (smoothQuant) fixSettings(c *Config) { c.Sym, c.GroupSize = true, -1 }
+
+func (smoothQuant) record(c *Config, mc *MethodConfig) {
+	recordQuantizer(c, mc)
+	mc.Alpha = c.Alpha
+}
+
+func (smoothQuant) block(ctx context.Context, e *engine, i int) error { return e.blockSmooth(ctx, i) }

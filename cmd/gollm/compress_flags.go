@@ -2,54 +2,62 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/llmcbench/gollm/compress"
 )
 
-// methodFlags says which methods each method-specific compress flag applies
-// to. A flag given with another method is refused: it would be silently
-// ignored otherwise. Flags not listed (model, out, threads, ...) apply to
-// every method.
-var methodFlags = map[string][]string{
-	"calib":              calibrated,
-	"nsamples":           calibrated,
-	"seqlen":             calibrated,
-	"seed":               calibrated,
-	"sampling":           {compress.Wanda, compress.SparseGPT, compress.GPTQ, compress.AWQ, compress.SmoothQuant},
-	"sparsity":           {compress.Magnitude, compress.Wanda, compress.SparseGPT, compress.LLMPruner},
-	"pattern":            {compress.Magnitude, compress.Wanda, compress.SparseGPT},
-	"bits":               {compress.RTN, compress.GPTQ, compress.AWQ, compress.SmoothQuant, compress.OmniQuant},
-	"wbits":              {compress.OmniQuant},
-	"abits":              {compress.OmniQuant},
-	"group-size":         {compress.RTN, compress.GPTQ, compress.AWQ, compress.OmniQuant},
-	"sym":                {compress.RTN, compress.GPTQ, compress.AWQ},
-	"asym":               {compress.RTN, compress.GPTQ, compress.AWQ},
-	"act-order":          {compress.GPTQ},
-	"static-groups":      {compress.GPTQ},
-	"no-true-sequential": {compress.GPTQ},
-	"damp":               {compress.GPTQ, compress.SparseGPT},
-	"alpha":              {compress.SmoothQuant},
-	"no-clip":            {compress.AWQ},
-	"block-start":        {compress.LLMPruner},
-	"block-end":          {compress.LLMPruner},
-	"importance":         {compress.LLMPruner},
-	"lora-steps":         {compress.LLMPruner},
-	"lora-rank":          {compress.LLMPruner},
-	"lora-alpha":         {compress.LLMPruner},
-	"lora-lr":            {compress.LLMPruner},
-	"lora-batch":         {compress.LLMPruner},
-	"lora-seqlen":        {compress.LLMPruner},
-	"lora-data":          {compress.LLMPruner},
-	"epochs":             {compress.OmniQuant},
+// extraMethodFlags are the method-specific flags that are not a spec
+// parameter (compress.Param.Flag), with the methods they apply to. The
+// others' methods come from the spec parameters (flagMethods).
+var extraMethodFlags = map[string]func(m compress.MethodInfo) bool{
+	"calib":     calibrated,
+	"lora-data": func(m compress.MethodInfo) bool { return m.Name == compress.LLMPruner },
+	"wbits":     func(m compress.MethodInfo) bool { return m.Name == compress.OmniQuant },
 }
 
-// calibrated lists the methods that read calibration data.
-var calibrated = []string{compress.Wanda, compress.SparseGPT, compress.GPTQ, compress.AWQ, compress.SmoothQuant,
-	compress.LLMPruner, compress.OmniQuant}
+// calibrated reports whether the method reads calibration data.
+func calibrated(m compress.MethodInfo) bool {
+	_, ok := m.Param("nsamples")
+	return ok
+}
+
+// specParam returns the spec parameter that flag name sets for method m,
+// and whether the flag negates it (--asym, --no-clip).
+func specParam(m compress.MethodInfo, name string) (p compress.Param, neg, ok bool) {
+	if name == "wbits" && m.Name == compress.OmniQuant {
+		p, ok = m.Param("bits")
+		return p, false, ok
+	}
+	for _, p := range m.Params {
+		if p.Flag == name || p.NegFlag == name {
+			return p, p.NegFlag == name, true
+		}
+	}
+	return compress.Param{}, false, false
+}
+
+// flagMethods lists the methods flag name applies to; ok is false for the
+// flags that apply to every method (--model, --out, --threads, ...).
+func flagMethods(name string) (methods []string, ok bool) {
+	for _, m := range compress.MethodInfos() {
+		_, _, isParam := specParam(m, name)
+		extra, isExtra := extraMethodFlags[name]
+		if isExtra || isParam {
+			ok = true
+		}
+		if isParam || isExtra && extra(m) {
+			methods = append(methods, m.Name)
+		}
+	}
+	return methods, ok
+}
 
 // zeroMeansDefault lists the flags whose default is 0 in the flag set and
 // stands for "the method's default". Given explicitly, 0 is a value, and
@@ -68,42 +76,116 @@ var zeroMeansDefault = map[string]string{
 	"epochs":     "want ≥ 1 epoch (0 would export the initial clipping, which is RTN: use --method rtn)",
 }
 
-// checkCompressFlags refuses, before any work, flags that make no sense for
-// the method or with each other, and explicit values the method cannot
-// honour. It sees which flags were given on the command line, so a value
-// equal to a flag's default is still told apart from an absent flag.
-func checkCompressFlags(fs *flag.FlagSet, method string) error {
-	if !slices.Contains(compress.AllMethods, method) {
-		return usagef("--method %q: want one of %s", method, strings.Join(compress.AllMethods, ", "))
+// methodSpec parses --method (a method name or a full spec string, see
+// compress.ParseSpec) and merges into it the method flags given on the
+// command line, which are sugar for their spec keys: --bits 3 is bits=3.
+// It refuses, before any work, flags that make no sense for the method or
+// with each other, a flag that disagrees with the same key in --method,
+// and explicit values the method cannot honour. It sees which flags were
+// given, so a value equal to a flag's default is still told apart from an
+// absent flag.
+func methodSpec(fs *flag.FlagSet, method string) (compress.Spec, error) {
+	name, rest, _ := strings.Cut(method, ":")
+	info, ok := compress.LookupMethod(name)
+	if !ok {
+		return compress.Spec{}, usagef("--method %q: want one of %s, optionally with :key=value,... (gollm compress --list-methods)", method, strings.Join(compress.AllMethods, ", "))
 	}
 	set := map[string]string{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = f.Value.String() })
-	for _, name := range sortedKeys(set) {
-		v := set[name]
-		if ms, ok := methodFlags[name]; ok && !slices.Contains(ms, method) {
-			return usagef("--%s does not apply to --method %s (it is for %s)", name, method, strings.Join(ms, ", "))
+	for _, fl := range sortedKeys(set) {
+		v := set[fl]
+		if ms, ok := flagMethods(fl); ok && !slices.Contains(ms, name) {
+			return compress.Spec{}, usagef("--%s does not apply to --method %s (it is for %s)", fl, name, strings.Join(ms, ", "))
 		}
-		if why, ok := zeroMeansDefault[name]; ok {
+		if why, ok := zeroMeansDefault[fl]; ok {
 			if x, err := strconv.ParseFloat(v, 64); err == nil && x == 0 {
-				return usagef("--%s 0: %s", name, why)
+				return compress.Spec{}, usagef("--%s 0: %s", fl, why)
 			}
 		}
 		if x, err := strconv.ParseFloat(v, 64); err == nil && (math.IsNaN(x) || math.IsInf(x, 0)) {
-			return usagef("--%s %s: want a finite number", name, v)
+			return compress.Spec{}, usagef("--%s %s: want a finite number", fl, v)
 		}
 	}
 	if _, ok := set["bits"]; ok {
 		if _, ok := set["wbits"]; ok {
-			return usagef("--wbits and --bits both given: they are the same setting for omniquant; give one")
+			return compress.Spec{}, usagef("--wbits and --bits both given: they are the same setting for omniquant; give one")
 		}
+	}
+	if set["sym"] == "true" && set["asym"] == "true" {
+		return compress.Spec{}, usagef("--sym and --asym are exclusive")
 	}
 	if s, ok := set["seed"]; ok && strings.HasPrefix(s, "-") {
-		return usagef("--seed %s: want ≥ 0 (leave it out for the method's reference seed)", s)
+		return compress.Spec{}, usagef("--seed %s: want ≥ 0 (leave it out for the method's reference seed)", s)
 	}
-	for _, name := range []string{"nsamples", "seqlen", "block-start", "lora-steps"} {
-		if s, ok := set[name]; ok && strings.HasPrefix(s, "-") {
-			return usagef("--%s %s: must be ≥ 0", name, s)
+	for _, fl := range []string{"nsamples", "seqlen", "block-start", "lora-steps"} {
+		if s, ok := set[fl]; ok && strings.HasPrefix(s, "-") {
+			return compress.Spec{}, usagef("--%s %s: must be ≥ 0", fl, s)
 		}
 	}
-	return nil
+	// The key=value pairs of --method, then the flags' values.
+	inSpec := map[string]string{}
+	var pairs []string
+	if rest != "" {
+		for _, kv := range strings.Split(rest, ",") {
+			pairs = append(pairs, kv)
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				inSpec[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+	}
+	for _, fl := range sortedKeys(set) {
+		p, neg, ok := specParam(info, fl)
+		if !ok {
+			continue
+		}
+		v := set[fl]
+		if p.Type == "bool" && neg {
+			b, _ := strconv.ParseBool(v)
+			v = strconv.FormatBool(!b)
+		}
+		fv, err := info.Canonical(p.Key, v)
+		if err != nil {
+			return compress.Spec{}, usagef("--%s %s: %s", fl, set[fl], strings.TrimPrefix(err.Error(), compress.ErrBadInput.Error()+": "))
+		}
+		if sv, ok := inSpec[p.Key]; ok {
+			if cv, err := info.Canonical(p.Key, sv); err == nil && cv != fv {
+				return compress.Spec{}, usagef("--%s %s contradicts %s=%s in --method %s", fl, set[fl], p.Key, sv, method)
+			}
+			continue
+		}
+		inSpec[p.Key] = fv
+		pairs = append(pairs, p.Key+"="+fv)
+	}
+	spec := name
+	if len(pairs) > 0 {
+		spec += ":" + strings.Join(pairs, ",")
+	}
+	return compress.ParseSpec(spec)
+}
+
+// listMethodsText writes every method with its spec parameters: type, default,
+// flag and a one-line description.
+func listMethodsText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for i, m := range compress.MethodInfos() {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", m.Name, m.Doc)
+		for _, p := range m.Params {
+			typ := p.Type
+			if p.Type == "choice" {
+				typ = strings.Join(p.Choices, "|")
+			}
+			flags := ""
+			if p.Flag != "" {
+				flags = "--" + p.Flag
+			}
+			if p.NegFlag != "" {
+				flags = strings.TrimPrefix(flags+" --"+p.NegFlag, " ")
+			}
+			fmt.Fprintf(tw, "  %s=%s\t%s\t%s\t%s\n", p.Key, p.Default, typ, flags, p.Doc)
+		}
+	}
+	return tw.Flush()
 }

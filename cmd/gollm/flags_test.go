@@ -43,6 +43,14 @@ func TestFlagsRefusedBeforeWork(t *testing.T) {
 		{"calib with rtn", compress("rtn", "--calib", calib), "--calib does not apply to --method rtn"},
 		{"act-order with awq", compress("awq", "--act-order", "--calib", calib), "--act-order does not apply"},
 		{"lora with wanda", compress("wanda", "--lora-steps", "5", "--calib", calib), "--lora-steps does not apply"},
+		{"spec bad value", compress("gptq:bits=9", "--calib", calib), "bits=9: supported widths are 2 to 8"},
+		{"spec unknown key", compress("gptq:colour=red", "--calib", calib), `unknown key "colour"`},
+		{"spec key of another method", compress("rtn:act_order=true"), `unknown key "act_order"`},
+		{"spec without key=value", compress("rtn:bits"), "want key=value"},
+		{"spec and flag disagree", compress("gptq:bits=4", "--bits", "3", "--calib", calib), "--bits 3 contradicts bits=4"},
+		{"spec and negated flag disagree", compress("awq:clip=true", "--no-clip", "--calib", calib), "--no-clip true contradicts clip=true"},
+		{"flag value bad", compress("omniquant", "--abits", "3", "--calib", calib), "--abits 3: abits=3"},
+		{"spec pattern contradicts sparsity", compress("wanda:sparsity=0.7,pattern=2:4", "--calib", calib), "contradicts pattern=2:4"},
 		{"temperature NaN", gen("--temperature", "NaN"), "--temperature NaN"},
 		{"temperature negative", gen("--temperature", "-1"), "--temperature -1"},
 		{"top-p 2", gen("--top-p", "2"), "--top-p 2"},
@@ -117,4 +125,63 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// --method takes a spec string; the flags are sugar for its keys (agreeing
+// with it is no error), and compression.json records the canonical spec.
+func TestCompressMethodSpec(t *testing.T) {
+	const model = "../../testdata/llama3-tiny"
+	const want = "rtn:bits=8,group=16,sym=true"
+	for _, args := range [][]string{
+		{"--method", "rtn:bits=8,group=16,sym=true"},
+		{"--method", "rtn:sym=1,group=16", "--bits", "8"},
+		{"--method", "rtn:bits=8", "--bits", "8", "--group-size", "16", "--sym"},
+		{"--method", "rtn", "--bits", "8", "--group-size", "16", "--sym"},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		code, _, stderr := runCLI(append([]string{"compress", "--model", model, "--out", out}, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "compression.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec struct{ Spec string }
+		if err := json.Unmarshal(b, &rec); err != nil || rec.Spec != want {
+			t.Errorf("%v: recorded spec %q (%v), want %q", args, rec.Spec, err, want)
+		}
+	}
+}
+
+// --list-methods lists all nine methods with every parameter's type,
+// default and description; --json gives the same as JSON.
+func TestCompressListMethods(t *testing.T) {
+	code, stdout, stderr := runCLI("compress", "--list-methods", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var ms []struct {
+		Name, Doc string
+		Params    []struct{ Key, Type, Default, Doc string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &ms); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range ms {
+		names = append(names, m.Name)
+		for _, p := range m.Params {
+			if p.Key == "" || p.Type == "" || p.Default == "" || p.Doc == "" {
+				t.Errorf("%s: incomplete parameter %+v", m.Name, p)
+			}
+		}
+	}
+	if got := strings.Join(names, ","); got != "magnitude,wanda,sparsegpt,llm-pruner,rtn,gptq,awq,smoothquant,omniquant" {
+		t.Errorf("methods %s", got)
+	}
+	code, stdout, _ = runCLI("compress", "--list-methods")
+	if code != 0 || !strings.Contains(stdout, "act_order=false") || !strings.Contains(stdout, "--act-order") {
+		t.Errorf("exit %d, text list lacks gptq's act_order:\n%s", code, stdout)
+	}
 }

@@ -15,6 +15,9 @@ package llmpruner
 import (
 	"errors"
 	"fmt"
+	"strconv"
+
+	"github.com/llmcbench/gollm/compress"
 )
 
 // ErrBadInput marks a bad configuration or unusable input (model folder,
@@ -187,4 +190,24 @@ func (c *Config) Validate() error {
 		return badInput("calibration size %d × %d", c.NSamples, c.Seqlen)
 	}
 	return nil
+}
+
+// spec returns the canonical method spec of c and lc (compress.ParseSpec),
+// recorded in compression.json: the calibration size is that of Samples
+// when given.
+func (c *Config) spec(lc LoRAConfig) (compress.Spec, error) {
+	n, seqlen := c.nsamples(), c.seqlen()
+	if c.Samples != nil {
+		n, seqlen = len(c.Samples), len(c.Samples[0])
+	}
+	end := "auto"
+	if c.BlockEnd > 0 {
+		end = strconv.Itoa(c.BlockEnd)
+	}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	lc.defaults()
+	return compress.ParseSpec(fmt.Sprintf("%s:sparsity=%s,layer_ratio=%s,block_start=%d,block_end=%s,importance=%s,nsamples=%d,seqlen=%d,seed=%d,"+
+		"lora_steps=%d,lora_rank=%d,lora_alpha=%s,lora_lr=%s,lora_batch=%d,lora_seqlen=%d",
+		compress.LLMPruner, f(c.Sparsity), f(c.LayerRatio), c.BlockStart, end, c.importance(), n, seqlen, c.seed(),
+		lc.Steps, lc.Rank, f(lc.Alpha), f(lc.LR), lc.Batch, lc.Seqlen))
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/models"
@@ -125,6 +126,11 @@ func PruneRecover(ctx context.Context, cfg Config, lc LoRAConfig, progress io.Wr
 		return nil, nil, err
 	}
 	defer d.Abort() // after Commit: only releases the lock
+	spec, err := cfg.spec(lc)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec := compress.StartRecord(spec, cfg.Model, cfg.Out)
 	res, err := prune(ctx, cfg, d.Tmp, progress)
 	if err != nil {
 		return nil, nil, err
@@ -136,6 +142,15 @@ func PruneRecover(ctx context.Context, cfg Config, lc LoRAConfig, progress io.Wr
 		}
 	}
 	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	rec.Format, rec.Config.Sparsity = "dense", cfg.Sparsity
+	rec.CompressSeconds = res.Seconds
+	if lr != nil {
+		rec.CompressSeconds += lr.Seconds
+	}
+	rec.Notes = append(rec.Notes, fmt.Sprintf("removed %d of %d parameters (%.4f)", res.Removed, res.ParamsBefore, res.Fraction))
+	if err := rec.Finish(d.Tmp); err != nil {
 		return nil, nil, err
 	}
 	if err := d.Commit(); err != nil {

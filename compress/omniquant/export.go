@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/models"
@@ -24,7 +25,7 @@ import (
 //
 // The files are written into d's staging folder and moved into place
 // (d.Commit) only when all are complete and ctx is not cancelled.
-func (r *run) export(ctx context.Context, res *Result, d *outdir.Dir) error {
+func (r *run) export(ctx context.Context, res *Result, d *outdir.Dir, rec *compress.Record) error {
 	m, err := models.Load(r.cfg.Model, models.Options{})
 	if err != nil {
 		return fmt.Errorf("omniquant: %w", err)
@@ -82,6 +83,11 @@ func (r *run) export(ctx context.Context, res *Result, d *outdir.Dir) error {
 		return fmt.Errorf("omniquant: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rec.Format, rec.Calibration, rec.CompressSeconds = res.Format, r.calib, res.Seconds
+	rec.Config.Bits, rec.Config.GroupSize, rec.Config.ScaleDType = r.cfg.WBits, r.cfg.GroupSize, "float16"
+	if err := rec.Finish(d.Tmp); err != nil {
 		return err
 	}
 	return d.Commit()

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/models/packed"
 )
@@ -94,6 +95,17 @@ type Config struct {
 	// Overwrite allows an Out holding files gollm did not write (see
 	// outdir.Options.Overwrite).
 	Overwrite bool
+}
+
+// spec returns the canonical method spec of c (compress.ParseSpec; call
+// after Validate), recorded in compression.json.
+func (c *Config) spec() (compress.Spec, error) {
+	abits := c.ABits
+	if c.weightOnly() {
+		abits = 16
+	}
+	return compress.ParseSpec(fmt.Sprintf("%s:bits=%d,abits=%d,group=%d,epochs=%d,nsamples=%d,seqlen=%d,seed=%d",
+		compress.OmniQuant, c.WBits, abits, c.GroupSize, c.Epochs, c.NSamples, c.Seqlen, c.Seed))
 }
 
 // weightOnly reports whether activations stay in floating point.
@@ -209,12 +221,17 @@ func Quantize(ctx context.Context, cfg Config, progress io.Writer) (*Result, err
 		progress = io.Discard
 	}
 	var d *outdir.Dir
+	var rec compress.Record
 	if cfg.Out != "" {
-		var err error
+		spec, err := cfg.spec()
+		if err != nil {
+			return nil, err
+		}
 		if d, err = createOut(cfg); err != nil {
 			return nil, err
 		}
 		defer d.Abort() // after Commit: only releases the lock
+		rec = compress.StartRecord(spec, cfg.Model, cfg.Out)
 	}
 	r, err := newRun(cfg, progress)
 	if err != nil {
@@ -225,7 +242,7 @@ func Quantize(ctx context.Context, cfg Config, progress io.Writer) (*Result, err
 		return nil, err
 	}
 	if d != nil {
-		if err := r.export(ctx, res, d); err != nil {
+		if err := r.export(ctx, res, d, &rec); err != nil {
 			return nil, err
 		}
 	}
