@@ -2,6 +2,54 @@ package models
 
 import "github.com/llmcbench/gollm/backend"
 
+// chatglmArch describes ChatGLM2/3: checkpoint names and shapes, the
+// linears of a block and the compression rules.
+var chatglmArch = Architecture{
+	Name:        "chatglm",
+	layerFormat: "transformer.encoder.layers.%d.",
+	outside: func(c *Config) (before, after []TensorSpec, err error) {
+		const p0 = "transformer."
+		var b, a tensorList
+		b.add(MatrixTensor, p0+"embedding.word_embeddings.weight", c.Vocab, c.Hidden)
+		if c.PostLayerNorm {
+			a.add(NormTensor, p0+"encoder.final_layernorm.weight", c.Hidden)
+		}
+		a.add(MatrixTensor, p0+"output_layer.weight", c.Vocab, c.Hidden)
+		return b, a, nil
+	},
+	block: func(c *Config, i int, b *Block) {
+		heads, kvHeads := c.LayerHeads(i)
+		qd, kvd, inter, h := heads*c.HeadDim, kvHeads*c.HeadDim, c.LayerIntermediate(i), c.Hidden
+		b.norm("input_layernorm", h, false)
+		b.linear("self_attention.query_key_value", qd+2*kvd, h, c.QKVBias || c.AddBiasLinear)
+		b.linear("self_attention.dense", h, qd, c.AddBiasLinear)
+		b.norm("post_attention_layernorm", h, false)
+		b.linear("mlp.dense_h_to_4h", 2*inter, h, c.AddBiasLinear)
+		b.linear("mlp.dense_4h_to_h", h, inter, c.AddBiasLinear)
+	},
+	rules: func(c *Config) Rules {
+		seq := [][]string{{"self_attention.query_key_value"}, {"self_attention.dense"}, {"mlp.dense_h_to_4h"}, {"mlp.dense_4h_to_h"}}
+		r := Rules{Inputs: seq, TrueSequential: seq, AttnOut: "self_attention.dense", MLP: MLPFusedGated}
+		ln1, ln2 := NormSpec{Short: "input_layernorm", Width: c.Hidden}, NormSpec{Short: "post_attention_layernorm", Width: c.Hidden}
+		if !c.ResidualPostLN {
+			// With the residual taken after the norm, scaling the norm
+			// would change the residual stream.
+			r.AWQ = []ScaleGroup{
+				{Norm: &ln1, Layers: []string{"self_attention.query_key_value"}, Inspect: "attn"},
+				{Norm: &ln2, Layers: []string{"mlp.dense_h_to_4h"}, Inspect: "mlp"},
+			}
+			r.Smooth = []SmoothPair{
+				{Norm: ln1, Layers: []string{"self_attention.query_key_value"}},
+				{Norm: ln2, Layers: []string{"mlp.dense_h_to_4h"}},
+			}
+		}
+		// The up half is the last rows of the fused dense_h_to_4h, which
+		// is what the reference's scale_fc_fc divides.
+		r.AWQ = append(r.AWQ, ScaleGroup{Prev: "mlp.dense_h_to_4h", Layers: []string{"mlp.dense_4h_to_h"}})
+		return r
+	},
+}
+
 type glmBlock struct {
 	ln1, ln2   backend.Weight
 	qkv, dense *Linear
@@ -38,21 +86,8 @@ func buildChatGLM(b *builder) *chatglm {
 }
 
 func (a *chatglm) loadBlock(b *builder, i int) {
-	c := b.m.Config
-	const p0 = "transformer."
-	heads, kvHeads := c.LayerHeads(i)
-	qd, kvd, inter := heads*c.HeadDim, kvHeads*c.HeadDim, c.LayerIntermediate(i)
-	{
-		p := layerPrefix(p0+"encoder.layers.{i}.", i)
-		a.blocks[i] = (glmBlock{
-			ln1:   b.vec(p+"input_layernorm.weight", c.Hidden),
-			ln2:   b.vec(p+"post_attention_layernorm.weight", c.Hidden),
-			qkv:   b.linear(i, p+"self_attention.query_key_value", "self_attention.query_key_value", qd+2*kvd, c.Hidden, c.QKVBias || c.AddBiasLinear),
-			dense: b.linear(i, p+"self_attention.dense", "self_attention.dense", c.Hidden, qd, c.AddBiasLinear),
-			h4h:   b.linear(i, p+"mlp.dense_h_to_4h", "mlp.dense_h_to_4h", 2*inter, c.Hidden, c.AddBiasLinear),
-			fourH: b.linear(i, p+"mlp.dense_4h_to_h", "mlp.dense_4h_to_h", c.Hidden, inter, c.AddBiasLinear),
-		})
-	}
+	n, l := b.block(&chatglmArch, i)
+	a.blocks[i] = glmBlock{ln1: n[0].g, ln2: n[1].g, qkv: l[0], dense: l[1], h4h: l[2], fourH: l[3]}
 }
 
 func (a *chatglm) dropBlock(i int) { a.blocks[i] = glmBlock{} }

@@ -475,6 +475,10 @@ type builder struct {
 	dry   bool
 	bytes float64
 	err   error
+	// desc, norms and lins are block's scratch (see builder.block).
+	desc  Block
+	norms []normWeights
+	lins  []*Linear
 }
 
 func (b *builder) fail(err error) {
@@ -774,11 +778,6 @@ func (m *Model) attention(s *State, layer int, out, q, k, v backend.Tensor, pos0
 	}
 	b.StoreKV(s.cache, layer, pos0, k, v)
 	b.Attention(out, q, s.cache, layer, pos0, heads, kvHeads, c.HeadDim, float32(1/math.Sqrt(float64(c.HeadDim))))
-}
-
-// layerPrefix formats a per-block checkpoint prefix.
-func layerPrefix(format string, i int) string {
-	return strings.Replace(format, "{i}", fmt.Sprint(i), 1)
 }
 
 // Describe returns a one-line summary of the model.

@@ -1,6 +1,85 @@
 package models
 
-import "github.com/llmcbench/gollm/backend"
+import (
+	"fmt"
+
+	"github.com/llmcbench/gollm/backend"
+)
+
+// optArch describes Meta's OPT: checkpoint names and shapes, the linears
+// of a block and the compression rules.
+var optArch = Architecture{
+	Name:        "opt",
+	layerFormat: "model.decoder.layers.%d.",
+	outside: func(c *Config) (before, after []TensorSpec, err error) {
+		if !c.LNElementwise {
+			return nil, nil, fmt.Errorf("OPT without elementwise LayerNorm parameters is not supported")
+		}
+		const p0 = "model.decoder."
+		var b, a tensorList
+		b.add(MatrixTensor, p0+"embed_tokens.weight", c.Vocab, c.WordEmbedProjDim)
+		b.add(MatrixTensor, p0+"embed_positions.weight", c.MaxPos+optPositionOffset, c.Hidden)
+		if c.WordEmbedProjDim != c.Hidden {
+			b.linear(p0+"project_in", c.Hidden, c.WordEmbedProjDim, false)
+			b.linear(p0+"project_out", c.WordEmbedProjDim, c.Hidden, false)
+		}
+		if c.DoLayerNormBefore && !c.RemoveFinalLN {
+			a.add(NormTensor, p0+"final_layer_norm.weight", c.Hidden)
+			a.add(BiasTensor, p0+"final_layer_norm.bias", c.Hidden)
+		}
+		if !c.TieEmbed {
+			a.add(MatrixTensor, "lm_head.weight", c.Vocab, c.WordEmbedProjDim)
+		}
+		return b, a, nil
+	},
+	block: func(c *Config, i int, b *Block) {
+		// q/k/v/out are sized by the layer's head count (hidden_size
+		// unless LLM-Pruner removed heads; head_dim stays hidden_size /
+		// num_attention_heads of the unpruned model).
+		heads, _ := c.LayerHeads(i)
+		qd, inter, h := heads*c.HeadDim, c.LayerIntermediate(i), c.Hidden
+		ln := c.LNElementwise
+		if ln {
+			b.norm("self_attn_layer_norm", h, true)
+		}
+		b.linear("self_attn.q_proj", qd, h, c.EnableBias)
+		b.linear("self_attn.k_proj", qd, h, c.EnableBias)
+		b.linear("self_attn.v_proj", qd, h, c.EnableBias)
+		b.linear("self_attn.out_proj", h, qd, c.EnableBias)
+		if ln {
+			b.norm("final_layer_norm", h, true)
+		}
+		b.linear("fc1", inter, h, c.EnableBias)
+		b.linear("fc2", h, inter, c.EnableBias)
+	},
+	rules: func(c *Config) Rules {
+		qkv := []string{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}
+		r := Rules{
+			Inputs:         [][]string{qkv, {"self_attn.out_proj"}, {"fc1"}, {"fc2"}},
+			TrueSequential: [][]string{{"self_attn.k_proj", "self_attn.v_proj", "self_attn.q_proj"}, {"self_attn.out_proj"}, {"fc1"}, {"fc2"}},
+			AttnOut:        "self_attn.out_proj",
+			MLP:            MLPPlain,
+		}
+		ln1 := NormSpec{Short: "self_attn_layer_norm", Width: c.Hidden, Bias: true}
+		ln2 := NormSpec{Short: "final_layer_norm", Width: c.Hidden, Bias: true}
+		// A norm can absorb a scale only when it feeds the linears
+		// directly: pre-LayerNorm OPT (125m, 1.3b…); OPT-350m normalises
+		// after.
+		pre := c.DoLayerNormBefore
+		if pre {
+			r.AWQ = append(r.AWQ, ScaleGroup{Norm: &ln1, Layers: qkv, Inspect: "attn"})
+		}
+		r.AWQ = append(r.AWQ, ScaleGroup{Prev: "self_attn.v_proj", Layers: []string{"self_attn.out_proj"}})
+		if pre {
+			r.AWQ = append(r.AWQ, ScaleGroup{Norm: &ln2, Layers: []string{"fc1"}})
+		}
+		r.AWQ = append(r.AWQ, ScaleGroup{Prev: "fc1", Layers: []string{"fc2"}})
+		if pre {
+			r.Smooth = []SmoothPair{{Norm: ln1, Layers: qkv}, {Norm: ln2, Layers: []string{"fc1"}}}
+		}
+		return r
+	},
+}
 
 // optPositionOffset is OPT's learned-position offset: position p reads row p+2.
 const optPositionOffset = 2
@@ -53,27 +132,12 @@ func buildOPT(b *builder) *opt {
 }
 
 func (a *opt) loadBlock(b *builder, i int) {
-	c := b.m.Config
-	const p0 = "model.decoder."
-	ln := c.LNElementwise
-	{
-		p := layerPrefix(p0+"layers.{i}.", i)
-		// Per-layer sizes (LLM-Pruner outputs); hidden_size otherwise.
-		heads, _ := c.LayerHeads(i)
-		qd, inter := heads*c.HeadDim, c.LayerIntermediate(i)
-		a.blocks[i] = (optBlock{
-			attnLNg: b.optVec(ln, p+"self_attn_layer_norm.weight", c.Hidden),
-			attnLNb: b.optVec(ln, p+"self_attn_layer_norm.bias", c.Hidden),
-			ffnLNg:  b.optVec(ln, p+"final_layer_norm.weight", c.Hidden),
-			ffnLNb:  b.optVec(ln, p+"final_layer_norm.bias", c.Hidden),
-			q:       b.linear(i, p+"self_attn.q_proj", "self_attn.q_proj", qd, c.Hidden, c.EnableBias),
-			k:       b.linear(i, p+"self_attn.k_proj", "self_attn.k_proj", qd, c.Hidden, c.EnableBias),
-			v:       b.linear(i, p+"self_attn.v_proj", "self_attn.v_proj", qd, c.Hidden, c.EnableBias),
-			o:       b.linear(i, p+"self_attn.out_proj", "self_attn.out_proj", c.Hidden, qd, c.EnableBias),
-			fc1:     b.linear(i, p+"fc1", "fc1", inter, c.Hidden, c.EnableBias),
-			fc2:     b.linear(i, p+"fc2", "fc2", c.Hidden, inter, c.EnableBias),
-		})
+	n, l := b.block(&optArch, i)
+	bl := optBlock{q: l[0], k: l[1], v: l[2], o: l[3], fc1: l[4], fc2: l[5]}
+	if len(n) == 2 { // absent without elementwise affine LayerNorms
+		bl.attnLNg, bl.attnLNb, bl.ffnLNg, bl.ffnLNb = n[0].g, n[0].b, n[1].g, n[1].b
 	}
+	a.blocks[i] = bl
 }
 
 func (a *opt) dropBlock(i int) { a.blocks[i] = optBlock{} }
