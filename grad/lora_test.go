@@ -13,7 +13,7 @@ import (
 // gradients of the adapters and the input with frozen base weights, and
 // that merging gives the adapted function with plain linears.
 func TestLoRA(t *testing.T) {
-	wantTargets := map[string]int{"llama-gqa": 14, "llama-bias": 7, "opt-pre": 12, "opt-post": 12, "chatglm": 8, "chatglm-ln-respost": 4}
+	wantTargets := map[string]int{"llama-gqa": 14, "llama-bias": 7, "opt-pre": 12, "opt-post": 12, "chatglm": 8, "chatglm-ln-respost": 4, "llama-per-layer": 14, "opt-per-layer": 12, "chatglm-per-layer": 8}
 	for name, cfg := range blockConfigs() {
 		t.Run(name, func(t *testing.T) {
 			m, err := InitModel(cfg, 1, 0.02)
