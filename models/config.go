@@ -35,6 +35,15 @@ const (
 	MaxWidth = 1 << 24
 )
 
+// Keys of config.json holding per-layer sizes, one entry per layer, as
+// structured pruning (LLM-Pruner) writes them; see Config.LayerHeads and
+// Config.LayerIntermediate.
+const (
+	KeyHeadsPerLayer        = "num_attention_heads_per_layer"
+	KeyKVHeadsPerLayer      = "num_key_value_heads_per_layer"
+	KeyIntermediatePerLayer = "intermediate_size_per_layer"
+)
+
 // Config is the architecture-independent view of config.json.
 type Config struct {
 	// Arch is "llama", "opt" or "chatglm".
@@ -345,7 +354,7 @@ func parseConfig(b []byte) (*Config, error) {
 		for _, pl := range []struct {
 			key string
 			dst *[]int
-		}{{"num_attention_heads_per_layer", &c.HeadsPerLayer}, {"num_key_value_heads_per_layer", &c.KVHeadsPerLayer}, {"intermediate_size_per_layer", &c.IntermediatePerLayer}} {
+		}{{KeyHeadsPerLayer, &c.HeadsPerLayer}, {KeyKVHeadsPerLayer, &c.KVHeadsPerLayer}, {KeyIntermediatePerLayer, &c.IntermediatePerLayer}} {
 			if !r.has(pl.key) {
 				continue
 			}
