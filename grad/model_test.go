@@ -141,11 +141,11 @@ func blockConfigs() map[string]*models.Config {
 		return models.RopeConfig{Theta: 10000, Type: "default", Factor: 1, RotaryDim: rot, Interleaved: inter}
 	}
 	return map[string]*models.Config{
-		"llama-gqa":          {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", Rope: rope(4, 4, false)},
-		"llama-bias":         {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 1, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", AttentionBias: true, MLPBias: true, TieEmbed: true, Rope: rope(4, 4, false)},
-		"opt-pre":            {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "relu", WordEmbedProjDim: 8, DoLayerNormBefore: true, EnableBias: true, LNElementwise: true, TieEmbed: true},
-		"opt-post":           {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "gelu", WordEmbedProjDim: 6, DoLayerNormBefore: false, EnableBias: true, LNElementwise: true, TieEmbed: true},
-		"chatglm":            {Arch: "chatglm", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "swiglu", RMSNorm: true, PostLayerNorm: true, QKVBias: true, MultiQueryAttn: true, Rope: rope(4, 2, true)},
+		"llama-gqa":  {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", Rope: rope(4, 4, false)},
+		"llama-bias": {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 1, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", AttentionBias: true, MLPBias: true, TieEmbed: true, Rope: rope(4, 4, false)},
+		"opt-pre":    {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "relu", WordEmbedProjDim: 8, DoLayerNormBefore: true, EnableBias: true, LNElementwise: true, TieEmbed: true},
+		"opt-post":   {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "gelu", WordEmbedProjDim: 6, DoLayerNormBefore: false, EnableBias: true, LNElementwise: true, TieEmbed: true},
+		"chatglm":    {Arch: "chatglm", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "swiglu", RMSNorm: true, PostLayerNorm: true, QKVBias: true, MultiQueryAttn: true, Rope: rope(4, 2, true)},
 		// Structurally pruned: every layer its own head count and MLP width.
 		"llama-per-layer": {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", Rope: rope(4, 4, false),
 			HeadsPerLayer: []int{4, 2}, KVHeadsPerLayer: []int{2, 1}, IntermediatePerLayer: []int{12, 6}},
