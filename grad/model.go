@@ -179,6 +179,9 @@ func (m *Model) Tensors(dtype tensor.DType) ([]*tensor.Tensor, error) {
 	return ts, nil
 }
 
+// Architecture returns the description of the model's architecture.
+func (m *Model) Architecture() *models.Architecture { return m.arch }
+
 // NumParams returns the number of trainable values.
 func (m *Model) NumParams() int {
 	n := 0

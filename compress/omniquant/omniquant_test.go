@@ -222,7 +222,7 @@ func TestLETFoldKeepsFunction(t *testing.T) {
 				t.Fatalf("folded block differs by %g (output scale %g)", maxd, maxv)
 			}
 			// And the transform is not the identity.
-			if d := eff[layerPrefix("llama", 1)+"input_layernorm.weight"].Val[0] - r.m.Params[layerPrefix("llama", 1)+"input_layernorm.weight"].Val[0]; d == 0 {
+			if d := eff[r.m.Architecture().LayerPrefix(1)+"input_layernorm.weight"].Val[0] - r.m.Params[r.m.Architecture().LayerPrefix(1)+"input_layernorm.weight"].Val[0]; d == 0 {
 				t.Fatal("scales did not change the norm gain")
 			}
 		})
