@@ -211,8 +211,10 @@ type Rules struct {
 	TrueSequential [][]string
 	// AttnOut is the linear whose input is the attention output.
 	AttnOut string
-	// MLP is how the MLP combines its linears.
-	MLP MLPKind
+	// MLP is how the MLP combines its linears, MLPLinears (in the order
+	// MLPKind gives).
+	MLP        MLPKind
+	MLPLinears []string
 	// AWQ lists AWQ's scaling groups in order.
 	AWQ []ScaleGroup
 	// Smooth lists SmoothQuant's norm → linears pairs.

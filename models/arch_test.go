@@ -185,7 +185,7 @@ func TestArchitectureRules(t *testing.T) {
 				t.Errorf("%s: %s names %d linears, the block has %d", dir, what, len(n), len(b.Linears))
 			}
 		}
-		names := []string{r.AttnOut}
+		names := append([]string{r.AttnOut}, r.MLPLinears...)
 		for _, g := range r.AWQ {
 			names = append(append(names, g.Layers...), g.Prev)
 		}

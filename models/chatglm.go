@@ -29,7 +29,8 @@ var chatglmArch = Architecture{
 	},
 	rules: func(c *Config) Rules {
 		seq := [][]string{{"self_attention.query_key_value"}, {"self_attention.dense"}, {"mlp.dense_h_to_4h"}, {"mlp.dense_4h_to_h"}}
-		r := Rules{Inputs: seq, TrueSequential: seq, AttnOut: "self_attention.dense", MLP: MLPFusedGated}
+		r := Rules{Inputs: seq, TrueSequential: seq, AttnOut: "self_attention.dense", MLP: MLPFusedGated,
+			MLPLinears: []string{"mlp.dense_h_to_4h", "mlp.dense_4h_to_h"}}
 		ln1, ln2 := NormSpec{Short: "input_layernorm", Width: c.Hidden}, NormSpec{Short: "post_attention_layernorm", Width: c.Hidden}
 		if !c.ResidualPostLN {
 			// With the residual taken after the norm, scaling the norm

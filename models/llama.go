@@ -36,6 +36,7 @@ var llamaArch = Architecture{
 			TrueSequential: [][]string{{"self_attn.k_proj", "self_attn.v_proj", "self_attn.q_proj"}, {"self_attn.o_proj"}, {"mlp.up_proj", "mlp.gate_proj"}, {"mlp.down_proj"}},
 			AttnOut:        "self_attn.o_proj",
 			MLP:            MLPGated,
+			MLPLinears:     []string{"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"},
 		}
 		ln1, ln2 := NormSpec{Short: "input_layernorm", Width: c.Hidden}, NormSpec{Short: "post_attention_layernorm", Width: c.Hidden}
 		r.AWQ = []ScaleGroup{{Norm: &ln1, Layers: qkv, Inspect: "attn"}}

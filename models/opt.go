@@ -59,6 +59,7 @@ var optArch = Architecture{
 			TrueSequential: [][]string{{"self_attn.k_proj", "self_attn.v_proj", "self_attn.q_proj"}, {"self_attn.out_proj"}, {"fc1"}, {"fc2"}},
 			AttnOut:        "self_attn.out_proj",
 			MLP:            MLPPlain,
+			MLPLinears:     []string{"fc1", "fc2"},
 		}
 		ln1 := NormSpec{Short: "self_attn_layer_norm", Width: c.Hidden, Bias: true}
 		ln2 := NormSpec{Short: "final_layer_norm", Width: c.Hidden, Bias: true}
