@@ -19,6 +19,15 @@ import (
 type Architecture struct {
 	// Name is Config.Arch ("llama", "opt", "chatglm").
 	Name string
+	// ModelTypes are the config.json model_type values of the family.
+	ModelTypes []string
+	// parse reads the family's config.json keys into c (errors go to f).
+	parse func(f *fields, c *Config)
+	// check, if set, rejects configurations the forward does not support
+	// (after the sizes are known).
+	check func(c *Config) error
+	// build makes the forward pass over a model's parameters.
+	build func(b *builder) arch
 	// layerFormat is the checkpoint prefix of block i, with %d for i.
 	layerFormat string
 	// outside lists the tensors before the blocks (embeddings) and after
@@ -35,6 +44,19 @@ var architectures = map[string]*Architecture{
 	llamaArch.Name:   &llamaArch,
 	optArch.Name:     &optArch,
 	chatglmArch.Name: &chatglmArch,
+}
+
+// architectureForModelType returns the architecture of a config.json
+// model_type, or nil.
+func architectureForModelType(modelType string) *Architecture {
+	for _, a := range architectures {
+		for _, t := range a.ModelTypes {
+			if t == modelType {
+				return a
+			}
+		}
+	}
+	return nil
 }
 
 // ArchitectureOf returns the description of c's architecture; an unknown
@@ -243,13 +265,13 @@ func (l *tensorList) linear(prefix string, out, in int, bias bool) {
 type normWeights struct{ g, b backend.Weight }
 
 // block loads (or, in a dry builder, checks) the norms and linears of
-// block layer of architecture a, in its description's order. A dry
+// block layer, in the order of the architecture's description. A dry
 // builder reuses its buffers, so the preflight of a hostile config with
 // many layers allocates next to nothing per layer.
-func (b *builder) block(a *Architecture, layer int) ([]normWeights, []*Linear) {
+func (b *builder) block(layer int) ([]normWeights, []*Linear) {
 	d := &b.desc
-	*d = Block{Prefix: a.LayerPrefix(layer), Norms: d.Norms[:0], Linears: d.Linears[:0], shapesOnly: true}
-	a.block(b.m.Config, layer, d)
+	*d = Block{Prefix: b.arch.LayerPrefix(layer), Norms: d.Norms[:0], Linears: d.Linears[:0], shapesOnly: true}
+	b.arch.block(b.m.Config, layer, d)
 	norms, lins := b.norms[:0], b.lins[:0]
 	if !b.dry {
 		norms, lins = nil, nil

@@ -1,11 +1,18 @@
 package models
 
-import "github.com/llmcbench/gollm/backend"
+import (
+	"fmt"
+
+	"github.com/llmcbench/gollm/backend"
+)
 
 // chatglmArch describes ChatGLM2/3: checkpoint names and shapes, the
 // linears of a block and the compression rules.
 var chatglmArch = Architecture{
 	Name:        "chatglm",
+	ModelTypes:  []string{"chatglm"},
+	parse:       parseChatGLM,
+	build:       func(b *builder) arch { return buildChatGLM(b) },
 	layerFormat: "transformer.encoder.layers.%d.",
 	outside: func(c *Config) (before, after []TensorSpec, err error) {
 		const p0 = "transformer."
@@ -51,6 +58,37 @@ var chatglmArch = Architecture{
 	},
 }
 
+// parseChatGLM reads a ChatGLM2/3 config.json.
+func parseChatGLM(f *fields, c *Config) {
+	c.Vocab = f.integer(true, "padded_vocab_size", "vocab_size")
+	c.Hidden = f.integer(true, "hidden_size")
+	c.Intermediate = f.integer(true, "ffn_hidden_size")
+	c.Layers = f.integer(true, "num_layers")
+	c.Heads = f.integer(true, "num_attention_heads")
+	c.HeadDim = f.integer(false, "kv_channels")
+	if c.HeadDim == 0 && c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	c.MultiQueryAttn = f.boolean("multi_query_attention", false)
+	c.KVHeads = c.Heads
+	if c.MultiQueryAttn {
+		c.KVHeads = f.integer(true, "multi_query_group_num")
+	}
+	c.MaxPos = f.integer(false, "seq_length")
+	c.NormEps = float32(f.float(1e-5, "layernorm_epsilon"))
+	c.TieEmbed = false
+	c.HiddenAct = "swiglu"
+	c.RMSNorm = f.boolean("rmsnorm", true)
+	c.PostLayerNorm = f.boolean("post_layer_norm", true)
+	c.ResidualPostLN = f.boolean("apply_residual_connection_post_layernorm", false)
+	c.AddBiasLinear = f.boolean("add_bias_linear", false)
+	c.QKVBias = f.boolean("add_qkv_bias", false)
+	if f.r.has("original_rope") && !f.boolean("original_rope", true) {
+		f.fail(fmt.Errorf("original_rope=false is not supported (ChatGLM's own code supports only the original rotary)"))
+	}
+	c.Rope = RopeConfig{Theta: 10000 * f.float(1, "rope_ratio"), Type: "default", RotaryDim: c.HeadDim / 2, Interleaved: true}
+}
+
 type glmBlock struct {
 	ln1, ln2   backend.Weight
 	qkv, dense *Linear
@@ -87,7 +125,7 @@ func buildChatGLM(b *builder) *chatglm {
 }
 
 func (a *chatglm) loadBlock(b *builder, i int) {
-	n, l := b.block(&chatglmArch, i)
+	n, l := b.block(i)
 	a.blocks[i] = glmBlock{ln1: n[0].g, ln2: n[1].g, qkv: l[0], dense: l[1], h4h: l[2], fourH: l[3]}
 }
 

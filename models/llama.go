@@ -1,11 +1,24 @@
 package models
 
-import "github.com/llmcbench/gollm/backend"
+import (
+	"fmt"
+
+	"github.com/llmcbench/gollm/backend"
+)
 
 // llamaArch describes the LLaMA family: checkpoint names and shapes, the
 // linears of a block and the compression rules.
 var llamaArch = Architecture{
-	Name:        "llama",
+	Name:       "llama",
+	ModelTypes: []string{"llama", "mistral", "vicuna"},
+	parse:      parseLlama,
+	check: func(c *Config) error {
+		if c.HiddenAct != "silu" {
+			return fmt.Errorf("hidden_act %q is not supported (silu)", c.HiddenAct)
+		}
+		return nil
+	},
+	build:       func(b *builder) arch { return buildLlama(b) },
 	layerFormat: "model.layers.%d.",
 	outside: func(c *Config) (before, after []TensorSpec, err error) {
 		var b, a tensorList
@@ -54,6 +67,36 @@ var llamaArch = Architecture{
 	},
 }
 
+// parseLlama reads a LLaMA-family config.json.
+func parseLlama(f *fields, c *Config) {
+	c.Vocab = f.integer(true, "vocab_size")
+	c.Hidden = f.integer(true, "hidden_size")
+	c.Intermediate = f.integer(true, "intermediate_size")
+	c.Layers = f.integer(true, "num_hidden_layers")
+	c.Heads = f.integer(true, "num_attention_heads")
+	c.KVHeads = f.integer(false, "num_key_value_heads")
+	if c.KVHeads == 0 {
+		c.KVHeads = c.Heads
+	}
+	c.HeadDim = f.integer(false, "head_dim")
+	if c.HeadDim == 0 && c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	c.MaxPos = f.integer(false, "max_position_embeddings")
+	c.NormEps = float32(f.float(1e-6, "rms_norm_eps"))
+	c.TieEmbed = f.boolean("tie_word_embeddings", false)
+	c.HiddenAct = f.str("hidden_act")
+	if c.HiddenAct == "" {
+		c.HiddenAct = "silu"
+	}
+	c.AttentionBias = f.boolean("attention_bias", false)
+	c.MLPBias = f.boolean("mlp_bias", false)
+	if err := parseRope(f.r, c); err != nil {
+		f.fail(err)
+	}
+	c.Rope.RotaryDim = c.HeadDim
+}
+
 // llamaBlock is one LLaMA decoder layer.
 type llamaBlock struct {
 	ln1, ln2       backend.Weight
@@ -91,7 +134,7 @@ func buildLlama(b *builder) *llama {
 }
 
 func (a *llama) loadBlock(b *builder, i int) {
-	n, l := b.block(&llamaArch, i)
+	n, l := b.block(i)
 	a.blocks[i] = llamaBlock{ln1: n[0].g, ln2: n[1].g, q: l[0], k: l[1], v: l[2], o: l[3], gate: l[4], up: l[5], down: l[6]}
 }
 

@@ -175,17 +175,13 @@ func (m *Model) build(src source, lazy bool) error {
 }
 
 func buildArch(b *builder) (arch, error) {
-	var a arch
-	switch c := b.m.Config; c.Arch {
-	case "llama":
-		a = buildLlama(b)
-	case "opt":
-		a = buildOPT(b)
-	case "chatglm":
-		a = buildChatGLM(b)
-	default:
+	c := b.m.Config
+	d, ok := architectures[c.Arch]
+	if !ok {
 		return nil, fmt.Errorf("model %s: %w: unknown architecture %q", b.m.Dir, ErrBadModel, c.Arch)
 	}
+	b.arch = d
+	a := d.build(b)
 	return a, b.err
 }
 
@@ -247,7 +243,7 @@ func (m *Model) LoadBlock(i int) error {
 	if m.loaded[i] {
 		return nil
 	}
-	b := &builder{m: m, src: m.src}
+	b := &builder{m: m, src: m.src, arch: architectures[m.Config.Arch]}
 	m.arch.loadBlock(b, i)
 	if b.err != nil {
 		m.arch.dropBlock(i)
@@ -475,6 +471,8 @@ type builder struct {
 	dry   bool
 	bytes float64
 	err   error
+	// arch is the model's description.
+	arch *Architecture
 	// desc, norms and lins are block's scratch (see builder.block).
 	desc  Block
 	norms []normWeights

@@ -9,7 +9,19 @@ import (
 // optArch describes Meta's OPT: checkpoint names and shapes, the linears
 // of a block and the compression rules.
 var optArch = Architecture{
-	Name:        "opt",
+	Name:       "opt",
+	ModelTypes: []string{"opt"},
+	parse:      parseOPT,
+	check: func(c *Config) error {
+		if c.Hidden%c.Heads != 0 {
+			return fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.Hidden, c.Heads)
+		}
+		if c.HiddenAct != "relu" && c.HiddenAct != "gelu" {
+			return fmt.Errorf("activation_function %q is not supported (relu, gelu)", c.HiddenAct)
+		}
+		return nil
+	},
+	build:       func(b *builder) arch { return buildOPT(b) },
 	layerFormat: "model.decoder.layers.%d.",
 	outside: func(c *Config) (before, after []TensorSpec, err error) {
 		if !c.LNElementwise {
@@ -82,6 +94,34 @@ var optArch = Architecture{
 	},
 }
 
+// parseOPT reads an OPT config.json.
+func parseOPT(f *fields, c *Config) {
+	c.Vocab = f.integer(true, "vocab_size")
+	c.Hidden = f.integer(true, "hidden_size")
+	c.Intermediate = f.integer(true, "ffn_dim")
+	c.Layers = f.integer(true, "num_hidden_layers")
+	c.Heads = f.integer(true, "num_attention_heads")
+	c.KVHeads = c.Heads
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	c.MaxPos = f.integer(true, "max_position_embeddings")
+	c.NormEps = 1e-5
+	c.TieEmbed = f.boolean("tie_word_embeddings", true)
+	c.HiddenAct = f.str("activation_function")
+	if c.HiddenAct == "" {
+		c.HiddenAct = "relu"
+	}
+	c.WordEmbedProjDim = f.integer(false, "word_embed_proj_dim")
+	if c.WordEmbedProjDim == 0 {
+		c.WordEmbedProjDim = c.Hidden
+	}
+	c.DoLayerNormBefore = f.boolean("do_layer_norm_before", true)
+	c.EnableBias = f.boolean("enable_bias", true)
+	c.RemoveFinalLN = f.boolean("_remove_final_layer_norm", false)
+	c.LNElementwise = f.boolean("layer_norm_elementwise_affine", true)
+}
+
 // optPositionOffset is OPT's learned-position offset: position p reads row p+2.
 const optPositionOffset = 2
 
@@ -133,7 +173,7 @@ func buildOPT(b *builder) *opt {
 }
 
 func (a *opt) loadBlock(b *builder, i int) {
-	n, l := b.block(&optArch, i)
+	n, l := b.block(i)
 	bl := optBlock{q: l[0], k: l[1], v: l[2], o: l[3], fc1: l[4], fc2: l[5]}
 	if len(n) == 2 { // absent without elementwise affine LayerNorms
 		bl.attnLNg, bl.attnLNb, bl.ffnLNg, bl.ffnLNb = n[0].g, n[0].b, n[1].g, n[1].b
