@@ -509,14 +509,6 @@ func (b *builder) vec(name string, shape ...int) backend.Weight {
 	return w
 }
 
-// optVec is vec for a parameter that may be absent.
-func (b *builder) optVec(present bool, name string, shape ...int) backend.Weight {
-	if !present {
-		return nil
-	}
-	return b.vec(name, shape...)
-}
-
 // linear builds prefix.weight (and prefix.bias when hasBias).
 func (b *builder) linear(layer int, prefix, short string, out, in int, hasBias bool) *Linear {
 	if b.err != nil {

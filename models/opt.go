@@ -19,6 +19,9 @@ var optArch = Architecture{
 		if c.HiddenAct != "relu" && c.HiddenAct != "gelu" {
 			return fmt.Errorf("activation_function %q is not supported (relu, gelu)", c.HiddenAct)
 		}
+		if !c.LNElementwise {
+			return fmt.Errorf("layer_norm_elementwise_affine=false is not supported (OPT's LayerNorms without gain and bias)")
+		}
 		return nil
 	},
 	build:       func(b *builder) arch { return buildOPT(b) },
@@ -50,17 +53,12 @@ var optArch = Architecture{
 		// num_attention_heads of the unpruned model).
 		heads, _ := c.LayerHeads(i)
 		qd, inter, h := heads*c.HeadDim, c.LayerIntermediate(i), c.Hidden
-		ln := c.LNElementwise
-		if ln {
-			b.norm("self_attn_layer_norm", h, true)
-		}
+		b.norm("self_attn_layer_norm", h, true)
 		b.linear("self_attn.q_proj", qd, h, c.EnableBias)
 		b.linear("self_attn.k_proj", qd, h, c.EnableBias)
 		b.linear("self_attn.v_proj", qd, h, c.EnableBias)
 		b.linear("self_attn.out_proj", h, qd, c.EnableBias)
-		if ln {
-			b.norm("final_layer_norm", h, true)
-		}
+		b.norm("final_layer_norm", h, true)
 		b.linear("fc1", inter, h, c.EnableBias)
 		b.linear("fc2", h, inter, c.EnableBias)
 	},
@@ -159,10 +157,9 @@ func buildOPT(b *builder) *opt {
 			a.loadBlock(b, i)
 		}
 	}
-	ln := c.LNElementwise
 	if c.DoLayerNormBefore && !c.RemoveFinalLN {
-		a.finalLNg = b.optVec(ln, p0+"final_layer_norm.weight", c.Hidden)
-		a.finalLNb = b.optVec(ln, p0+"final_layer_norm.bias", c.Hidden)
+		a.finalLNg = b.vec(p0+"final_layer_norm.weight", c.Hidden)
+		a.finalLNb = b.vec(p0+"final_layer_norm.bias", c.Hidden)
 	}
 	headName := "model.decoder.embed_tokens"
 	if !c.TieEmbed && (b.src.has("lm_head.weight") || hasPacked(b, "lm_head")) {
@@ -174,20 +171,13 @@ func buildOPT(b *builder) *opt {
 
 func (a *opt) loadBlock(b *builder, i int) {
 	n, l := b.block(i)
-	bl := optBlock{q: l[0], k: l[1], v: l[2], o: l[3], fc1: l[4], fc2: l[5]}
-	if len(n) == 2 { // absent without elementwise affine LayerNorms
-		bl.attnLNg, bl.attnLNb, bl.ffnLNg, bl.ffnLNb = n[0].g, n[0].b, n[1].g, n[1].b
-	}
-	a.blocks[i] = bl
+	a.blocks[i] = optBlock{attnLNg: n[0].g, attnLNb: n[0].b, ffnLNg: n[1].g, ffnLNb: n[1].b,
+		q: l[0], k: l[1], v: l[2], o: l[3], fc1: l[4], fc2: l[5]}
 }
 
 func (a *opt) dropBlock(i int) { a.blocks[i] = optBlock{} }
 
 func (a *opt) layerNorm(dst, x backend.Tensor, g, bias backend.Weight) {
-	if g == nil {
-		// elementwise_affine=false: plain normalisation.
-		panic("models: OPT without elementwise LayerNorm affine parameters is not supported")
-	}
 	a.m.Backend.LayerNorm(dst, x, g, bias, a.m.Config.NormEps)
 }
 
