@@ -22,22 +22,19 @@ type linearShape struct {
 	Out, In int
 }
 
-// blockShapes lists the linears of one block from the config alone.
+// blockShapes lists the linears of one block from the config alone (the
+// models description of block 0: a structurally pruned model's other
+// layers may be narrower).
 func blockShapes(c *models.Config) []linearShape {
-	h, in := c.Hidden, c.Intermediate
-	qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	switch c.Arch {
-	case "llama":
-		return []linearShape{{"self_attn.q_proj", qd, h}, {"self_attn.k_proj", kvd, h}, {"self_attn.v_proj", kvd, h}, {"self_attn.o_proj", h, qd},
-			{"mlp.gate_proj", in, h}, {"mlp.up_proj", in, h}, {"mlp.down_proj", h, in}}
-	case "opt":
-		return []linearShape{{"self_attn.q_proj", h, h}, {"self_attn.k_proj", h, h}, {"self_attn.v_proj", h, h}, {"self_attn.out_proj", h, h},
-			{"fc1", in, h}, {"fc2", h, in}}
-	case "chatglm":
-		return []linearShape{{"self_attention.query_key_value", qd + 2*kvd, h}, {"self_attention.dense", h, qd},
-			{"mlp.dense_h_to_4h", 2 * in, h}, {"mlp.dense_4h_to_h", h, in}}
+	a, err := models.ArchitectureOf(c)
+	if err != nil {
+		return nil
 	}
-	return nil
+	var shapes []linearShape
+	for _, l := range a.Block(c, 0).Linears {
+		shapes = append(shapes, linearShape{l.Short, l.Out, l.In})
+	}
+	return shapes
 }
 
 // outputFormat is the checkpoint layout a run writes: "dense" (pruned, or

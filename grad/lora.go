@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/llmcbench/gollm/kernels"
 )
@@ -17,26 +16,17 @@ type LoRA struct {
 	Scale float32
 }
 
-// LoRATargets lists the linear layers LLM-Pruner's recovery adapts
-// (its post_training target_modules): q/k/v/o and the MLP for LLaMA,
-// q/k/v/out_proj and fc1/fc2 for OPT, query_key_value, dense and both MLP
-// linears for ChatGLM, in every decoder block.
+// LoRATargets lists the linear layers LLM-Pruner's recovery adapts (its
+// post_training target_modules): every linear of every decoder block
+// (q/k/v/o and the MLP for LLaMA, q/k/v/out_proj and fc1/fc2 for OPT,
+// query_key_value, dense and both MLP linears for ChatGLM), block after
+// block in execution order.
 func (m *Model) LoRATargets() []string {
 	var names []string
-	for _, s := range m.Specs {
-		name, ok := strings.CutSuffix(s.Name, ".weight")
-		if !ok || s.Kind != Matrix || len(s.Shape) != 2 {
-			continue
-		}
-		for _, suf := range []string{
-			"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "self_attn.out_proj",
-			"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", ".fc1", ".fc2",
-			"self_attention.query_key_value", "self_attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h",
-		} {
-			if strings.HasSuffix(name, suf) {
-				names = append(names, name)
-				break
-			}
+	for i := 0; i < m.Config.Layers; i++ {
+		b := m.arch.Block(m.Config, i)
+		for _, l := range b.Linears {
+			names = append(names, b.Prefix+l.Short)
 		}
 	}
 	return names

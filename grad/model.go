@@ -4,37 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
 
 // ParamKind tells how a parameter is initialised and whether weight decay
-// applies to it.
-type ParamKind int
+// applies to it (models.TensorKind).
+type ParamKind = models.TensorKind
 
 const (
 	// Matrix is a linear weight or an embedding table.
-	Matrix ParamKind = iota
+	Matrix = models.MatrixTensor
 	// NormWeight is a norm's gain (initialised to 1).
-	NormWeight
+	NormWeight = models.NormTensor
 	// Bias is a linear or norm bias (initialised to 0).
-	Bias
+	Bias = models.BiasTensor
 )
 
 // ParamSpec is one parameter of an architecture: its Hugging Face name and
 // shape ([rows, cols], or [n] for vectors).
-type ParamSpec struct {
-	Name  string
-	Shape []int
-	Kind  ParamKind
-}
+type ParamSpec = models.TensorSpec
 
-// Numel returns the number of values.
-func (p ParamSpec) Numel() int { return tensor.Numel(p.Shape) }
-
-func (p ParamSpec) dims() (int, int) {
+// dims returns a parameter's shape as rows × cols (1 × n for a vector).
+func dims(p ParamSpec) (int, int) {
 	if len(p.Shape) == 1 {
 		return 1, p.Shape[0]
 	}
@@ -42,92 +35,17 @@ func (p ParamSpec) dims() (int, int) {
 }
 
 // ParamSpecs lists every parameter the engine's loader reads for cfg, by
-// its Hugging Face checkpoint name, in a fixed order. Tied output heads are
-// not listed (they reuse the embedding).
+// its Hugging Face checkpoint name, in checkpoint order, with each layer's
+// own sizes (see models.Architecture.Tensors). Tied output heads are not
+// listed (they reuse the embedding).
 func ParamSpecs(cfg *models.Config) ([]ParamSpec, error) {
-	c := cfg
-	var ps []ParamSpec
-	add := func(kind ParamKind, name string, shape ...int) {
-		ps = append(ps, ParamSpec{Name: name, Shape: shape, Kind: kind})
+	a, err := models.ArchitectureOf(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("grad: %w", err)
 	}
-	lin := func(prefix string, out, in int, bias bool) {
-		add(Matrix, prefix+".weight", out, in)
-		if bias {
-			add(Bias, prefix+".bias", out)
-		}
-	}
-	qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
-	switch c.Arch {
-	case "llama":
-		add(Matrix, "model.embed_tokens.weight", c.Vocab, c.Hidden)
-		for i := 0; i < c.Layers; i++ {
-			p := "model.layers." + strconv.Itoa(i) + "."
-			add(NormWeight, p+"input_layernorm.weight", c.Hidden)
-			lin(p+"self_attn.q_proj", qd, c.Hidden, c.AttentionBias)
-			lin(p+"self_attn.k_proj", kvd, c.Hidden, c.AttentionBias)
-			lin(p+"self_attn.v_proj", kvd, c.Hidden, c.AttentionBias)
-			lin(p+"self_attn.o_proj", c.Hidden, qd, c.AttentionBias)
-			add(NormWeight, p+"post_attention_layernorm.weight", c.Hidden)
-			lin(p+"mlp.gate_proj", c.Intermediate, c.Hidden, c.MLPBias)
-			lin(p+"mlp.up_proj", c.Intermediate, c.Hidden, c.MLPBias)
-			lin(p+"mlp.down_proj", c.Hidden, c.Intermediate, c.MLPBias)
-		}
-		add(NormWeight, "model.norm.weight", c.Hidden)
-		if !c.TieEmbed {
-			add(Matrix, "lm_head.weight", c.Vocab, c.Hidden)
-		}
-	case "opt":
-		if !c.LNElementwise {
-			return nil, fmt.Errorf("grad: OPT without elementwise LayerNorm parameters is not supported")
-		}
-		const p0 = "model.decoder."
-		add(Matrix, p0+"embed_tokens.weight", c.Vocab, c.WordEmbedProjDim)
-		add(Matrix, p0+"embed_positions.weight", c.MaxPos+2, c.Hidden)
-		if c.WordEmbedProjDim != c.Hidden {
-			lin(p0+"project_in", c.Hidden, c.WordEmbedProjDim, false)
-			lin(p0+"project_out", c.WordEmbedProjDim, c.Hidden, false)
-		}
-		for i := 0; i < c.Layers; i++ {
-			p := p0 + "layers." + strconv.Itoa(i) + "."
-			add(NormWeight, p+"self_attn_layer_norm.weight", c.Hidden)
-			add(Bias, p+"self_attn_layer_norm.bias", c.Hidden)
-			// Sized by the head count (equal to hidden_size unless
-			// LLM-Pruner removed heads).
-			qd := c.Heads * c.HeadDim
-			lin(p+"self_attn.q_proj", qd, c.Hidden, c.EnableBias)
-			lin(p+"self_attn.k_proj", qd, c.Hidden, c.EnableBias)
-			lin(p+"self_attn.v_proj", qd, c.Hidden, c.EnableBias)
-			lin(p+"self_attn.out_proj", c.Hidden, qd, c.EnableBias)
-			add(NormWeight, p+"final_layer_norm.weight", c.Hidden)
-			add(Bias, p+"final_layer_norm.bias", c.Hidden)
-			lin(p+"fc1", c.Intermediate, c.Hidden, c.EnableBias)
-			lin(p+"fc2", c.Hidden, c.Intermediate, c.EnableBias)
-		}
-		if c.DoLayerNormBefore && !c.RemoveFinalLN {
-			add(NormWeight, p0+"final_layer_norm.weight", c.Hidden)
-			add(Bias, p0+"final_layer_norm.bias", c.Hidden)
-		}
-		if !c.TieEmbed {
-			add(Matrix, "lm_head.weight", c.Vocab, c.WordEmbedProjDim)
-		}
-	case "chatglm":
-		const p0 = "transformer."
-		add(Matrix, p0+"embedding.word_embeddings.weight", c.Vocab, c.Hidden)
-		for i := 0; i < c.Layers; i++ {
-			p := p0 + "encoder.layers." + strconv.Itoa(i) + "."
-			add(NormWeight, p+"input_layernorm.weight", c.Hidden)
-			lin(p+"self_attention.query_key_value", qd+2*kvd, c.Hidden, c.QKVBias || c.AddBiasLinear)
-			lin(p+"self_attention.dense", c.Hidden, qd, c.AddBiasLinear)
-			add(NormWeight, p+"post_attention_layernorm.weight", c.Hidden)
-			lin(p+"mlp.dense_h_to_4h", 2*c.Intermediate, c.Hidden, c.AddBiasLinear)
-			lin(p+"mlp.dense_4h_to_h", c.Hidden, c.Intermediate, c.AddBiasLinear)
-		}
-		if c.PostLayerNorm {
-			add(NormWeight, p0+"encoder.final_layernorm.weight", c.Hidden)
-		}
-		add(Matrix, p0+"output_layer.weight", c.Vocab, c.Hidden)
-	default:
-		return nil, fmt.Errorf("grad: unknown architecture %q", c.Arch)
+	ps, err := a.Tensors(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("grad: %w", err)
 	}
 	return ps, nil
 }
@@ -143,7 +61,23 @@ type Model struct {
 	// LoRA holds low-rank adapters by linear layer (checkpoint prefix);
 	// see AddLoRA.
 	LoRA map[string]*LoRA
-	inv  []float32
+	// Hooks, if set, see and may replace intermediate values of every
+	// block (OmniQuant's activation quantization).
+	Hooks *BlockHooks
+	arch  *models.Architecture
+	inv   []float32
+}
+
+// BlockHooks see and may replace values inside Block; a nil function
+// leaves its values unchanged.
+type BlockHooks struct {
+	// Input gets the input of each group of linears that read one input,
+	// named by the group's first linear ("self_attn.q_proj"; see
+	// models.Rules.Inputs), and returns what the group reads.
+	Input func(t *Tape, leader string, x *Var) *Var
+	// QKV gets the attention's queries, keys and values (after the rotary
+	// embedding) and returns what the attention reads.
+	QKV func(t *Tape, x *Var) *Var
 }
 
 // NewModel wraps params (Hugging Face name → values, not copied) as a
@@ -154,6 +88,7 @@ func NewModel(cfg *models.Config, params map[string][]float32) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Config: cfg, Specs: specs, Params: make(map[string]*Var, len(specs))}
+	m.arch, _ = models.ArchitectureOf(cfg) // known: ParamSpecs succeeded
 	for _, s := range specs {
 		v, ok := params[s.Name]
 		if !ok {
@@ -162,7 +97,7 @@ func NewModel(cfg *models.Config, params map[string][]float32) (*Model, error) {
 		if len(v) != s.Numel() {
 			return nil, fmt.Errorf("grad: parameter %q has %d values, want %v", s.Name, len(v), s.Shape)
 		}
-		r, c := s.dims()
+		r, c := dims(s)
 		m.Params[s.Name] = Param(r, c, v)
 	}
 	if cfg.Arch != "opt" {
@@ -243,6 +178,9 @@ func (m *Model) Tensors(dtype tensor.DType) ([]*tensor.Tensor, error) {
 	}
 	return ts, nil
 }
+
+// Architecture returns the description of the model's architecture.
+func (m *Model) Architecture() *models.Architecture { return m.arch }
 
 // NumParams returns the number of trainable values.
 func (m *Model) NumParams() int {
@@ -341,25 +279,44 @@ func (m *Model) linear(t *Tape, x *Var, prefix string) *Var {
 	return y
 }
 
-// Block runs decoder block i on x [batch·seqLen × hidden].
+// in applies Hooks.Input to the input x of the linears led by leader.
+func (m *Model) in(t *Tape, leader string, x *Var) *Var {
+	if m.Hooks == nil || m.Hooks.Input == nil {
+		return x
+	}
+	return m.Hooks.Input(t, leader, x)
+}
+
+// qkv applies Hooks.QKV to the attention's inputs.
+func (m *Model) qkv(t *Tape, q, k, v *Var) (*Var, *Var, *Var) {
+	if m.Hooks == nil || m.Hooks.QKV == nil {
+		return q, k, v
+	}
+	return m.Hooks.QKV(t, q), m.Hooks.QKV(t, k), m.Hooks.QKV(t, v)
+}
+
+// Block runs decoder block i on x [batch·seqLen × hidden], with layer i's
+// own head count and MLP width.
 func (m *Model) Block(t *Tape, i int, x *Var, batch, seqLen int) *Var {
 	c := m.Config
-	qd, kvd := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	heads, kvHeads := c.LayerHeads(i)
+	inter := c.LayerIntermediate(i)
+	qd, kvd := heads*c.HeadDim, kvHeads*c.HeadDim
 	scale := AttentionScale(c.HeadDim)
+	p := m.arch.LayerPrefix(i)
 	switch c.Arch {
 	case "llama":
-		p := "model.layers." + strconv.Itoa(i) + "."
-		h := t.RMSNorm(x, m.p(p+"input_layernorm.weight"), c.NormEps)
-		q := t.RoPE(m.linear(t, h, p+"self_attn.q_proj"), c.Heads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
-		k := t.RoPE(m.linear(t, h, p+"self_attn.k_proj"), c.KVHeads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
+		h := m.in(t, "self_attn.q_proj", t.RMSNorm(x, m.p(p+"input_layernorm.weight"), c.NormEps))
+		q := t.RoPE(m.linear(t, h, p+"self_attn.q_proj"), heads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
+		k := t.RoPE(m.linear(t, h, p+"self_attn.k_proj"), kvHeads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
 		v := m.linear(t, h, p+"self_attn.v_proj")
-		a := t.Attention(q, k, v, batch, seqLen, c.Heads, c.KVHeads, c.HeadDim, scale)
-		x = t.Add(x, m.linear(t, a, p+"self_attn.o_proj"))
-		h = t.RMSNorm(x, m.p(p+"post_attention_layernorm.weight"), c.NormEps)
+		q, k, v = m.qkv(t, q, k, v)
+		a := t.Attention(q, k, v, batch, seqLen, heads, kvHeads, c.HeadDim, scale)
+		x = t.Add(x, m.linear(t, m.in(t, "self_attn.o_proj", a), p+"self_attn.o_proj"))
+		h = m.in(t, "mlp.gate_proj", t.RMSNorm(x, m.p(p+"post_attention_layernorm.weight"), c.NormEps))
 		s := t.SwiGLU(m.linear(t, h, p+"mlp.gate_proj"), m.linear(t, h, p+"mlp.up_proj"))
-		return t.Add(x, m.linear(t, s, p+"mlp.down_proj"))
+		return t.Add(x, m.linear(t, m.in(t, "mlp.down_proj", s), p+"mlp.down_proj"))
 	case "opt":
-		p := "model.decoder.layers." + strconv.Itoa(i) + "."
 		ln := func(x *Var, name string) *Var {
 			return t.LayerNorm(x, m.p(p+name+".weight"), m.p(p+name+".bias"), c.NormEps)
 		}
@@ -367,11 +324,13 @@ func (m *Model) Block(t *Tape, i int, x *Var, batch, seqLen int) *Var {
 		if c.DoLayerNormBefore {
 			in = ln(x, "self_attn_layer_norm")
 		}
+		in = m.in(t, "self_attn.q_proj", in)
 		q := m.linear(t, in, p+"self_attn.q_proj")
 		k := m.linear(t, in, p+"self_attn.k_proj")
 		v := m.linear(t, in, p+"self_attn.v_proj")
-		a := t.Attention(q, k, v, batch, seqLen, c.Heads, c.KVHeads, c.HeadDim, scale)
-		x = t.Add(x, m.linear(t, a, p+"self_attn.out_proj"))
+		q, k, v = m.qkv(t, q, k, v)
+		a := t.Attention(q, k, v, batch, seqLen, heads, kvHeads, c.HeadDim, scale)
+		x = t.Add(x, m.linear(t, m.in(t, "self_attn.out_proj", a), p+"self_attn.out_proj"))
 		if !c.DoLayerNormBefore {
 			x = ln(x, "self_attn_layer_norm")
 		}
@@ -379,35 +338,35 @@ func (m *Model) Block(t *Tape, i int, x *Var, batch, seqLen int) *Var {
 		if c.DoLayerNormBefore {
 			in = ln(x, "final_layer_norm")
 		}
-		f := m.linear(t, in, p+"fc1")
+		f := m.linear(t, m.in(t, "fc1", in), p+"fc1")
 		if c.HiddenAct == "gelu" {
 			f = t.GELU(f)
 		} else {
 			f = t.ReLU(f)
 		}
-		x = t.Add(x, m.linear(t, f, p+"fc2"))
+		x = t.Add(x, m.linear(t, m.in(t, "fc2", f), p+"fc2"))
 		if !c.DoLayerNormBefore {
 			x = ln(x, "final_layer_norm")
 		}
 		return x
 	default: // chatglm
-		p := "transformer.encoder.layers." + strconv.Itoa(i) + "."
 		h := m.glmNorm(t, x, p+"input_layernorm.weight")
-		qkv := m.linear(t, h, p+"self_attention.query_key_value")
-		q := t.RoPE(t.Cols(qkv, 0, qd), c.Heads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
-		k := t.RoPE(t.Cols(qkv, qd, qd+kvd), c.KVHeads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
+		qkv := m.linear(t, m.in(t, "self_attention.query_key_value", h), p+"self_attention.query_key_value")
+		q := t.RoPE(t.Cols(qkv, 0, qd), heads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
+		k := t.RoPE(t.Cols(qkv, qd, qd+kvd), kvHeads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
 		v := t.Cols(qkv, qd+kvd, qd+2*kvd)
-		a := t.Attention(q, k, v, batch, seqLen, c.Heads, c.KVHeads, c.HeadDim, scale)
-		o := m.linear(t, a, p+"self_attention.dense")
+		q, k, v = m.qkv(t, q, k, v)
+		a := t.Attention(q, k, v, batch, seqLen, heads, kvHeads, c.HeadDim, scale)
+		o := m.linear(t, m.in(t, "self_attention.dense", a), p+"self_attention.dense")
 		res := x
 		if c.ResidualPostLN {
 			res = h
 		}
 		x = t.Add(res, o)
 		h = m.glmNorm(t, x, p+"post_attention_layernorm.weight")
-		f := m.linear(t, h, p+"mlp.dense_h_to_4h")
-		s := t.SwiGLU(t.Cols(f, 0, c.Intermediate), t.Cols(f, c.Intermediate, 2*c.Intermediate))
-		o = m.linear(t, s, p+"mlp.dense_4h_to_h")
+		f := m.linear(t, m.in(t, "mlp.dense_h_to_4h", h), p+"mlp.dense_h_to_4h")
+		s := t.SwiGLU(t.Cols(f, 0, inter), t.Cols(f, inter, 2*inter))
+		o = m.linear(t, m.in(t, "mlp.dense_4h_to_h", s), p+"mlp.dense_4h_to_h")
 		res = x
 		if c.ResidualPostLN {
 			res = h

@@ -3,6 +3,7 @@ package grad
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -70,17 +71,88 @@ func TestForwardMatchesEngine(t *testing.T) {
 	}
 }
 
+// TestPerLayerMatchesEngine writes models whose layers differ in head
+// count and MLP width (as LLM-Pruner writes them) and requires the engine
+// to load the differentiable model's parameters and give its logits.
+func TestPerLayerMatchesEngine(t *testing.T) {
+	for name, js := range map[string]string{
+		"llama": `{"model_type":"llama","vocab_size":11,"hidden_size":8,"intermediate_size":12,"num_hidden_layers":3,
+			"num_attention_heads":4,"num_key_value_heads":2,"head_dim":4,
+			"num_attention_heads_per_layer":[4,2,2],"num_key_value_heads_per_layer":[2,1,2],"intermediate_size_per_layer":[12,5,9]}`,
+		"opt": `{"model_type":"opt","vocab_size":11,"hidden_size":8,"ffn_dim":12,"num_hidden_layers":2,"num_attention_heads":2,
+			"max_position_embeddings":16,"num_attention_heads_per_layer":[1,2],"num_key_value_heads_per_layer":[1,2],"intermediate_size_per_layer":[5,12]}`,
+		"chatglm": `{"model_type":"chatglm","padded_vocab_size":11,"hidden_size":8,"ffn_hidden_size":12,"num_layers":2,"num_attention_heads":4,
+			"kv_channels":4,"multi_query_attention":true,"multi_query_group_num":2,"add_qkv_bias":true,"seq_length":16,
+			"num_attention_heads_per_layer":[2,4],"num_key_value_heads_per_layer":[1,2],"intermediate_size_per_layer":[7,12]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(js), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := models.LoadConfig(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gm, err := InitModel(cfg, 1, 0.02)
+			if err != nil {
+				t.Fatal(err)
+			}
+			randomize(gm, 2)
+			ts, err := gm.Tensors(tensor.F32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tensor.WriteFile(filepath.Join(dir, "model.safetensors"), ts, nil); err != nil {
+				t.Fatal(err)
+			}
+			em, err := models.Load(dir, models.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer em.Close()
+			if o0, o1 := em.Linears(0)[0].Out(), em.Linears(1)[0].Out(); o0 == o1 {
+				t.Fatalf("layers 0 and 1 have the same first linear (%d rows)", o0)
+			}
+			ids := []int{1, 5, 2, 9, 3}
+			want, err := em.NewState(0).Append(ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := gm.Forward(NewTape(), ids, 1, len(ids))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var maxAbs, maxDiff float64
+			for i := range want {
+				maxAbs = math.Max(maxAbs, math.Abs(float64(want[i])))
+				maxDiff = math.Max(maxDiff, math.Abs(float64(got.Val[i]-want[i])))
+			}
+			if maxAbs == 0 || maxDiff > 1e-4*maxAbs {
+				t.Errorf("max |logit difference| %.3g, max |logit| %.3g", maxDiff, maxAbs)
+			}
+		})
+	}
+}
+
 // blockConfigs are small configs of every architecture variant.
 func blockConfigs() map[string]*models.Config {
 	rope := func(hd, rot int, inter bool) models.RopeConfig {
 		return models.RopeConfig{Theta: 10000, Type: "default", Factor: 1, RotaryDim: rot, Interleaved: inter}
 	}
 	return map[string]*models.Config{
-		"llama-gqa":          {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", Rope: rope(4, 4, false)},
-		"llama-bias":         {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 1, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", AttentionBias: true, MLPBias: true, TieEmbed: true, Rope: rope(4, 4, false)},
-		"opt-pre":            {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "relu", WordEmbedProjDim: 8, DoLayerNormBefore: true, EnableBias: true, LNElementwise: true, TieEmbed: true},
-		"opt-post":           {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "gelu", WordEmbedProjDim: 6, DoLayerNormBefore: false, EnableBias: true, LNElementwise: true, TieEmbed: true},
-		"chatglm":            {Arch: "chatglm", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "swiglu", RMSNorm: true, PostLayerNorm: true, QKVBias: true, MultiQueryAttn: true, Rope: rope(4, 2, true)},
+		"llama-gqa":  {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", Rope: rope(4, 4, false)},
+		"llama-bias": {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 1, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", AttentionBias: true, MLPBias: true, TieEmbed: true, Rope: rope(4, 4, false)},
+		"opt-pre":    {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "relu", WordEmbedProjDim: 8, DoLayerNormBefore: true, EnableBias: true, LNElementwise: true, TieEmbed: true},
+		"opt-post":   {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "gelu", WordEmbedProjDim: 6, DoLayerNormBefore: false, EnableBias: true, LNElementwise: true, TieEmbed: true},
+		"chatglm":    {Arch: "chatglm", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "swiglu", RMSNorm: true, PostLayerNorm: true, QKVBias: true, MultiQueryAttn: true, Rope: rope(4, 2, true)},
+		// Structurally pruned: every layer its own head count and MLP width.
+		"llama-per-layer": {Arch: "llama", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "silu", Rope: rope(4, 4, false),
+			HeadsPerLayer: []int{4, 2}, KVHeadsPerLayer: []int{2, 1}, IntermediatePerLayer: []int{12, 6}},
+		"opt-per-layer": {Arch: "opt", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 2, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "relu", WordEmbedProjDim: 8, DoLayerNormBefore: true, EnableBias: true, LNElementwise: true, TieEmbed: true,
+			HeadsPerLayer: []int{1, 2}, KVHeadsPerLayer: []int{1, 2}, IntermediatePerLayer: []int{5, 12}},
+		"chatglm-per-layer": {Arch: "chatglm", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "swiglu", RMSNorm: true, PostLayerNorm: true, QKVBias: true, MultiQueryAttn: true, Rope: rope(4, 2, true),
+			HeadsPerLayer: []int{2, 4}, KVHeadsPerLayer: []int{1, 2}, IntermediatePerLayer: []int{7, 12}},
 		"chatglm-ln-respost": {Arch: "chatglm", Vocab: 11, Hidden: 8, Intermediate: 12, Layers: 1, Heads: 2, KVHeads: 1, HeadDim: 4, MaxPos: 16, NormEps: 1e-5, HiddenAct: "swiglu", RMSNorm: false, PostLayerNorm: true, ResidualPostLN: true, AddBiasLinear: true, MultiQueryAttn: true, Rope: rope(4, 2, true)},
 	}
 }

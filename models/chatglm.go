@@ -1,6 +1,97 @@
 package models
 
-import "github.com/llmcbench/gollm/backend"
+import (
+	"fmt"
+
+	"github.com/llmcbench/gollm/backend"
+)
+
+// chatglmArch describes ChatGLM2/3: checkpoint names and shapes, the
+// linears of a block and the compression rules.
+var chatglmArch = Architecture{
+	Name:        "chatglm",
+	ModelTypes:  []string{"chatglm"},
+	parse:       parseChatGLM,
+	build:       func(b *builder) arch { return buildChatGLM(b) },
+	layerFormat: "transformer.encoder.layers.%d.",
+	outside: func(c *Config) (before, after []TensorSpec, err error) {
+		const p0 = "transformer."
+		var b, a tensorList
+		b.add(MatrixTensor, p0+"embedding.word_embeddings.weight", c.Vocab, c.Hidden)
+		if c.PostLayerNorm {
+			a.add(NormTensor, p0+"encoder.final_layernorm.weight", c.Hidden)
+		}
+		a.add(MatrixTensor, p0+"output_layer.weight", c.Vocab, c.Hidden)
+		return b, a, nil
+	},
+	block: func(c *Config, i int, b *Block) {
+		heads, kvHeads := c.LayerHeads(i)
+		qd, kvd, inter, h := heads*c.HeadDim, kvHeads*c.HeadDim, c.LayerIntermediate(i), c.Hidden
+		b.norm("input_layernorm", h, false)
+		b.linear("self_attention.query_key_value", qd+2*kvd, h, c.QKVBias || c.AddBiasLinear)
+		b.linear("self_attention.dense", h, qd, c.AddBiasLinear)
+		b.norm("post_attention_layernorm", h, false)
+		b.linear("mlp.dense_h_to_4h", 2*inter, h, c.AddBiasLinear)
+		b.linear("mlp.dense_4h_to_h", h, inter, c.AddBiasLinear)
+	},
+	rules: func(c *Config) Rules {
+		seq := [][]string{{"self_attention.query_key_value"}, {"self_attention.dense"}, {"mlp.dense_h_to_4h"}, {"mlp.dense_4h_to_h"}}
+		r := Rules{Inputs: seq, TrueSequential: seq, AttnOut: "self_attention.dense", MLP: MLPFusedGated,
+			MLPLinears: []string{"mlp.dense_h_to_4h", "mlp.dense_4h_to_h"}}
+		ln1, ln2 := NormSpec{Short: "input_layernorm", Width: c.Hidden}, NormSpec{Short: "post_attention_layernorm", Width: c.Hidden}
+		if !c.ResidualPostLN {
+			// With the residual taken after the norm, scaling the norm
+			// would change the residual stream.
+			r.AWQ = []ScaleGroup{
+				{Norm: &ln1, Layers: []string{"self_attention.query_key_value"}, Inspect: "attn"},
+				{Norm: &ln2, Layers: []string{"mlp.dense_h_to_4h"}, Inspect: "mlp"},
+			}
+			r.Smooth = []SmoothPair{
+				{Norm: ln1, Layers: []string{"self_attention.query_key_value"}},
+				{Norm: ln2, Layers: []string{"mlp.dense_h_to_4h"}},
+			}
+		}
+		// The up half is the last rows of the fused dense_h_to_4h, which
+		// is what the reference's scale_fc_fc divides.
+		r.AWQ = append(r.AWQ, ScaleGroup{Prev: "mlp.dense_h_to_4h", Layers: []string{"mlp.dense_4h_to_h"}})
+		return r
+	},
+}
+
+// parseChatGLM reads a ChatGLM2/3 config.json.
+func parseChatGLM(f *fields, c *Config) {
+	c.Vocab = f.integer(true, "padded_vocab_size", "vocab_size")
+	c.Hidden = f.integer(true, "hidden_size")
+	c.Intermediate = f.integer(true, "ffn_hidden_size")
+	c.Layers = f.integer(true, "num_layers")
+	c.Heads = f.integer(true, "num_attention_heads")
+	c.HeadDim = f.integer(false, "kv_channels")
+	if c.HeadDim == 0 && c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	c.MultiQueryAttn = f.boolean("multi_query_attention", false)
+	c.KVHeads = c.Heads
+	if c.MultiQueryAttn {
+		c.KVHeads = f.integer(true, "multi_query_group_num")
+	}
+	c.MaxPos = f.integer(false, "seq_length")
+	c.NormEps = f.epsilon(1e-5, "layernorm_epsilon")
+	c.TieEmbed = false
+	c.HiddenAct = "swiglu"
+	c.RMSNorm = f.boolean("rmsnorm", true)
+	c.PostLayerNorm = f.boolean("post_layer_norm", true)
+	c.ResidualPostLN = f.boolean("apply_residual_connection_post_layernorm", false)
+	c.AddBiasLinear = f.boolean("add_bias_linear", false)
+	c.QKVBias = f.boolean("add_qkv_bias", false)
+	if f.r.has("original_rope") && !f.boolean("original_rope", true) {
+		f.fail(fmt.Errorf("original_rope=false is not supported (ChatGLM's own code supports only the original rotary)"))
+	}
+	ratio := f.float(1, "rope_ratio")
+	if !(ratio > 0) {
+		f.fail(fmt.Errorf("field \"rope_ratio\" = %v must be positive", ratio))
+	}
+	c.Rope = RopeConfig{Theta: 10000 * ratio, Type: "default", RotaryDim: c.HeadDim / 2, Interleaved: true}
+}
 
 type glmBlock struct {
 	ln1, ln2   backend.Weight
@@ -38,21 +129,8 @@ func buildChatGLM(b *builder) *chatglm {
 }
 
 func (a *chatglm) loadBlock(b *builder, i int) {
-	c := b.m.Config
-	const p0 = "transformer."
-	heads, kvHeads := c.LayerHeads(i)
-	qd, kvd, inter := heads*c.HeadDim, kvHeads*c.HeadDim, c.LayerIntermediate(i)
-	{
-		p := layerPrefix(p0+"encoder.layers.{i}.", i)
-		a.blocks[i] = (glmBlock{
-			ln1:   b.vec(p+"input_layernorm.weight", c.Hidden),
-			ln2:   b.vec(p+"post_attention_layernorm.weight", c.Hidden),
-			qkv:   b.linear(i, p+"self_attention.query_key_value", "self_attention.query_key_value", qd+2*kvd, c.Hidden, c.QKVBias || c.AddBiasLinear),
-			dense: b.linear(i, p+"self_attention.dense", "self_attention.dense", c.Hidden, qd, c.AddBiasLinear),
-			h4h:   b.linear(i, p+"mlp.dense_h_to_4h", "mlp.dense_h_to_4h", 2*inter, c.Hidden, c.AddBiasLinear),
-			fourH: b.linear(i, p+"mlp.dense_4h_to_h", "mlp.dense_4h_to_h", c.Hidden, inter, c.AddBiasLinear),
-		})
-	}
+	n, l := b.block(i)
+	a.blocks[i] = glmBlock{ln1: n[0].g, ln2: n[1].g, qkv: l[0], dense: l[1], h4h: l[2], fourH: l[3]}
 }
 
 func (a *chatglm) dropBlock(i int) { a.blocks[i] = glmBlock{} }

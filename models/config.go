@@ -36,6 +36,15 @@ const (
 	MaxWidth = 1 << 24
 )
 
+// Keys of config.json holding per-layer sizes, one entry per layer, as
+// structured pruning (LLM-Pruner) writes them; see Config.LayerHeads and
+// Config.LayerIntermediate.
+const (
+	KeyHeadsPerLayer        = "num_attention_heads_per_layer"
+	KeyKVHeadsPerLayer      = "num_key_value_heads_per_layer"
+	KeyIntermediatePerLayer = "intermediate_size_per_layer"
+)
+
 // Config is the architecture-independent view of config.json.
 type Config struct {
 	// Arch is "llama", "opt" or "chatglm".
@@ -138,111 +147,126 @@ func ParseConfig(path string) (*Config, error) {
 	return c, nil
 }
 
+// fields reads config.json's fields, remembering the first error.
+type fields struct {
+	r   rawConfig
+	err error
+}
+
+func (f *fields) fail(err error) {
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+// str reads a string field ("" if absent).
+func (f *fields) str(k string) string {
+	var s string
+	if f.r.has(k) {
+		if err := json.Unmarshal(f.r[k], &s); err != nil {
+			f.fail(fmt.Errorf("field %q is not a string", k))
+		}
+	}
+	return s
+}
+
+// boolean reads a boolean field (def if absent).
+func (f *fields) boolean(k string, def bool) bool {
+	if !f.r.has(k) {
+		return def
+	}
+	var v bool
+	if err := json.Unmarshal(f.r[k], &v); err != nil {
+		f.fail(fmt.Errorf("field %q is not a boolean", k))
+	}
+	return v
+}
+
+// integer reads the first present key of keys as a size (0 if none);
+// required ones must be present and positive.
+func (f *fields) integer(required bool, keys ...string) int {
+	for _, k := range keys {
+		v, ok, err := f.r.num(k)
+		if err != nil {
+			f.fail(err)
+			return 0
+		}
+		if ok {
+			limit := float64(MaxWidth)
+			if k == "num_hidden_layers" || k == "num_layers" {
+				limit = MaxLayers
+			}
+			if v != math.Trunc(v) || v < 0 || v > limit {
+				if v > limit && v == math.Trunc(v) {
+					f.fail(fmt.Errorf("field %q = %s is above gollm's limit of %d", k, strconv.FormatFloat(v, 'g', 15, 64), int(limit)))
+				} else {
+					f.fail(fmt.Errorf("field %q = %v is not a valid size", k, v))
+				}
+				return 0
+			}
+			// Optional sizes fall back to a default when absent or
+			// null; a value given must still be positive.
+			if v == 0 {
+				f.fail(fmt.Errorf("field %q must be positive", k))
+			}
+			return int(v)
+		}
+	}
+	if required {
+		f.fail(fmt.Errorf("missing field %q", keys[0]))
+	}
+	return 0
+}
+
+// float reads the first present key of keys as a number (def if none).
+func (f *fields) float(def float64, keys ...string) float64 {
+	for _, k := range keys {
+		v, ok, err := f.r.num(k)
+		if err != nil {
+			f.fail(err)
+			return def
+		}
+		if ok {
+			return v
+		}
+	}
+	return def
+}
+
+// epsilon reads a normalization epsilon (def if absent): zero or positive,
+// and finite in float32 (the forward pass adds it in float32).
+func (f *fields) epsilon(def float64, k string) float32 {
+	v := f.float(def, k)
+	if e := float32(v); v < 0 || math.IsInf(float64(e), 0) {
+		f.fail(fmt.Errorf("field %q = %v must be zero or positive and finite", k, v))
+	}
+	return float32(v)
+}
+
+// ids reads a token id or a list of them (nil if absent).
+func (f *fields) ids(k string) []int {
+	if !f.r.has(k) {
+		return nil
+	}
+	var one int
+	if json.Unmarshal(f.r[k], &one) == nil {
+		return []int{one}
+	}
+	var many []int
+	if err := json.Unmarshal(f.r[k], &many); err != nil {
+		f.fail(fmt.Errorf("field %q is not a token id or list of ids", k))
+	}
+	return many
+}
+
 func parseConfig(b []byte) (*Config, error) {
 	var r rawConfig
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("not a JSON object: %v", err)
 	}
 	c := &Config{Raw: r}
-	var firstErr error
-	str := func(k string) string {
-		var s string
-		if r.has(k) {
-			if err := json.Unmarshal(r[k], &s); err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("field %q is not a string", k)
-			}
-		}
-		return s
-	}
-	boolean := func(k string, def bool) bool {
-		if !r.has(k) {
-			return def
-		}
-		var v bool
-		if err := json.Unmarshal(r[k], &v); err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("field %q is not a boolean", k)
-		}
-		return v
-	}
-	// integer reads the first present key, which must be a positive size;
-	// a required one must be present.
-	integer := func(required bool, keys ...string) int {
-		for _, k := range keys {
-			f, ok, err := r.num(k)
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return 0
-			}
-			if ok {
-				limit := float64(MaxWidth)
-				if k == "num_hidden_layers" || k == "num_layers" {
-					limit = MaxLayers
-				}
-				if f != math.Trunc(f) || f < 0 || f > limit {
-					if firstErr == nil {
-						if f > limit && f == math.Trunc(f) {
-							firstErr = fmt.Errorf("field %q = %s is above gollm's limit of %d", k, strconv.FormatFloat(f, 'g', 15, 64), int(limit))
-						} else {
-							firstErr = fmt.Errorf("field %q = %v is not a valid size", k, f)
-						}
-					}
-					return 0
-				}
-				// Optional sizes fall back to a default when absent or
-				// null; a value given must still be positive.
-				if f == 0 && firstErr == nil {
-					firstErr = fmt.Errorf("field %q must be positive", k)
-				}
-				return int(f)
-			}
-		}
-		if required && firstErr == nil {
-			firstErr = fmt.Errorf("missing field %q", keys[0])
-		}
-		return 0
-	}
-	float := func(def float64, keys ...string) float64 {
-		for _, k := range keys {
-			f, ok, err := r.num(k)
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return def
-			}
-			if ok {
-				return f
-			}
-		}
-		return def
-	}
-	// epsilon reads a normalization epsilon: zero or positive, and finite
-	// in float32 (the forward pass adds it in float32).
-	epsilon := func(def float64, k string) float32 {
-		f := float(def, k)
-		if e := float32(f); (f < 0 || math.IsInf(float64(e), 0)) && firstErr == nil {
-			firstErr = fmt.Errorf("field %q = %v must be zero or positive and finite", k, f)
-		}
-		return float32(f)
-	}
-	ids := func(k string) []int {
-		if !r.has(k) {
-			return nil
-		}
-		var one int
-		if json.Unmarshal(r[k], &one) == nil {
-			return []int{one}
-		}
-		var many []int
-		if err := json.Unmarshal(r[k], &many); err != nil && firstErr == nil {
-			firstErr = fmt.Errorf("field %q is not a token id or list of ids", k)
-		}
-		return many
-	}
-
-	c.ModelType = str("model_type")
+	f := &fields{r: r}
+	c.ModelType = f.str("model_type")
 	if c.ModelType == "" {
 		var archs []string
 		if r.has("architectures") {
@@ -252,114 +276,27 @@ func parseConfig(b []byte) (*Config, error) {
 			c.ModelType = "chatglm"
 		}
 	}
-	if dt := str("torch_dtype"); dt != "" {
+	if dt := f.str("torch_dtype"); dt != "" {
 		c.DType, _ = tensor.ParseDType(dt)
 	}
-	if dt := str("dtype"); dt != "" {
+	if dt := f.str("dtype"); dt != "" {
 		c.DType, _ = tensor.ParseDType(dt)
 	}
-	c.BOS, c.EOS, c.PAD = ids("bos_token_id"), ids("eos_token_id"), ids("pad_token_id")
+	c.BOS, c.EOS, c.PAD = f.ids("bos_token_id"), f.ids("eos_token_id"), f.ids("pad_token_id")
 	if r.has("quantization_config") {
 		c.Quantization = r["quantization_config"]
 	}
-	switch c.ModelType {
-	case "llama", "mistral", "vicuna":
-		c.Arch = "llama"
-		c.Vocab = integer(true, "vocab_size")
-		c.Hidden = integer(true, "hidden_size")
-		c.Intermediate = integer(true, "intermediate_size")
-		c.Layers = integer(true, "num_hidden_layers")
-		c.Heads = integer(true, "num_attention_heads")
-		c.KVHeads = integer(false, "num_key_value_heads")
-		if c.KVHeads == 0 {
-			c.KVHeads = c.Heads
-		}
-		c.HeadDim = integer(false, "head_dim")
-		if c.HeadDim == 0 && c.Heads > 0 {
-			c.HeadDim = c.Hidden / c.Heads
-		}
-		if v, ok := r["max_position_embeddings"]; ok && bytes.Equal(v, []byte("null")) && firstErr == nil {
-			// transformers has no fallback for an explicit null (its
-			// rotary embedding then has no length): refuse it.
-			firstErr = fmt.Errorf("field \"max_position_embeddings\" is null (want a positive size, or leave it out for the default 2048)")
-		}
-		c.MaxPos = integer(false, "max_position_embeddings")
-		c.NormEps = epsilon(1e-6, "rms_norm_eps")
-		c.TieEmbed = boolean("tie_word_embeddings", false)
-		c.HiddenAct = str("hidden_act")
-		if c.HiddenAct == "" {
-			c.HiddenAct = "silu"
-		}
-		c.AttentionBias = boolean("attention_bias", false)
-		c.MLPBias = boolean("mlp_bias", false)
-		if err := parseRope(r, c); err != nil && firstErr == nil {
-			firstErr = err
-		}
-		c.Rope.RotaryDim = c.HeadDim
-	case "opt":
-		c.Arch = "opt"
-		c.Vocab = integer(true, "vocab_size")
-		c.Hidden = integer(true, "hidden_size")
-		c.Intermediate = integer(true, "ffn_dim")
-		c.Layers = integer(true, "num_hidden_layers")
-		c.Heads = integer(true, "num_attention_heads")
-		c.KVHeads = c.Heads
-		if c.Heads > 0 {
-			c.HeadDim = c.Hidden / c.Heads
-		}
-		c.MaxPos = integer(true, "max_position_embeddings")
-		c.NormEps = 1e-5
-		c.TieEmbed = boolean("tie_word_embeddings", true)
-		c.HiddenAct = str("activation_function")
-		if c.HiddenAct == "" {
-			c.HiddenAct = "relu"
-		}
-		c.WordEmbedProjDim = integer(false, "word_embed_proj_dim")
-		if c.WordEmbedProjDim == 0 {
-			c.WordEmbedProjDim = c.Hidden
-		}
-		c.DoLayerNormBefore = boolean("do_layer_norm_before", true)
-		c.EnableBias = boolean("enable_bias", true)
-		c.RemoveFinalLN = boolean("_remove_final_layer_norm", false)
-		c.LNElementwise = boolean("layer_norm_elementwise_affine", true)
-	case "chatglm":
-		c.Arch = "chatglm"
-		c.Vocab = integer(true, "padded_vocab_size", "vocab_size")
-		c.Hidden = integer(true, "hidden_size")
-		c.Intermediate = integer(true, "ffn_hidden_size")
-		c.Layers = integer(true, "num_layers")
-		c.Heads = integer(true, "num_attention_heads")
-		c.HeadDim = integer(false, "kv_channels")
-		if c.HeadDim == 0 && c.Heads > 0 {
-			c.HeadDim = c.Hidden / c.Heads
-		}
-		c.MultiQueryAttn = boolean("multi_query_attention", false)
-		c.KVHeads = c.Heads
-		if c.MultiQueryAttn {
-			c.KVHeads = integer(true, "multi_query_group_num")
-		}
-		c.MaxPos = integer(false, "seq_length")
-		c.NormEps = epsilon(1e-5, "layernorm_epsilon")
-		c.TieEmbed = false
-		c.HiddenAct = "swiglu"
-		c.RMSNorm = boolean("rmsnorm", true)
-		c.PostLayerNorm = boolean("post_layer_norm", true)
-		c.ResidualPostLN = boolean("apply_residual_connection_post_layernorm", false)
-		c.AddBiasLinear = boolean("add_bias_linear", false)
-		c.QKVBias = boolean("add_qkv_bias", false)
-		if r.has("original_rope") && !boolean("original_rope", true) && firstErr == nil {
-			firstErr = fmt.Errorf("original_rope=false is not supported (ChatGLM's own code supports only the original rotary)")
-		}
-		ratio := float(1, "rope_ratio")
-		if !(ratio > 0) && firstErr == nil {
-			firstErr = fmt.Errorf("field \"rope_ratio\" = %v must be positive", ratio)
-		}
-		c.Rope = RopeConfig{Theta: 10000 * ratio, Type: "default", RotaryDim: c.HeadDim / 2, Interleaved: true}
-	case "":
+	a := architectureForModelType(c.ModelType)
+	switch {
+	case a != nil:
+		c.Arch = a.Name
+		a.parse(f, c)
+	case c.ModelType == "":
 		return nil, fmt.Errorf("missing field \"model_type\" (and no known architectures entry)")
 	default:
 		return nil, fmt.Errorf("unknown architecture: model_type %s (supported: llama, mistral, opt, chatglm)", quote(c.ModelType))
 	}
+	firstErr := f.err
 	if firstErr != nil {
 		return nil, firstErr
 	}
@@ -370,7 +307,7 @@ func parseConfig(b []byte) (*Config, error) {
 		for _, pl := range []struct {
 			key string
 			dst *[]int
-		}{{"num_attention_heads_per_layer", &c.HeadsPerLayer}, {"num_key_value_heads_per_layer", &c.KVHeadsPerLayer}, {"intermediate_size_per_layer", &c.IntermediatePerLayer}} {
+		}{{KeyHeadsPerLayer, &c.HeadsPerLayer}, {KeyKVHeadsPerLayer, &c.KVHeadsPerLayer}, {KeyIntermediatePerLayer, &c.IntermediatePerLayer}} {
 			if !r.has(pl.key) {
 				continue
 			}
@@ -393,17 +330,16 @@ func parseConfig(b []byte) (*Config, error) {
 			}
 		}
 	}
-	switch {
-	case c.Heads%c.KVHeads != 0:
+	if c.Heads%c.KVHeads != 0 {
 		return nil, fmt.Errorf("num_attention_heads %d is not a multiple of the %d key/value heads", c.Heads, c.KVHeads)
-	case c.Arch == "opt" && c.Hidden%c.Heads != 0:
-		return nil, fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.Hidden, c.Heads)
-	case c.HeadDim <= 0 || c.Rope.RotaryDim%2 != 0:
+	}
+	if a.check != nil {
+		if err := a.check(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.HeadDim <= 0 || c.Rope.RotaryDim%2 != 0 {
 		return nil, fmt.Errorf("head dimension %d (rotary %d) must be positive and even", c.HeadDim, c.Rope.RotaryDim)
-	case c.Arch == "opt" && c.HiddenAct != "relu" && c.HiddenAct != "gelu":
-		return nil, fmt.Errorf("activation_function %s is not supported (relu, gelu)", quote(c.HiddenAct))
-	case c.Arch == "llama" && c.HiddenAct != "silu":
-		return nil, fmt.Errorf("hidden_act %s is not supported (silu)", quote(c.HiddenAct))
 	}
 	if c.MaxPos == 0 {
 		c.MaxPos = 2048

@@ -1,6 +1,107 @@
 package models
 
-import "github.com/llmcbench/gollm/backend"
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/llmcbench/gollm/backend"
+)
+
+// llamaArch describes the LLaMA family: checkpoint names and shapes, the
+// linears of a block and the compression rules.
+var llamaArch = Architecture{
+	Name:       "llama",
+	ModelTypes: []string{"llama", "mistral", "vicuna"},
+	parse:      parseLlama,
+	check: func(c *Config) error {
+		if c.HiddenAct != "silu" {
+			return fmt.Errorf("hidden_act %s is not supported (silu)", quote(c.HiddenAct))
+		}
+		return nil
+	},
+	build:       func(b *builder) arch { return buildLlama(b) },
+	layerFormat: "model.layers.%d.",
+	outside: func(c *Config) (before, after []TensorSpec, err error) {
+		var b, a tensorList
+		b.add(MatrixTensor, "model.embed_tokens.weight", c.Vocab, c.Hidden)
+		a.add(NormTensor, "model.norm.weight", c.Hidden)
+		if !c.TieEmbed {
+			a.add(MatrixTensor, "lm_head.weight", c.Vocab, c.Hidden)
+		}
+		return b, a, nil
+	},
+	block: func(c *Config, i int, b *Block) {
+		heads, kvHeads := c.LayerHeads(i)
+		qd, kvd, inter, h := heads*c.HeadDim, kvHeads*c.HeadDim, c.LayerIntermediate(i), c.Hidden
+		b.norm("input_layernorm", h, false)
+		b.linear("self_attn.q_proj", qd, h, c.AttentionBias)
+		b.linear("self_attn.k_proj", kvd, h, c.AttentionBias)
+		b.linear("self_attn.v_proj", kvd, h, c.AttentionBias)
+		b.linear("self_attn.o_proj", h, qd, c.AttentionBias)
+		b.norm("post_attention_layernorm", h, false)
+		b.linear("mlp.gate_proj", inter, h, c.MLPBias)
+		b.linear("mlp.up_proj", inter, h, c.MLPBias)
+		b.linear("mlp.down_proj", h, inter, c.MLPBias)
+	},
+	rules: func(c *Config) Rules {
+		qkv := []string{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}
+		r := Rules{
+			Inputs:         [][]string{qkv, {"self_attn.o_proj"}, {"mlp.gate_proj", "mlp.up_proj"}, {"mlp.down_proj"}},
+			TrueSequential: [][]string{{"self_attn.k_proj", "self_attn.v_proj", "self_attn.q_proj"}, {"self_attn.o_proj"}, {"mlp.up_proj", "mlp.gate_proj"}, {"mlp.down_proj"}},
+			AttnOut:        "self_attn.o_proj",
+			MLP:            MLPGated,
+			MLPLinears:     []string{"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"},
+		}
+		ln1, ln2 := NormSpec{Short: "input_layernorm", Width: c.Hidden}, NormSpec{Short: "post_attention_layernorm", Width: c.Hidden}
+		r.AWQ = []ScaleGroup{{Norm: &ln1, Layers: qkv, Inspect: "attn"}}
+		// v→o only when the shapes match (skipped under grouped-query
+		// attention, llm-awq PR #67).
+		if c.KVHeads*c.HeadDim == c.Hidden && c.Heads*c.HeadDim == c.Hidden {
+			r.AWQ = append(r.AWQ, ScaleGroup{Prev: "self_attn.v_proj", Layers: []string{"self_attn.o_proj"}})
+		}
+		r.AWQ = append(r.AWQ,
+			ScaleGroup{Norm: &ln2, Layers: []string{"mlp.gate_proj", "mlp.up_proj"}, Inspect: "mlp"},
+			ScaleGroup{Prev: "mlp.up_proj", Layers: []string{"mlp.down_proj"}},
+		)
+		r.Smooth = []SmoothPair{{Norm: ln1, Layers: qkv}, {Norm: ln2, Layers: []string{"mlp.gate_proj", "mlp.up_proj"}}}
+		return r
+	},
+}
+
+// parseLlama reads a LLaMA-family config.json.
+func parseLlama(f *fields, c *Config) {
+	c.Vocab = f.integer(true, "vocab_size")
+	c.Hidden = f.integer(true, "hidden_size")
+	c.Intermediate = f.integer(true, "intermediate_size")
+	c.Layers = f.integer(true, "num_hidden_layers")
+	c.Heads = f.integer(true, "num_attention_heads")
+	c.KVHeads = f.integer(false, "num_key_value_heads")
+	if c.KVHeads == 0 {
+		c.KVHeads = c.Heads
+	}
+	c.HeadDim = f.integer(false, "head_dim")
+	if c.HeadDim == 0 && c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	if v, ok := f.r["max_position_embeddings"]; ok && bytes.Equal(v, []byte("null")) {
+		// transformers has no fallback for an explicit null (its rotary
+		// embedding then has no length): refuse it.
+		f.fail(fmt.Errorf("field \"max_position_embeddings\" is null (want a positive size, or leave it out for the default 2048)"))
+	}
+	c.MaxPos = f.integer(false, "max_position_embeddings")
+	c.NormEps = f.epsilon(1e-6, "rms_norm_eps")
+	c.TieEmbed = f.boolean("tie_word_embeddings", false)
+	c.HiddenAct = f.str("hidden_act")
+	if c.HiddenAct == "" {
+		c.HiddenAct = "silu"
+	}
+	c.AttentionBias = f.boolean("attention_bias", false)
+	c.MLPBias = f.boolean("mlp_bias", false)
+	if err := parseRope(f.r, c); err != nil {
+		f.fail(err)
+	}
+	c.Rope.RotaryDim = c.HeadDim
+}
 
 // llamaBlock is one LLaMA decoder layer.
 type llamaBlock struct {
@@ -39,23 +140,8 @@ func buildLlama(b *builder) *llama {
 }
 
 func (a *llama) loadBlock(b *builder, i int) {
-	c := b.m.Config
-	heads, kvHeads := c.LayerHeads(i)
-	qd, kvd, inter := heads*c.HeadDim, kvHeads*c.HeadDim, c.LayerIntermediate(i)
-	{
-		p := layerPrefix("model.layers.{i}.", i)
-		a.blocks[i] = (llamaBlock{
-			ln1:  b.vec(p+"input_layernorm.weight", c.Hidden),
-			ln2:  b.vec(p+"post_attention_layernorm.weight", c.Hidden),
-			q:    b.linear(i, p+"self_attn.q_proj", "self_attn.q_proj", qd, c.Hidden, c.AttentionBias),
-			k:    b.linear(i, p+"self_attn.k_proj", "self_attn.k_proj", kvd, c.Hidden, c.AttentionBias),
-			v:    b.linear(i, p+"self_attn.v_proj", "self_attn.v_proj", kvd, c.Hidden, c.AttentionBias),
-			o:    b.linear(i, p+"self_attn.o_proj", "self_attn.o_proj", c.Hidden, qd, c.AttentionBias),
-			gate: b.linear(i, p+"mlp.gate_proj", "mlp.gate_proj", inter, c.Hidden, c.MLPBias),
-			up:   b.linear(i, p+"mlp.up_proj", "mlp.up_proj", inter, c.Hidden, c.MLPBias),
-			down: b.linear(i, p+"mlp.down_proj", "mlp.down_proj", c.Hidden, inter, c.MLPBias),
-		})
-	}
+	n, l := b.block(i)
+	a.blocks[i] = llamaBlock{ln1: n[0].g, ln2: n[1].g, q: l[0], k: l[1], v: l[2], o: l[3], gate: l[4], up: l[5], down: l[6]}
 }
 
 func (a *llama) dropBlock(i int) { a.blocks[i] = llamaBlock{} }

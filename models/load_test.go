@@ -86,6 +86,8 @@ func TestLoadBadInput(t *testing.T) {
 			want: []string{"config.json", "not a multiple"}},
 		{name: "unsupported rope", fixture: "llama3-tiny", cfg: func(c map[string]any) { c["rope_parameters"].(map[string]any)["rope_type"] = "yarn" },
 			want: []string{"config.json", `rope type "yarn"`}},
+		{name: "OPT without LayerNorm affine", fixture: "opt-tiny", cfg: func(c map[string]any) { c["layer_norm_elementwise_affine"] = false },
+			want: []string{"config.json", "layer_norm_elementwise_affine=false is not supported"}},
 		{name: "chatglm missing groups", fixture: "chatglm3-tiny", cfg: func(c map[string]any) { delete(c, "multi_query_group_num") },
 			want: []string{"config.json", "multi_query_group_num"}},
 		{name: "malformed config", fixture: "opt-tiny", raw: func(dir string) {

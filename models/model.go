@@ -166,17 +166,13 @@ func (m *Model) build(src source, lazy bool) error {
 }
 
 func buildArch(b *builder) (arch, error) {
-	var a arch
-	switch c := b.m.Config; c.Arch {
-	case "llama":
-		a = buildLlama(b)
-	case "opt":
-		a = buildOPT(b)
-	case "chatglm":
-		a = buildChatGLM(b)
-	default:
+	c := b.m.Config
+	d, ok := architectures[c.Arch]
+	if !ok {
 		return nil, fmt.Errorf("model %s: %w: unknown architecture %q", b.m.Dir, ErrBadModel, c.Arch)
 	}
+	b.arch = d
+	a := d.build(b)
 	return a, b.err
 }
 
@@ -243,7 +239,7 @@ func (m *Model) LoadBlock(i int) error {
 	if m.loaded[i] {
 		return nil
 	}
-	b := &builder{m: m, src: m.src}
+	b := &builder{m: m, src: m.src, arch: architectures[m.Config.Arch]}
 	m.arch.loadBlock(b, i)
 	if b.err != nil {
 		m.arch.dropBlock(i)
@@ -542,6 +538,12 @@ type builder struct {
 	dry   bool
 	bytes float64
 	err   error
+	// arch is the model's description.
+	arch *Architecture
+	// desc, norms and lins are block's scratch (see builder.block).
+	desc  Block
+	norms []normWeights
+	lins  []*Linear
 }
 
 func (b *builder) fail(err error) {
@@ -572,14 +574,6 @@ func (b *builder) vec(name string, shape ...int) backend.Weight {
 		return nil
 	}
 	return w
-}
-
-// optVec is vec for a parameter that may be absent.
-func (b *builder) optVec(present bool, name string, shape ...int) backend.Weight {
-	if !present {
-		return nil
-	}
-	return b.vec(name, shape...)
 }
 
 // linear builds prefix.weight (and prefix.bias when hasBias).
@@ -841,11 +835,6 @@ func (m *Model) attention(s *State, layer int, out, q, k, v backend.Tensor, pos0
 	}
 	b.StoreKV(s.cache, layer, pos0, k, v)
 	b.Attention(out, q, s.cache, layer, pos0, heads, kvHeads, c.HeadDim, float32(1/math.Sqrt(float64(c.HeadDim))))
-}
-
-// layerPrefix formats a per-block checkpoint prefix.
-func layerPrefix(format string, i int) string {
-	return strings.Replace(format, "{i}", fmt.Sprint(i), 1)
 }
 
 // Describe returns a one-line summary of the model.

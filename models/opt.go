@@ -1,6 +1,124 @@
 package models
 
-import "github.com/llmcbench/gollm/backend"
+import (
+	"fmt"
+
+	"github.com/llmcbench/gollm/backend"
+)
+
+// optArch describes Meta's OPT: checkpoint names and shapes, the linears
+// of a block and the compression rules.
+var optArch = Architecture{
+	Name:       "opt",
+	ModelTypes: []string{"opt"},
+	parse:      parseOPT,
+	check: func(c *Config) error {
+		if c.Hidden%c.Heads != 0 {
+			return fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.Hidden, c.Heads)
+		}
+		if c.HiddenAct != "relu" && c.HiddenAct != "gelu" {
+			return fmt.Errorf("activation_function %s is not supported (relu, gelu)", quote(c.HiddenAct))
+		}
+		if !c.LNElementwise {
+			return fmt.Errorf("layer_norm_elementwise_affine=false is not supported (OPT's LayerNorms without gain and bias)")
+		}
+		return nil
+	},
+	build:       func(b *builder) arch { return buildOPT(b) },
+	layerFormat: "model.decoder.layers.%d.",
+	outside: func(c *Config) (before, after []TensorSpec, err error) {
+		if !c.LNElementwise {
+			return nil, nil, fmt.Errorf("OPT without elementwise LayerNorm parameters is not supported")
+		}
+		const p0 = "model.decoder."
+		var b, a tensorList
+		b.add(MatrixTensor, p0+"embed_tokens.weight", c.Vocab, c.WordEmbedProjDim)
+		b.add(MatrixTensor, p0+"embed_positions.weight", c.MaxPos+optPositionOffset, c.Hidden)
+		if c.WordEmbedProjDim != c.Hidden {
+			b.linear(p0+"project_in", c.Hidden, c.WordEmbedProjDim, false)
+			b.linear(p0+"project_out", c.WordEmbedProjDim, c.Hidden, false)
+		}
+		if c.DoLayerNormBefore && !c.RemoveFinalLN {
+			a.add(NormTensor, p0+"final_layer_norm.weight", c.Hidden)
+			a.add(BiasTensor, p0+"final_layer_norm.bias", c.Hidden)
+		}
+		if !c.TieEmbed {
+			a.add(MatrixTensor, "lm_head.weight", c.Vocab, c.WordEmbedProjDim)
+		}
+		return b, a, nil
+	},
+	block: func(c *Config, i int, b *Block) {
+		// q/k/v/out are sized by the layer's head count (hidden_size
+		// unless LLM-Pruner removed heads; head_dim stays hidden_size /
+		// num_attention_heads of the unpruned model).
+		heads, _ := c.LayerHeads(i)
+		qd, inter, h := heads*c.HeadDim, c.LayerIntermediate(i), c.Hidden
+		b.norm("self_attn_layer_norm", h, true)
+		b.linear("self_attn.q_proj", qd, h, c.EnableBias)
+		b.linear("self_attn.k_proj", qd, h, c.EnableBias)
+		b.linear("self_attn.v_proj", qd, h, c.EnableBias)
+		b.linear("self_attn.out_proj", h, qd, c.EnableBias)
+		b.norm("final_layer_norm", h, true)
+		b.linear("fc1", inter, h, c.EnableBias)
+		b.linear("fc2", h, inter, c.EnableBias)
+	},
+	rules: func(c *Config) Rules {
+		qkv := []string{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}
+		r := Rules{
+			Inputs:         [][]string{qkv, {"self_attn.out_proj"}, {"fc1"}, {"fc2"}},
+			TrueSequential: [][]string{{"self_attn.k_proj", "self_attn.v_proj", "self_attn.q_proj"}, {"self_attn.out_proj"}, {"fc1"}, {"fc2"}},
+			AttnOut:        "self_attn.out_proj",
+			MLP:            MLPPlain,
+			MLPLinears:     []string{"fc1", "fc2"},
+		}
+		ln1 := NormSpec{Short: "self_attn_layer_norm", Width: c.Hidden, Bias: true}
+		ln2 := NormSpec{Short: "final_layer_norm", Width: c.Hidden, Bias: true}
+		// A norm can absorb a scale only when it feeds the linears
+		// directly: pre-LayerNorm OPT (125m, 1.3b…); OPT-350m normalises
+		// after.
+		pre := c.DoLayerNormBefore
+		if pre {
+			r.AWQ = append(r.AWQ, ScaleGroup{Norm: &ln1, Layers: qkv, Inspect: "attn"})
+		}
+		r.AWQ = append(r.AWQ, ScaleGroup{Prev: "self_attn.v_proj", Layers: []string{"self_attn.out_proj"}})
+		if pre {
+			r.AWQ = append(r.AWQ, ScaleGroup{Norm: &ln2, Layers: []string{"fc1"}})
+		}
+		r.AWQ = append(r.AWQ, ScaleGroup{Prev: "fc1", Layers: []string{"fc2"}})
+		if pre {
+			r.Smooth = []SmoothPair{{Norm: ln1, Layers: qkv}, {Norm: ln2, Layers: []string{"fc1"}}}
+		}
+		return r
+	},
+}
+
+// parseOPT reads an OPT config.json.
+func parseOPT(f *fields, c *Config) {
+	c.Vocab = f.integer(true, "vocab_size")
+	c.Hidden = f.integer(true, "hidden_size")
+	c.Intermediate = f.integer(true, "ffn_dim")
+	c.Layers = f.integer(true, "num_hidden_layers")
+	c.Heads = f.integer(true, "num_attention_heads")
+	c.KVHeads = c.Heads
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	c.MaxPos = f.integer(true, "max_position_embeddings")
+	c.NormEps = 1e-5
+	c.TieEmbed = f.boolean("tie_word_embeddings", true)
+	c.HiddenAct = f.str("activation_function")
+	if c.HiddenAct == "" {
+		c.HiddenAct = "relu"
+	}
+	c.WordEmbedProjDim = f.integer(false, "word_embed_proj_dim")
+	if c.WordEmbedProjDim == 0 {
+		c.WordEmbedProjDim = c.Hidden
+	}
+	c.DoLayerNormBefore = f.boolean("do_layer_norm_before", true)
+	c.EnableBias = f.boolean("enable_bias", true)
+	c.RemoveFinalLN = f.boolean("_remove_final_layer_norm", false)
+	c.LNElementwise = f.boolean("layer_norm_elementwise_affine", true)
+}
 
 // optPositionOffset is OPT's learned-position offset: position p reads row p+2.
 const optPositionOffset = 2
@@ -39,10 +157,9 @@ func buildOPT(b *builder) *opt {
 			a.loadBlock(b, i)
 		}
 	}
-	ln := c.LNElementwise
 	if c.DoLayerNormBefore && !c.RemoveFinalLN {
-		a.finalLNg = b.optVec(ln, p0+"final_layer_norm.weight", c.Hidden)
-		a.finalLNb = b.optVec(ln, p0+"final_layer_norm.bias", c.Hidden)
+		a.finalLNg = b.vec(p0+"final_layer_norm.weight", c.Hidden)
+		a.finalLNb = b.vec(p0+"final_layer_norm.bias", c.Hidden)
 	}
 	headName := "model.decoder.embed_tokens"
 	if !c.TieEmbed && (b.src.has("lm_head.weight") || hasPacked(b, "lm_head")) {
@@ -53,36 +170,14 @@ func buildOPT(b *builder) *opt {
 }
 
 func (a *opt) loadBlock(b *builder, i int) {
-	c := b.m.Config
-	const p0 = "model.decoder."
-	ln := c.LNElementwise
-	{
-		p := layerPrefix(p0+"layers.{i}.", i)
-		// Per-layer sizes (LLM-Pruner outputs); hidden_size otherwise.
-		heads, _ := c.LayerHeads(i)
-		qd, inter := heads*c.HeadDim, c.LayerIntermediate(i)
-		a.blocks[i] = (optBlock{
-			attnLNg: b.optVec(ln, p+"self_attn_layer_norm.weight", c.Hidden),
-			attnLNb: b.optVec(ln, p+"self_attn_layer_norm.bias", c.Hidden),
-			ffnLNg:  b.optVec(ln, p+"final_layer_norm.weight", c.Hidden),
-			ffnLNb:  b.optVec(ln, p+"final_layer_norm.bias", c.Hidden),
-			q:       b.linear(i, p+"self_attn.q_proj", "self_attn.q_proj", qd, c.Hidden, c.EnableBias),
-			k:       b.linear(i, p+"self_attn.k_proj", "self_attn.k_proj", qd, c.Hidden, c.EnableBias),
-			v:       b.linear(i, p+"self_attn.v_proj", "self_attn.v_proj", qd, c.Hidden, c.EnableBias),
-			o:       b.linear(i, p+"self_attn.out_proj", "self_attn.out_proj", c.Hidden, qd, c.EnableBias),
-			fc1:     b.linear(i, p+"fc1", "fc1", inter, c.Hidden, c.EnableBias),
-			fc2:     b.linear(i, p+"fc2", "fc2", c.Hidden, inter, c.EnableBias),
-		})
-	}
+	n, l := b.block(i)
+	a.blocks[i] = optBlock{attnLNg: n[0].g, attnLNb: n[0].b, ffnLNg: n[1].g, ffnLNb: n[1].b,
+		q: l[0], k: l[1], v: l[2], o: l[3], fc1: l[4], fc2: l[5]}
 }
 
 func (a *opt) dropBlock(i int) { a.blocks[i] = optBlock{} }
 
 func (a *opt) layerNorm(dst, x backend.Tensor, g, bias backend.Weight) {
-	if g == nil {
-		// elementwise_affine=false: plain normalisation.
-		panic("models: OPT without elementwise LayerNorm affine parameters is not supported")
-	}
 	a.m.Backend.LayerNorm(dst, x, g, bias, a.m.Config.NormEps)
 }
 

@@ -3,7 +3,6 @@ package llmpruner
 import (
 	"math"
 	"sort"
-	"strconv"
 
 	"github.com/llmcbench/gollm/models"
 )
@@ -27,13 +26,16 @@ func layerUnits(c *models.Config, i int) (attn, mlp []unit) {
 	hd, kv := c.HeadDim, c.KVHeads
 	qPer := c.Heads / kv
 	gq := qPer * hd // query rows per kv group
+	a, err := models.ArchitectureOf(c)
+	if err != nil {
+		return nil, nil
+	}
+	p := a.LayerPrefix(i)
 	switch c.Arch {
 	case "llama", "opt":
-		p := "model.layers." + strconv.Itoa(i) + "."
 		q, k, v, o := p+"self_attn.q_proj.weight", p+"self_attn.k_proj.weight", p+"self_attn.v_proj.weight", p+"self_attn.o_proj.weight"
 		up, gate, down := p+"mlp.up_proj.weight", p+"mlp.gate_proj.weight", p+"mlp.down_proj.weight"
 		if c.Arch == "opt" {
-			p = "model.decoder.layers." + strconv.Itoa(i) + "."
 			q, k, v, o = p+"self_attn.q_proj.weight", p+"self_attn.k_proj.weight", p+"self_attn.v_proj.weight", p+"self_attn.out_proj.weight"
 			up, gate, down = "", p+"fc1.weight", p+"fc2.weight"
 		}
@@ -53,7 +55,6 @@ func layerUnits(c *models.Config, i int) (attn, mlp []unit) {
 			mlp = append(mlp, append(u, span{name: down, cols: true, lo: ch, hi: ch + 1}))
 		}
 	case "chatglm":
-		p := "transformer.encoder.layers." + strconv.Itoa(i) + "."
 		qkv, dense := p+"self_attention.query_key_value.weight", p+"self_attention.dense.weight"
 		h4, h := p+"mlp.dense_h_to_4h.weight", p+"mlp.dense_4h_to_h.weight"
 		qd, kvd := c.Heads*hd, kv*hd

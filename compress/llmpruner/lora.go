@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/llmcbench/gollm/grad"
@@ -151,18 +150,16 @@ func recoverTokens(ctx context.Context, dir string, lc LoRAConfig, tokens []int,
 	rng := rand.New(rand.NewPCG(lc.Seed, 0x6c6f7261))
 	vars := map[string]*grad.Var{}
 	res := &LoRAResult{Config: lc, TrainTokens: lc.Steps * lc.Batch * lc.Seqlen}
-	for i, l := range m.layers {
-		targets := l.LoRATargets()
-		if err := l.AddLoRA(targets, lc.Rank, lc.Alpha, rng); err != nil {
-			return nil, err
-		}
-		l.Freeze()
-		for name, v := range l.LoRAVars() {
-			vars[fmt.Sprintf("%d/%s", i, name)] = v
-			res.AdapterParam += len(v.Val)
-		}
-		res.Adapted += len(targets)
+	targets := m.gm.LoRATargets()
+	if err := m.gm.AddLoRA(targets, lc.Rank, lc.Alpha, rng); err != nil {
+		return nil, err
 	}
+	m.gm.Freeze()
+	for name, v := range m.gm.LoRAVars() {
+		vars[name] = v
+		res.AdapterParam += len(v.Val)
+	}
+	res.Adapted = len(targets)
 	if res.LossBefore, err = m.Loss(heldWin); err != nil {
 		return nil, err
 	}
@@ -174,9 +171,7 @@ func recoverTokens(ctx context.Context, dir string, lc LoRAConfig, tokens []int,
 	if res.LossAfter, err = m.Loss(heldWin); err != nil {
 		return nil, err
 	}
-	for _, l := range m.layers {
-		l.MergeLoRA()
-	}
+	m.gm.MergeLoRA()
 	res.Seconds = time.Since(start).Seconds()
 	if err := rewrite(dir, m, res); err != nil {
 		return nil, err
@@ -245,12 +240,8 @@ func rewrite(dir string, m *Model, res *LoRAResult) error {
 		return err
 	}
 	merged := map[string][]float32{}
-	p0 := layerPrefix(m.Config.Arch, 0)
-	for i, l := range m.layers {
-		pi := layerPrefix(m.Config.Arch, i)
-		for _, name := range l.LoRATargets() {
-			merged[pi+strings.TrimPrefix(name, p0)+".weight"] = l.Params[name+".weight"].Val
-		}
+	for _, name := range m.gm.LoRATargets() {
+		merged[name+".weight"] = m.gm.Params[name+".weight"].Val
 	}
 	var ts []*tensor.Tensor
 	for _, name := range ck.Names() {

@@ -1,140 +1,78 @@
 package llmpruner
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 
 	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
 
-// Config keys holding per-layer sizes in a pruned checkpoint's config.json.
+// Config keys holding per-layer sizes in a pruned checkpoint's config.json
+// (models.Config reads them: Config.LayerHeads, Config.LayerIntermediate).
 // The standard keys (num_attention_heads, num_key_value_heads /
 // multi_query_group_num, intermediate_size / ffn_hidden_size) cannot say
 // that layers differ; these lists, one entry per layer, can.
 const (
-	KeyHeadsPerLayer        = "num_attention_heads_per_layer"
-	KeyKVHeadsPerLayer      = "num_key_value_heads_per_layer"
-	KeyIntermediatePerLayer = "intermediate_size_per_layer"
+	KeyHeadsPerLayer        = models.KeyHeadsPerLayer
+	KeyKVHeadsPerLayer      = models.KeyKVHeadsPerLayer
+	KeyIntermediatePerLayer = models.KeyIntermediatePerLayer
 )
 
-// LayerSizes returns the number of query heads, key/value heads and MLP
-// channels of every layer of cfg: the per-layer lists of config.json when
-// present (checked: one positive entry per layer, kv heads dividing heads),
-// else the uniform sizes.
-func LayerSizes(cfg *models.Config) (heads, kvHeads, inter []int, err error) {
-	read := func(key string, def int) ([]int, error) {
-		raw, ok := cfg.Raw[key]
-		if !ok || string(raw) == "null" {
-			out := make([]int, cfg.Layers)
-			for i := range out {
-				out[i] = def
-			}
-			return out, nil
-		}
-		var v []int
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("config %s: %w: %s: %v", cfg.Path, ErrBadInput, key, err)
-		}
-		if len(v) != cfg.Layers {
-			return nil, fmt.Errorf("config %s: %w: %s has %d entries for %d layers", cfg.Path, ErrBadInput, key, len(v), cfg.Layers)
-		}
-		for i, x := range v {
-			if x <= 0 {
-				return nil, fmt.Errorf("config %s: %w: %s[%d] = %d", cfg.Path, ErrBadInput, key, i, x)
-			}
-		}
-		return v, nil
-	}
-	if heads, err = read(KeyHeadsPerLayer, cfg.Heads); err != nil {
-		return nil, nil, nil, err
-	}
-	if kvHeads, err = read(KeyKVHeadsPerLayer, cfg.KVHeads); err != nil {
-		return nil, nil, nil, err
-	}
-	if inter, err = read(KeyIntermediatePerLayer, cfg.Intermediate); err != nil {
-		return nil, nil, nil, err
-	}
+// layerSizes returns every layer's query heads, key/value heads and MLP
+// channels (config.json's per-layer lists, checked by models.ParseConfig,
+// else the uniform sizes).
+func layerSizes(cfg *models.Config) (heads, kvHeads, inter []int) {
+	heads, kvHeads, inter = make([]int, cfg.Layers), make([]int, cfg.Layers), make([]int, cfg.Layers)
 	for i := range heads {
-		if heads[i]%kvHeads[i] != 0 {
-			return nil, nil, nil, fmt.Errorf("config %s: %w: layer %d has %d heads for %d kv heads", cfg.Path, ErrBadInput, i, heads[i], kvHeads[i])
-		}
+		heads[i], kvHeads[i] = cfg.LayerHeads(i)
+		inter[i] = cfg.LayerIntermediate(i)
 	}
-	return heads, kvHeads, inter, nil
+	return heads, kvHeads, inter
 }
 
 // Model is a causal LM whose layers may differ in head count and MLP width
-// (an LLM-Pruner checkpoint). It runs on package grad's differentiable ops,
-// one single-layer grad.Model per decoder layer sharing the embeddings and
-// the head, so it can be evaluated and fine-tuned (LoRA recovery) alike.
+// (an LLM-Pruner checkpoint). It runs on package grad's differentiable ops
+// (whose parameters follow each layer's sizes), so it can be evaluated and
+// fine-tuned (LoRA recovery) alike.
 type Model struct {
 	Config *models.Config
 	// Heads, KVHeads and Intermediate give every layer's sizes.
 	Heads, KVHeads, Intermediate []int
-	layers                       []*grad.Model
+	gm                           *grad.Model
 }
 
-// layerPrefix returns the name prefix of layer i's parameters.
-func layerPrefix(arch string, i int) string {
-	switch arch {
-	case "opt":
-		return "model.decoder.layers." + strconv.Itoa(i) + "."
-	case "chatglm":
-		return "transformer.encoder.layers." + strconv.Itoa(i) + "."
-	}
-	return "model.layers." + strconv.Itoa(i) + "."
-}
-
-// newModel builds a Model over params (Hugging Face name → values, not
-// copied).
+// newModel builds a Model with the given per-layer sizes over params
+// (Hugging Face name → values, not copied).
 func newModel(cfg *models.Config, heads, kvHeads, inter []int, params map[string][]float32) (*Model, error) {
-	m := &Model{Config: cfg, Heads: heads, KVHeads: kvHeads, Intermediate: inter}
-	p0 := layerPrefix(cfg.Arch, 0)
-	for i := 0; i < cfg.Layers; i++ {
-		c := *cfg
-		c.Layers, c.Heads, c.KVHeads, c.Intermediate = 1, heads[i], kvHeads[i], inter[i]
-		pi := layerPrefix(cfg.Arch, i)
-		specs, err := grad.ParamSpecs(&c)
-		if err != nil {
-			return nil, err
-		}
-		sub := make(map[string][]float32, len(specs))
-		for _, s := range specs {
-			name := s.Name
-			if rest, ok := strings.CutPrefix(s.Name, p0); ok {
-				name = pi + rest
-			}
-			v, ok := params[name]
-			if !ok {
-				return nil, fmt.Errorf("llm-pruner: %w: parameter %q missing", ErrBadInput, name)
-			}
-			sub[s.Name] = v
-		}
-		gm, err := grad.NewModel(&c, sub)
-		if err != nil {
-			return nil, fmt.Errorf("llm-pruner: layer %d: %w", i, err)
-		}
-		m.layers = append(m.layers, gm)
+	c := *cfg
+	c.HeadsPerLayer, c.KVHeadsPerLayer, c.IntermediatePerLayer = heads, kvHeads, inter
+	specs, err := grad.ParamSpecs(&c)
+	if err != nil {
+		return nil, err
 	}
-	return m, nil
+	for _, s := range specs {
+		if _, ok := params[s.Name]; !ok {
+			return nil, fmt.Errorf("llm-pruner: %w: parameter %q missing", ErrBadInput, s.Name)
+		}
+	}
+	gm, err := grad.NewModel(&c, params)
+	if err != nil {
+		return nil, fmt.Errorf("llm-pruner: %w", err)
+	}
+	return &Model{Config: &c, Heads: heads, KVHeads: kvHeads, Intermediate: inter, gm: gm}, nil
 }
 
 // LoadModel reads a (possibly non-uniformly) pruned Hugging Face folder:
-// config.json with optional per-layer size lists (see LayerSizes) and its
+// config.json with optional per-layer size lists (see KeyHeadsPerLayer) and its
 // safetensors weights, converted to float32.
 func LoadModel(dir string) (*Model, error) {
 	cfg, err := models.LoadConfig(dir)
 	if err != nil {
 		return nil, err
 	}
-	heads, kvHeads, inter, err := LayerSizes(cfg)
-	if err != nil {
-		return nil, err
-	}
+	heads, kvHeads, inter := layerSizes(cfg)
 	ck, err := tensor.OpenCheckpoint(dir)
 	if err != nil {
 		return nil, err
@@ -157,32 +95,13 @@ func LoadModel(dir string) (*Model, error) {
 	return m, nil
 }
 
-// NumParams returns the number of parameter values (shared ones once).
-func (m *Model) NumParams() int {
-	seen := map[*float32]bool{}
-	n := 0
-	for _, l := range m.layers {
-		for _, p := range l.Params {
-			if len(p.Val) > 0 && !seen[&p.Val[0]] {
-				seen[&p.Val[0]] = true
-				n += len(p.Val)
-			}
-		}
-	}
-	return n
-}
+// NumParams returns the number of parameter values.
+func (m *Model) NumParams() int { return m.gm.NumParams() }
 
 // Forward runs batch sequences of seqLen ids (sequence after sequence) and
 // returns the logits [batch·seqLen × vocab].
 func (m *Model) Forward(t *grad.Tape, ids []int, batch, seqLen int) (*grad.Var, error) {
-	x, err := m.layers[0].Embed(t, ids, batch, seqLen)
-	if err != nil {
-		return nil, err
-	}
-	for _, l := range m.layers {
-		x = l.Block(t, 0, x, batch, seqLen)
-	}
-	return m.layers[len(m.layers)-1].Head(t, x), nil
+	return m.gm.Forward(t, ids, batch, seqLen)
 }
 
 // Loss returns the mean next-token cross-entropy (nats) of samples (equal

@@ -99,17 +99,40 @@ func (b *block) forwardEff(t *grad.Tape, x *grad.Var, mode int, eff map[string]*
 			ws[name+".weight"] = t.FakeQuantLWC(w, b.up[name], b.low[name], bits, b.group[name])
 		}
 	}
+	return b.blockForward(t, x, ws, mode != modeFP && !b.r.cfg.weightOnly(), nil)
+}
+
+// blockForward runs the model's block on x with the parameters in w
+// replacing the model's. If aq, activations are fake-quantized per token
+// at the input of every group of linears and on q, k (after RoPE) and v
+// per token and head, as the reference's QuantLinear and QuantMatMul do
+// (the attention probabilities stay in float: deviation). capture, if
+// non-nil, sees the float input of every group of linears, by the group's
+// first linear ("self_attn.q_proj").
+func (b *block) blockForward(t *grad.Tape, x *grad.Var, w map[string]*grad.Var, aq bool, capture func(leader string, v *grad.Var)) *grad.Var {
 	L := b.r.cfg.Seqlen
-	if mode != modeFP && !b.r.cfg.weightOnly() {
-		return b.llamaForward(t, x, ws, true, nil)
-	}
 	bm := *b.r.m
 	bm.Params = make(map[string]*grad.Var, len(b.r.m.Params))
 	for n, v := range b.r.m.Params {
 		bm.Params[n] = v
 	}
-	for n, v := range ws {
+	for n, v := range w {
 		bm.Params[n] = v
+	}
+	if aq || capture != nil {
+		bm.Hooks = &grad.BlockHooks{Input: func(t *grad.Tape, leader string, v *grad.Var) *grad.Var {
+			if capture != nil {
+				capture(leader, v)
+			}
+			if aq {
+				return b.actQuant(t, v, 0)
+			}
+			return v
+		}}
+		if aq {
+			hd := bm.Config.HeadDim
+			bm.Hooks.QKV = func(t *grad.Tape, v *grad.Var) *grad.Var { return b.actQuant(t, v, hd) }
+		}
 	}
 	return bm.Block(t, b.i, x, x.Rows/L, L)
 }
@@ -129,45 +152,6 @@ func (b *block) actQuant(t *grad.Tape, x *grad.Var, group int) *grad.Var {
 		b.inf[key] = inf
 	}
 	return t.FakeQuantLWC(x, inf, inf, b.r.cfg.ABits, group)
-}
-
-// llamaForward is the LLaMA decoder block with, if aq, activations
-// fake-quantized per token at every linear's input and on q, k (after
-// RoPE) and v per token and head, as the reference's QuantLinear and
-// QuantMatMul do (the attention probabilities stay in float: deviation).
-// capture, if non-nil, sees the inputs of q_proj, o_proj and up_proj.
-func (b *block) llamaForward(t *grad.Tape, x *grad.Var, w map[string]*grad.Var, aq bool, capture func(string, *grad.Var)) *grad.Var {
-	c := b.r.m.Config
-	p := layerPrefix("llama", b.i)
-	L := b.r.cfg.Seqlen
-	inv := c.Rope.InvFreq()
-	q8 := func(v *grad.Var, g int) *grad.Var {
-		if !aq {
-			return v
-		}
-		return b.actQuant(t, v, g)
-	}
-	see := func(n string, v *grad.Var) {
-		if capture != nil {
-			capture(n, v)
-		}
-	}
-	lin := func(x *grad.Var, n string) *grad.Var { return t.Linear(x, w[p+n+".weight"], w[p+n+".bias"]) }
-	h := t.RMSNorm(x, w[p+"input_layernorm.weight"], c.NormEps)
-	see("q_proj", h)
-	h = q8(h, 0)
-	q := t.RoPE(lin(h, "self_attn.q_proj"), c.Heads, c.HeadDim, L, inv, c.Rope.Interleaved)
-	k := t.RoPE(lin(h, "self_attn.k_proj"), c.KVHeads, c.HeadDim, L, inv, c.Rope.Interleaved)
-	v := lin(h, "self_attn.v_proj")
-	q, k, v = q8(q, c.HeadDim), q8(k, c.HeadDim), q8(v, c.HeadDim)
-	a := t.Attention(q, k, v, x.Rows/L, L, c.Heads, c.KVHeads, c.HeadDim, grad.AttentionScale(c.HeadDim))
-	see("o_proj", a)
-	x = t.Add(x, lin(q8(a, 0), "self_attn.o_proj"))
-	h = t.RMSNorm(x, w[p+"post_attention_layernorm.weight"], c.NormEps)
-	see("up_proj", h)
-	h = q8(h, 0)
-	s := t.SwiGLU(lin(h, "mlp.gate_proj"), lin(h, "mlp.up_proj"))
-	return t.Add(x, lin(q8(s, 0), "mlp.down_proj"))
 }
 
 // meanMSE returns the mean over samples of the block-output MSE in mode.

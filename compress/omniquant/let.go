@@ -38,11 +38,11 @@ func (c *Config) smoothAlpha() float64 {
 // combined); sQK starts at 1, as the reference.
 func (b *block) newLET(fpIn [][]float32) *letState {
 	c := b.r.m.Config
-	p := layerPrefix("llama", b.i)
+	p := b.r.m.Architecture().LayerPrefix(b.i)
 	act := map[string][]float64{}
 	eff := b.effective(modeFP)
 	for _, x := range fpIn {
-		b.llamaForward(grad.NewTape(), b.constIn(x), eff, false, func(n string, v *grad.Var) {
+		b.blockForward(grad.NewTape(), b.constIn(x), eff, false, func(n string, v *grad.Var) {
 			a := act[n]
 			if a == nil {
 				a = make([]float64, v.Cols)
@@ -76,15 +76,15 @@ func (b *block) newLET(fpIn [][]float32) *letState {
 	}
 	kvd := c.KVHeads * c.HeadDim
 	// o_proj: combine the columns of the q heads sharing each kv channel.
-	oa, ow := act["o_proj"], colMax("self_attn.o_proj")
+	oa, ow := act["self_attn.o_proj"], colMax("self_attn.o_proj")
 	va, vw := make([]float64, kvd), make([]float64, kvd)
 	for col := range oa {
 		k := b.kvChannel(col)
 		va[k], vw[k] = math.Max(va[k], oa[col]), math.Max(vw[k], ow[col])
 	}
 	l := &letState{b: b,
-		sQKV: grad.Param(1, c.Hidden, smooth(act["q_proj"], colMax("self_attn.q_proj"))),
-		sFC:  grad.Param(1, c.Hidden, smooth(act["up_proj"], colMax("mlp.up_proj"))),
+		sQKV: grad.Param(1, c.Hidden, smooth(act["self_attn.q_proj"], colMax("self_attn.q_proj"))),
+		sFC:  grad.Param(1, c.Hidden, smooth(act["mlp.gate_proj"], colMax("mlp.up_proj"))), // up_proj reads the gate_proj group's input
 		sVO:  grad.Param(1, kvd, smooth(va, vw)),
 		sQK:  grad.Param(1, kvd, fill(kvd, 1)),
 		pair: make([]int, c.HeadDim),
@@ -114,7 +114,7 @@ func (b *block) kvChannel(qc int) int {
 func (l *letState) params() []*grad.Var { return []*grad.Var{l.sQKV, l.sFC, l.sVO, l.sQK} }
 
 // names returns the parameter-name prefix of the block.
-func (l *letState) names() (p string) { return layerPrefix("llama", l.b.i) }
+func (l *letState) names() (p string) { return l.b.r.m.Architecture().LayerPrefix(l.b.i) }
 
 // apply replaces the block's norm gains and q/k/v/o/gate/up weights in eff
 // by their transformed values, as fresh parameters.

@@ -222,7 +222,7 @@ func TestLETFoldKeepsFunction(t *testing.T) {
 				t.Fatalf("folded block differs by %g (output scale %g)", maxd, maxv)
 			}
 			// And the transform is not the identity.
-			if d := eff[layerPrefix("llama", 1)+"input_layernorm.weight"].Val[0] - r.m.Params[layerPrefix("llama", 1)+"input_layernorm.weight"].Val[0]; d == 0 {
+			if d := eff[r.m.Architecture().LayerPrefix(1)+"input_layernorm.weight"].Val[0] - r.m.Params[r.m.Architecture().LayerPrefix(1)+"input_layernorm.weight"].Val[0]; d == 0 {
 				t.Fatal("scales did not change the norm gain")
 			}
 		})
@@ -475,4 +475,31 @@ func checkExport(t *testing.T, src, out string, res *Result, abits int) {
 		t.Fatalf("with %d-bit activations the logits differ from float activations' by %g (scale %g)", abits, maxd, maxv)
 	}
 	t.Logf("reloaded logits vs quantized weights on float activations: max difference %.3g (scale %.3g)", maxd, maxv)
+}
+
+// TestActQuantEveryArch: activation quantization (without LET) applies to
+// the block of every architecture — the model's own block code with
+// grad.BlockHooks — changing its output a little at 8 bits.
+func TestActQuantEveryArch(t *testing.T) {
+	for _, name := range []string{"llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"} {
+		t.Run(name, func(t *testing.T) {
+			r := testRun(t, "../../testdata/"+name, Config{WBits: 8, ABits: 8, GroupSize: -1, LWC: true, Seqlen: 8}, 1)
+			x, err := r.m.Embed(grad.NewTape(), r.samples[0], 1, 8)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := r.newBlock(0, nil)
+			quant := b.forward(grad.NewTape(), b.constIn(x.Val), modeRTN).Val
+			r.cfg.ABits = 0 // weight-only: activations in float
+			float := b.forward(grad.NewTape(), b.constIn(x.Val), modeRTN).Val
+			var maxd, maxv float64
+			for i := range float {
+				maxd = math.Max(maxd, math.Abs(float64(quant[i]-float[i])))
+				maxv = math.Max(maxv, math.Abs(float64(float[i])))
+			}
+			if maxd == 0 || maxd > 0.05*maxv {
+				t.Fatalf("8-bit activations change the block output by %g (output scale %g), want (0, 5%%]", maxd, maxv)
+			}
+		})
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/llmcbench/gollm/compress"
@@ -63,39 +62,22 @@ func newRun(cfg Config, progress io.Writer) (*run, error) {
 	return r, nil
 }
 
-// layerPrefix returns the parameter-name prefix of decoder block i.
-func layerPrefix(arch string, i int) string {
-	switch arch {
-	case "llama":
-		return "model.layers." + strconv.Itoa(i) + "."
-	case "opt":
-		return "model.decoder.layers." + strconv.Itoa(i) + "."
-	default:
-		return "transformer.encoder.layers." + strconv.Itoa(i) + "."
-	}
-}
-
 // linearNames returns the linears of block i (weight names without
-// ".weight") in the model's parameter order.
+// ".weight") in execution order.
 func (r *run) linearNames(i int) []string {
-	p := layerPrefix(r.m.Config.Arch, i)
-	var names []string
-	for _, s := range r.m.Specs {
-		if s.Kind == grad.Matrix && len(s.Shape) == 2 && strings.HasPrefix(s.Name, p) {
-			names = append(names, strings.TrimSuffix(s.Name, ".weight"))
-		}
+	b := r.m.Architecture().Block(r.m.Config, i)
+	names := make([]string, len(b.Linears))
+	for j, l := range b.Linears {
+		names[j] = b.Prefix + l.Short
 	}
 	return names
 }
 
 // blockNames returns every parameter of block i.
 func (r *run) blockNames(i int) []string {
-	p := layerPrefix(r.m.Config.Arch, i)
 	var names []string
-	for _, s := range r.m.Specs {
-		if strings.HasPrefix(s.Name, p) {
-			names = append(names, s.Name)
-		}
+	for _, t := range r.m.Architecture().Block(r.m.Config, i).Tensors {
+		names = append(names, t.Name)
 	}
 	return names
 }
