@@ -14,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"unicode"
+
+	"github.com/llmcbench/gollm/internal/pyrand"
 )
 
 // CalibFile describes one calibration file as it was read.
@@ -314,7 +316,7 @@ func (c *Calibration) sampleWindows(docs []string, tok Tokenizer) error {
 	if total < int64(n)*int64(seqlen) {
 		return badInput("calibration: too little text for %d samples × %d tokens: the documents long enough hold %d bytes", n, seqlen, total)
 	}
-	rng := newPyRandom(uint64(c.Seed))
+	rng := pyrand.New(c.Seed)
 	cache := map[int][]int{}
 	encode := func(i int) []int {
 		if ids, ok := cache[i]; ok {
@@ -336,7 +338,7 @@ func (c *Calibration) sampleWindows(docs []string, tok Tokenizer) error {
 			return badInput("calibration: too little text for %d samples × %d tokens: %d tokens", n, seqlen, len(ids))
 		}
 		for range n {
-			i := rng.randint(0, len(ids)-seqlen-1)
+			i, _ := rng.Randint(0, len(ids)-seqlen-1) // len(ids) > seqlen
 			c.add(0, i, ids[i:i+seqlen])
 		}
 		return nil
@@ -346,7 +348,7 @@ func (c *Calibration) sampleWindows(docs []string, tok Tokenizer) error {
 		var ids []int
 		var d int
 		for tries := 0; ; tries++ {
-			d = rng.randint(0, len(docs)-1)
+			d, _ = rng.Randint(0, len(docs)-1) // docs is not empty
 			ids = encode(d)
 			if len(ids) > seqlen {
 				long[d] = true
@@ -358,7 +360,7 @@ func (c *Calibration) sampleWindows(docs []string, tok Tokenizer) error {
 				return badInput("calibration: no document has more than %d tokens", seqlen)
 			}
 		}
-		i := rng.randint(0, len(ids)-seqlen-1)
+		i, _ := rng.Randint(0, len(ids)-seqlen-1) // len(ids) > seqlen
 		c.add(d, i, ids[i:i+seqlen])
 	}
 	return nil

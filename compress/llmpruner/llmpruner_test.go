@@ -534,33 +534,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// TestPyRandom holds the generator to CPython's (values printed by
-// Python 3: random.seed(42); random.random(), randint…).
-func TestPyRandom(t *testing.T) {
-	if got := newPyRandom(42).random(); got != 0.6394267984578837 {
-		t.Fatalf("random() = %v", got)
-	}
-	r := newPyRandom(42)
-	var got []int
-	for range 5 {
-		got = append(got, r.randint(1, 10))
-	}
-	if !slices.Equal(got, []int{2, 1, 5, 4, 4}) {
-		t.Fatalf("randint(1, 10) = %v", got)
-	}
-	r = newPyRandom(42)
-	got = got[:0]
-	for range 3 {
-		got = append(got, r.randint(0, 70000000))
-	}
-	if !slices.Equal(got, []int{14942603, 3356886, 36913810}) {
-		t.Fatalf("randint(0, 7e7) = %v", got)
-	}
-	if v := newPyRandom(7).getrandbits(40); v != 1040772936760 {
-		t.Fatalf("getrandbits(40) = %v", v)
-	}
-}
-
 func TestSampleCalibration(t *testing.T) {
 	docs := []string{"short", strings.Repeat("a", 30), strings.Repeat("b", 40), "tiny", strings.Repeat("c", 25)}
 	tok := byteTokenizer{64}
