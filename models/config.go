@@ -8,19 +8,19 @@ package models
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/tensor"
 )
 
 // ErrBadModel marks bad input (a malformed or inconsistent model folder):
 // the CLI maps it to exit code 2.
-var ErrBadModel = errors.New("bad model")
+var ErrBadModel = badinput.New("bad model")
 
 // Limits on config.json sizes. They lie far above every published model
 // (the widest has hidden 16384 and a vocabulary of 256k, the deepest 126
@@ -124,7 +124,7 @@ func (r rawConfig) num(k string) (float64, bool, error) {
 func ParseConfig(path string) (*Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, badinput.Missing(fmt.Errorf("config %s: %w", path, err))
 	}
 	c, err := parseConfig(b)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 const spaceSymbol = "\u2581" // ▁
@@ -46,7 +48,7 @@ type spmEngine struct {
 func LoadSentencePiece(path string) (*Tokenizer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
+		return nil, badinput.Missing(fmt.Errorf("tokenizer %s: %w", path, err))
 	}
 	t, err := ParseSentencePiece(data)
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 
 func init() {
 	register(command{name: "compress", summary: "prune or quantize a model and write the compressed checkpoint with its Track-3 record", run: runCompress})
-	badInputs = append(badInputs, compress.ErrBadInput, llmpruner.ErrBadInput, omniquant.ErrBadInput)
 }
 
 // checkOut checks --out as the compress packages will (outdir.Create: a

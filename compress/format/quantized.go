@@ -1,17 +1,17 @@
 package format
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/tensor"
 )
 
 // ErrBadQuant marks an inconsistent QuantizedLinear or one a format cannot
 // store (wrapped with the layer and the reason).
-var ErrBadQuant = errors.New("bad quantized layer")
+var ErrBadQuant = badinput.New("bad quantized layer")
 
 // QuantizedLinear is a linear layer's integer codes and quantizer
 // parameters as a method (RTN, GPTQ, AWQ, SmoothQuant) produced them:

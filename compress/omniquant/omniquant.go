@@ -28,18 +28,18 @@ package omniquant
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/llmcbench/gollm/compress/format"
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/internal/outdir"
 )
 
 // ErrBadInput marks an unusable configuration or input (unsupported bits,
 // a group size that does not divide a layer's input width, missing
 // calibration data, an architecture the requested mode does not support).
-var ErrBadInput = errors.New("bad input")
+var ErrBadInput = badinput.ErrBadInput
 
 func badInput(format string, args ...any) error {
 	return fmt.Errorf("omniquant: %w: %s", ErrBadInput, fmt.Sprintf(format, args...))
