@@ -561,40 +561,6 @@ func TestSampleCalibration(t *testing.T) {
 	}
 }
 
-func TestParseDocs(t *testing.T) {
-	cases := []struct {
-		in     string
-		json   bool
-		want   []string
-		hasErr bool
-	}{
-		{"one\n\n two \nthree", false, []string{"one", "two", "three"}, false},
-		{`{"text": "a b"}` + "\n" + `"c"` + "\n", true, []string{"a b", "c"}, false},
-		{`{"title": "x"}`, true, nil, true},
-		{`{"text": `, true, nil, true},
-	}
-	for _, tc := range cases {
-		got, err := parseDocs(strings.NewReader(tc.in), tc.json)
-		if (err != nil) != tc.hasErr || !slices.Equal(got, tc.want) {
-			t.Errorf("parseDocs(%q) = %q, %v", tc.in, got, err)
-		}
-		if err != nil && !errors.Is(err, ErrBadInput) {
-			t.Errorf("parseDocs(%q): %v does not wrap ErrBadInput", tc.in, err)
-		}
-	}
-}
-
-func FuzzParseDocs(f *testing.F) {
-	f.Add([]byte(`{"text": "a"}`+"\n\"b\"\n"), true)
-	f.Add([]byte("x\ny\n"), false)
-	f.Fuzz(func(t *testing.T, b []byte, isJSON bool) {
-		docs, err := parseDocs(strings.NewReader(string(b)), isJSON)
-		if err != nil && docs != nil {
-			t.Fatal("documents with an error")
-		}
-	})
-}
-
 func FuzzLayerSizes(f *testing.F) {
 	f.Add([]byte(`[4, 2, 4]`), []byte(`[2, 1, 2]`), []byte(`[8, 8, 8]`))
 	f.Add([]byte(`[4, 0]`), []byte(`null`), []byte(`{}`))

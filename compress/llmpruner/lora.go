@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/progress"
 	"github.com/llmcbench/gollm/tensor"
@@ -105,7 +106,7 @@ func Recover(ctx context.Context, dir string, lc LoRAConfig, tok Tokenizer, prog
 		return nil, nil
 	}
 	start := time.Now()
-	docs, err := ReadDocuments(lc.Data)
+	docs, _, err := corpus.Read(lc.Data, corpus.Lines)
 	if err != nil {
 		return nil, err
 	}

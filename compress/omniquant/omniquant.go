@@ -82,7 +82,7 @@ type Config struct {
 	// reference's choice for the bits is used: LWC always, LET when
 	// activations are quantized.
 	LWC, LET bool
-	// Calib are the calibration text files (see compress.ReadDocuments);
+	// Calib are the calibration text files (see corpus.Read);
 	// NSamples windows of Seqlen tokens are drawn with Seed as GPTQ's
 	// loaders draw them (defaults 128 × 2048, seed 2).
 	Calib            []string

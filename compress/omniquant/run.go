@@ -12,6 +12,7 @@ import (
 	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/corpus"
 )
 
 // run holds the state of one Quantize call.
@@ -44,7 +45,7 @@ func newRun(cfg Config, progress io.Writer) (*run, error) {
 			}
 		}
 	}
-	docs, _, err := compress.ReadDocuments(cfg.Calib)
+	docs, _, err := corpus.Read(cfg.Calib, corpus.Whole)
 	if err != nil {
 		return nil, fmt.Errorf("omniquant: %w", err)
 	}
