@@ -1,7 +1,9 @@
 // Package testfs holds the file-system helpers the tests of several packages
 // share: writing an input file, hashing a folder before and after a run,
-// listing and copying folders, and a progress writer that fires a hook (to
-// cancel a run at a chosen point). Only tests import it.
+// listing and copying folders, a progress writer that fires a hook (to
+// cancel a run at a chosen point), and the golden files of the compression
+// tests (GoldenTree, ReadGolden, WriteGolden, GoldenDiff and the -update
+// flag). Only tests import it.
 package testfs
 
 import (

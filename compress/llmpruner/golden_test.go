@@ -1,0 +1,113 @@
+package llmpruner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/kernels"
+	"github.com/llmcbench/gollm/models"
+)
+
+// goldenFile holds the SHA-256 of every file Prune and PruneRecover write
+// for TestGolden's cases.
+const goldenFile = "../../testdata/golden/llmpruner.sha256"
+
+// TestGolden prunes every fixture (testdata/*-tiny) with the settings of
+// TestPrune — a target sparsity or a per-layer ratio, a layer range, the
+// three importance kinds, random calibration samples or a calibration
+// file — and once with LoRA recovery, and compares the SHA-256 of every
+// file written (config.json without its run-specific fields: the output
+// path, the seconds, the LoRA data paths; see testfs.GoldenTree) with
+// goldenFile, to pin the bytes while the compression pipeline is
+// refactored. `go test ./compress/llmpruner -run Golden -update` rewrites
+// the file. As in compress's TestGolden, the hashes are those of the
+// pure-Go GEMM (CGO_ENABLED=0); with OpenBLAS the test compares, logs the
+// differences and skips unless every hash matches.
+func TestGolden(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the golden test prunes every fixture")
+	}
+	backend := kernels.BLAS()
+	pure := backend == "pure-go"
+	if *testfs.Update && !pure {
+		t.Fatalf("-update with GEMM backend %q: the golden hashes are those of the pure-Go GEMM; run CGO_ENABLED=0 go test ./compress/llmpruner -run Golden -update", backend)
+	}
+	calib := filepath.Join("..", "..", "testdata", "calib", "c4-sample.jsonl")
+	lora := filepath.Join(t.TempDir(), "recover.txt")
+	if err := os.WriteFile(lora, []byte(strings.Repeat("the cat sat on the mat and the dog ran to the log\n", 60)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type gcase struct {
+		key                 string
+		fixture             string
+		sparsity, ratio     float64
+		start, end          int
+		importance          string
+		calibFile, recovery bool
+	}
+	var cases []gcase
+	for _, f := range []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"} {
+		cases = append(cases, gcase{key: f + "/ratio0.5", fixture: f, ratio: 0.5, importance: Element1})
+	}
+	cases = append(cases,
+		gcase{key: "llama2-tiny/sparsity0.005-vector", fixture: "llama2-tiny", sparsity: 0.005, importance: Vector},
+		gcase{key: "llama3-tiny/sparsity0.05-range1-2-calib", fixture: "llama3-tiny", sparsity: 0.05, start: 1, end: 2, importance: Element1, calibFile: true},
+		gcase{key: "opt350-tiny/ratio0.5-range1-2-vector", fixture: "opt350-tiny", ratio: 0.5, start: 1, end: 2, importance: Vector},
+		gcase{key: "chatglm3-tiny/ratio0.5-param_mix", fixture: "chatglm3-tiny", ratio: 0.5, importance: "param_mix"},
+		gcase{key: "llama2-tiny/ratio0.5-lora", fixture: "llama2-tiny", ratio: 0.5, importance: Element1, recovery: true},
+	)
+	got := map[string]string{}
+	for _, tc := range cases {
+		t.Run(strings.ReplaceAll(tc.key, "/", "-"), func(t *testing.T) {
+			model := filepath.Join("..", "..", "testdata", tc.fixture)
+			src, err := models.LoadConfig(model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := Config{Model: model, Out: filepath.Join(t.TempDir(), "out"), Sparsity: tc.sparsity, LayerRatio: tc.ratio,
+				BlockStart: tc.start, BlockEnd: tc.end, Importance: tc.importance, Seed: -1, Tokenizer: byteTokenizer{src.Vocab}}
+			if tc.calibFile {
+				cfg.Calib, cfg.NSamples, cfg.Seqlen = []string{calib}, 4, 24
+			} else {
+				cfg.Samples = randomSamples(4, 16, src.Vocab, 9)
+			}
+			var lc LoRAConfig
+			if tc.recovery {
+				lc = LoRAConfig{Steps: 4, Rank: 2, Alpha: 4, LR: 1e-2, Batch: 2, Seqlen: 16, Data: []string{lora}, Seed: 1}
+			}
+			if _, _, err := PruneRecover(context.Background(), cfg, lc, nil); err != nil {
+				t.Fatal(err)
+			}
+			for f, h := range testfs.GoldenTree(t, cfg.Out) {
+				got[tc.key+"/"+f] = h
+			}
+		})
+	}
+	if t.Failed() {
+		return
+	}
+	if *testfs.Update {
+		testfs.WriteGolden(t, goldenFile, []string{
+			"SHA-256 of every file llmpruner.PruneRecover writes for TestGolden's cases (compress/llmpruner/golden_test.go),",
+			"config.json and .gollm-output.json without their run-specific fields.",
+			"Pure-Go GEMM (CGO_ENABLED=0). Rewrite: CGO_ENABLED=0 go test ./compress/llmpruner -run Golden -update",
+		}, got)
+		t.Logf("wrote %d hashes to %s", len(got), goldenFile)
+		return
+	}
+	want := testfs.ReadGolden(t, goldenFile)
+	diff := testfs.GoldenDiff(want, got)
+	if len(diff) == 0 {
+		return
+	}
+	if !pure {
+		t.Skipf("GEMM backend %q: %d of %d files differ from the pure-Go golden hashes (expected with OpenBLAS; the golden holds for CGO_ENABLED=0):\n%s",
+			backend, len(diff), len(want), strings.Join(diff, "\n"))
+	}
+	t.Errorf("%d of %d files differ from %s (rewrite it with -update only if the change of bytes is intended):\n%s",
+		len(diff), len(want), goldenFile, strings.Join(diff, "\n"))
+}

@@ -1,0 +1,183 @@
+package testfs
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Update is the -update flag of the golden tests: rewrite the golden file
+// from this run instead of comparing with it.
+var Update = flag.Bool("update", false, "rewrite the golden files (testdata/golden) from this run")
+
+// runSpecific lists, per JSON file name, the keys that differ from run to
+// run (times, memory, dates, paths, host, thread count) and that
+// GoldenTree therefore drops before hashing. A key path is dot-separated;
+// "[]" descends into every element of an array.
+var runSpecific = map[string][]string{
+	"compression.json": {
+		"started", "wall_seconds", "compress_seconds", "peak_rss_bytes", "peak_rss_reset", "peak_device_bytes",
+		"model", "out", "go_version", "goos", "goarch",
+		"config.threads", "layers.[].seconds", "calibration.files.[].path",
+	},
+	".gollm-output.json": {"created"},
+	"config.json": {
+		"gollm_compression.meta.threads", "gollm_compression.meta.calibration.files",
+		"gollm_compression.meta.blocks.[].seconds",
+		"llm_pruner.out", "llm_pruner.seconds", "llm_pruner_lora.seconds", "llm_pruner_lora.config.data",
+	},
+}
+
+// GoldenTree maps every file under dir (relative path, hidden files
+// included) to its SHA-256, like HashTree, except that the JSON files
+// named in runSpecific are hashed with their run-specific keys removed
+// (re-encoded with sorted keys; as written when none of the keys is
+// present).
+func GoldenTree(t testing.TB, dir string) map[string]string {
+	t.Helper()
+	h := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if keys, ok := runSpecific[e.Name()]; ok {
+			if b, err = dropKeys(b, keys); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		rel, _ := filepath.Rel(dir, p)
+		s := sha256.Sum256(b)
+		h[filepath.ToSlash(rel)] = hex.EncodeToString(s[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// dropKeys re-encodes the JSON object b without the given key paths; b
+// itself when it holds none of them.
+func dropKeys(b []byte, keys []string) ([]byte, error) {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	dropped := false
+	for _, k := range keys {
+		dropped = drop(v, strings.Split(k, ".")) || dropped
+	}
+	if !dropped {
+		return b, nil
+	}
+	return json.Marshal(v)
+}
+
+// drop deletes the key path from v and reports whether anything was there.
+func drop(v any, path []string) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if _, ok := x[path[0]]; !ok {
+			return false
+		}
+		if len(path) == 1 {
+			delete(x, path[0])
+			return true
+		}
+		return drop(x[path[0]], path[1:])
+	case []any:
+		dropped := false
+		if path[0] == "[]" {
+			for _, e := range x {
+				dropped = drop(e, path[1:]) || dropped
+			}
+		}
+		return dropped
+	}
+	return false
+}
+
+// ReadGolden reads a golden file of "sha256  key" lines (sha256sum's
+// layout); a missing file reads as empty.
+func ReadGolden(t testing.TB, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]string{}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		sum, key, ok := strings.Cut(line, "  ")
+		if !ok || len(sum) != 64 {
+			t.Fatalf("%s:%d: want \"<sha256>  <key>\", got %q", path, n, line)
+		}
+		m[key] = sum
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// WriteGolden writes got as a golden file: header comment lines (each
+// prefixed "# ") then "sha256  key" lines sorted by key.
+func WriteGolden(t testing.TB, path string, header []string, got map[string]string) {
+	t.Helper()
+	var b strings.Builder
+	for _, h := range header {
+		fmt.Fprintf(&b, "# %s\n", h)
+	}
+	for _, k := range slices.Sorted(maps.Keys(got)) {
+		fmt.Fprintf(&b, "%s  %s\n", got[k], k)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// GoldenDiff lists the differences between want and got, one line per
+// key: missing, unexpected, or with a different hash; nil when equal.
+func GoldenDiff(want, got map[string]string) []string {
+	var d []string
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		switch g, ok := got[k]; {
+		case !ok:
+			d = append(d, "missing: "+k)
+		case g != want[k]:
+			d = append(d, "differs: "+k)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(got)) {
+		if _, ok := want[k]; !ok {
+			d = append(d, "new:     "+k)
+		}
+	}
+	return d
+}
