@@ -1,11 +1,7 @@
 package compress
 
 import (
-	"bytes"
-	"compress/gzip"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,82 +19,6 @@ func (byteTok) Encode(text string, addSpecial bool) []int {
 		ids = append(ids, int(b)+3)
 	}
 	return ids
-}
-
-func writeFile(t *testing.T, dir, name string, data []byte) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func gz(t *testing.T, b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	if _, err := w.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func TestReadDocuments(t *testing.T) {
-	dir := t.TempDir()
-	jsonl := []byte("{\"text\": \"one\", \"url\": \"x\"}\n\n{\"text\": \"two\"}\n\"three\"\n")
-	tests := []struct {
-		name string
-		data []byte
-		want []string
-	}{
-		{"c4.jsonl", jsonl, []string{"one", "two", "three"}},
-		{"c4-train.00000-of-01024.json.gz", gz(t, jsonl), []string{"one", "two", "three"}},
-		{"array.json", []byte(`[{"text": "a"}, "b", {"content": "c"}]`), []string{"a", "b", "c"}},
-		{"pages.jsonl", []byte(`{"page": "p1"}` + "\n" + `{"page": "p2"}`), []string{"p1", "p2"}},
-		{"wikitext-2-train.jsonl", []byte(`{"text": " = A = \n"}` + "\n" + `{"text": " b \n"}`), []string{" = A = \n  b \n"}},
-		{"wiki.train.raw", []byte(" \n = A = \n text\n"), []string{" \n  = A = \n  text\n"}},
-		{"book.txt", []byte("plain text\nmore"), []string{"plain text\nmore"}},
-		{"book.txt.gz", gz(t, []byte("zipped text")), []string{"zipped text"}},
-	}
-	for _, tc := range tests {
-		p := writeFile(t, dir, tc.name, tc.data)
-		docs, files, err := ReadDocuments([]string{p})
-		if err != nil {
-			t.Errorf("%s: %v", tc.name, err)
-			continue
-		}
-		if !slices.Equal(docs, tc.want) {
-			t.Errorf("%s: documents %q, want %q", tc.name, docs, tc.want)
-		}
-		if files[0].Bytes != int64(len(tc.data)) || len(files[0].SHA256) != 64 || files[0].Documents != len(tc.want) {
-			t.Errorf("%s: file record %+v", tc.name, files[0])
-		}
-	}
-	bad := []struct{ name, data, msg string }{
-		{"bad.jsonl", "{\"text\": 1}\n", "line 1"},
-		{"bad2.jsonl", "{\"other\": \"x\"}\n", "no \"text\""},
-		{"bad3.jsonl", "not json\n", "line 1"},
-		{"bad.json.gz", "not gzip", "gzip"},
-		{"blank.txt", "  \n\t", "no text"},
-		{"bad.json", "[1, 2", "JSON array"},
-		{"binary.bin", "text\xff\xfe", "invalid UTF-8 at byte offset 4"},
-		{"nul.txt", "ab\x00", "NUL byte at byte offset 2"},
-		{"binary.raw", "line one\nline \x80two\n", "invalid UTF-8 at byte offset 14"},
-		{"binary.jsonl", "{\"text\": \"a\xc3\"}\n", "invalid UTF-8 at byte offset 11"},
-	}
-	for _, tc := range bad {
-		p := writeFile(t, dir, tc.name, []byte(tc.data))
-		_, _, err := ReadDocuments([]string{p})
-		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.msg) || !strings.Contains(err.Error(), tc.name) {
-			t.Errorf("%s: error %v, want ErrBadInput naming the file and %q", tc.name, err, tc.msg)
-		}
-	}
-	if _, _, err := ReadDocuments([]string{filepath.Join(dir, "missing.jsonl")}); !errors.Is(err, ErrBadInput) {
-		t.Errorf("missing file: %v", err)
-	}
 }
 
 var sampleDocs = []string{"short", strings.Repeat("x", 40) + " alpha beta gamma", "tiny",

@@ -8,17 +8,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // ErrBadInput marks bad input: an unknown method, an unsupported bit width
 // or group size, a missing or too short calibration file, a model that does
 // not fit. The CLI maps it to exit code 2. Every such check runs before any
 // compression work starts.
-var ErrBadInput = errors.New("bad input")
+var ErrBadInput = badinput.ErrBadInput
 
-func badInput(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
-}
+func badInput(format string, args ...any) error { return badinput.Errorf(format, args...) }
 
 // The method names, as --method spells them.
 const (

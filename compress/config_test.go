@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/models"
 )
 
@@ -19,7 +20,7 @@ const (
 
 func TestValidateBadInput(t *testing.T) {
 	out := t.TempDir()
-	pq := writeFile(t, t.TempDir(), "train-00000.parquet", []byte("PAR1"))
+	pq := testfs.WriteFile(t, t.TempDir(), "train-00000.parquet", []byte("PAR1"))
 	base := func(method string) Config {
 		c := Defaults(method)
 		c.Model, c.Out, c.Calib, c.Seqlen, c.NSamples = llama2Tiny, out, []string{calibJSONL}, 32, 4

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
@@ -208,7 +209,7 @@ func logitsOf(t *testing.T, m *models.Model, ids []int) []float32 {
 
 func evalIDs(t *testing.T, c *Calibration) [][]int {
 	// Held-out text: a window of the WikiText fixture.
-	docs, _, err := ReadDocuments([]string{"../testdata/calib/wiki.train.raw"})
+	docs, _, err := corpus.Read([]string{"../testdata/calib/wiki.train.raw"}, corpus.Whole)
 	if err != nil {
 		t.Fatal(err)
 	}

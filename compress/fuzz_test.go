@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/llmcbench/gollm/internal/corpus"
 )
 
 // FuzzReadDocuments feeds arbitrary bytes to the calibration reader under
@@ -24,7 +26,7 @@ func FuzzReadDocuments(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		docs, files, err := ReadDocuments([]string{p})
+		docs, files, err := corpus.Read([]string{p}, corpus.Whole)
 		if err != nil {
 			if !errors.Is(err, ErrBadInput) {
 				t.Fatalf("error %v does not wrap ErrBadInput", err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
@@ -271,7 +272,7 @@ func compressIn(ctx context.Context, cfg *Config, stage string, progress io.Writ
 	}
 	var calib *Calibration
 	if needsCalib(cfg.Method) {
-		docs, files, err := ReadDocuments(cfg.Calib)
+		docs, files, err := corpus.Read(cfg.Calib, corpus.Whole)
 		if err != nil {
 			return nil, err
 		}

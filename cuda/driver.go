@@ -3,10 +3,11 @@
 package cuda
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"unsafe"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // devPtr is a device address.
@@ -89,7 +90,7 @@ func (d dtype) String() string { return [...]string{"f32", "f16", "bf16"}[d] }
 func (d dtype) cudaType() int { return [...]int{0, 2, 14}[d] }
 
 // ErrBadOption marks an invalid Options value (a usage error).
-var ErrBadOption = errors.New("bad option")
+var ErrBadOption = badinput.New("bad option")
 
 func parseDType(s string) (dtype, error) {
 	switch s {

@@ -17,6 +17,6 @@
 // request shares with the previous one, so a question's context (and a
 // few-shot prefix shared by many questions) runs once for all choices.
 //
-// Errors caused by the input match ErrBadInput and name the file, row and
+// Errors caused by the input match badinput.ErrBadInput and name the file, row and
 // column; anything else is a runtime failure. See docs/EVAL.md.
 package eval

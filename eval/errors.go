@@ -4,13 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-)
 
-// ErrBadInput is matched (with errors.Is) by every error that comes from the
-// user's input rather than from a runtime failure: a missing data file, a
-// wrong or missing column, an empty split, a label out of range, an unknown
-// task name or a bad option. The CLI maps it to exit code 2.
-var ErrBadInput = errors.New("bad input")
+	"github.com/llmcbench/gollm/internal/badinput"
+)
 
 // BadInputError describes one problem with user input in one line. File is
 // the path of the offending file (or directory) when there is one.
@@ -42,8 +38,11 @@ func withTask(err error, task string) error {
 	return &BadInputError{Task: task, File: bi.File, Msg: bi.Msg}
 }
 
-// Is reports whether target is ErrBadInput.
-func (e *BadInputError) Is(target error) bool { return target == ErrBadInput }
+// Unwrap returns badinput.ErrBadInput: every error that comes from the
+// user's input rather than from a runtime failure (a missing data file, a
+// wrong or missing column, an empty split, a label out of range, an unknown
+// task name or a bad option) matches it, and the CLI maps it to exit code 2.
+func (e *BadInputError) Unwrap() error { return badinput.ErrBadInput }
 
 // badInput builds a *BadInputError for file with a formatted message.
 func badInput(file, format string, args ...any) error {

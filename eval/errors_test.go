@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // writeFiles creates files (path → content) under a new temp dir.
@@ -91,8 +93,8 @@ func TestBadInput(t *testing.T) {
 				cfg.DataDir = writeFiles(t, tt.files)
 			}
 			_, err := Run(context.Background(), cfg, newHistLM(4096), charTok{}, nil)
-			if !errors.Is(err, ErrBadInput) {
-				t.Fatalf("err = %v, want ErrBadInput", err)
+			if !badinput.Is(err) {
+				t.Fatalf("err = %v, want bad input", err)
 			}
 			msg := err.Error()
 			if strings.Contains(msg, "\n") {
@@ -134,7 +136,7 @@ func TestLongSequences(t *testing.T) {
 	}
 
 	_, err := Run(context.Background(), Config{Tasks: []string{"arc_challenge"}, DataDir: testData}, newHistLM(3), charTok{}, nil)
-	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "no document could be scored") {
+	if !badinput.Is(err) || !strings.Contains(err.Error(), "no document could be scored") {
 		t.Errorf("nothing fits: %v", err)
 	}
 }
@@ -143,7 +145,7 @@ func TestRuntimeFailureIsNotBadInput(t *testing.T) {
 	m := newHistLM(4096)
 	m.failAfter = 100
 	_, err := Run(context.Background(), Config{Tasks: []string{"hellaswag"}, DataDir: testData}, m, charTok{}, nil)
-	if err == nil || errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "injected failure") {
+	if err == nil || badinput.Is(err) || !strings.Contains(err.Error(), "injected failure") {
 		t.Errorf("err = %v, want a runtime failure", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -2,13 +2,14 @@ package eval
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // Prompt variants.
@@ -84,7 +85,7 @@ type Report struct {
 type TaskFailure struct {
 	Task  string `json:"task"`
 	Error string `json:"error"`
-	// BadInput is set when the error came from the input (ErrBadInput).
+	// BadInput is set when the error came from the input (badinput.ErrBadInput).
 	BadInput bool    `json:"bad_input"`
 	Seconds  float64 `json:"seconds"`
 }
@@ -201,7 +202,7 @@ func limitDocs[T any](e *env, docs []T) []T {
 // variant, the numeric options, the task names, and that every task's data
 // folder and files are where it looks for them (it does not read them; Run
 // does). Commands call it before loading a model so that a typo fails in a
-// second. Its errors match ErrBadInput.
+// second. Its errors match badinput.ErrBadInput.
 //
 // Check is stricter than Run about what a user asked for explicitly: Shots
 // above 0 for a task that takes no shots, and the llmcbench prompt variant
@@ -287,14 +288,14 @@ func checkConfig(cfg *Config) ([]string, error) {
 // The data of every task is read, tokenized and checked before the first
 // task is scored, so bad input (a missing file, a wrong column, a text
 // shorter than one window, …) fails before any compute is spent; such
-// errors match ErrBadInput and Run returns no report.
+// errors match badinput.ErrBadInput and Run returns no report.
 //
 // A task that fails while scoring (a model error, a context overflow) is
 // recorded in Report.Failed and the remaining tasks still run; a cancelled
 // ctx stops the run and sets Report.Interrupted. In both cases Run returns
 // the report of what finished together with a non-nil error (a *TaskError
 // per failed task; it matches context.Canceled when interrupted and
-// ErrBadInput when the task's input was at fault). Progress goes to
+// badinput.ErrBadInput when the task's input was at fault). Progress goes to
 // progress (nil: none).
 func Run(ctx context.Context, cfg Config, lm LM, tok Tokenizer, progress io.Writer) (*Report, error) {
 	start := time.Now()
@@ -352,7 +353,7 @@ func Run(ctx context.Context, cfg Config, lm LM, tok Tokenizer, progress io.Writ
 		}
 		if err != nil {
 			rep.Failed = append(rep.Failed, &TaskFailure{Task: j.res.Task, Error: err.Error(),
-				BadInput: errors.Is(err, ErrBadInput), Seconds: time.Since(t0).Seconds()})
+				BadInput: badinput.Is(err), Seconds: time.Since(t0).Seconds()})
 			errs = append(errs, &TaskError{Task: j.res.Task, Err: err})
 			continue
 		}

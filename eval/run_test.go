@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // goodARC is the arc_easy split of the test data, for runs whose first
@@ -59,8 +61,8 @@ func TestLateBadDataFailsBeforeScoring(t *testing.T) {
 			cfg.DataDir = writeFiles(t, files)
 			m := newHistLM(4096)
 			rep, err := Run(context.Background(), cfg, m, charTok{}, nil)
-			if !errors.Is(err, ErrBadInput) {
-				t.Fatalf("err = %v, want ErrBadInput", err)
+			if !badinput.Is(err) {
+				t.Fatalf("err = %v, want bad input", err)
 			}
 			if rep != nil {
 				t.Errorf("a bad-input run returned a report with %d results", len(rep.Results))
@@ -107,8 +109,8 @@ func TestCheck(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want ErrBadInput with %q", err, tt.want)
+			if !badinput.Is(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want bad input with %q", err, tt.want)
 			}
 		})
 	}
@@ -123,7 +125,7 @@ func TestRuntimeFailureKeepsFinishedTasks(t *testing.T) {
 	m.failState = 2 // the second task's scorer
 	rep, err := Run(context.Background(), Config{Tasks: []string{"arc_easy", "hellaswag", "piqa"}, DataDir: testData}, m, charTok{}, nil)
 	var te *TaskError
-	if !errors.As(err, &te) || te.Task != "hellaswag" || errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "injected failure") {
+	if !errors.As(err, &te) || te.Task != "hellaswag" || badinput.Is(err) || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("err = %v, want a runtime *TaskError for hellaswag", err)
 	}
 	if rep == nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/llmcbench/gollm/internal/progress"
+	"github.com/llmcbench/gollm/internal/pyrand"
 )
 
 // loader is the signature of taskDef.load.
@@ -161,7 +162,7 @@ func drawC4Windows(e *env, texts, files []string, seqlen int) ([]int, error) {
 	if e.cfg.Limit > 0 && e.cfg.Limit < windows {
 		windows = e.cfg.Limit
 	}
-	rng := newPyRandom(uint64(e.cfg.Seed))
+	rng := pyrand.New(e.cfg.Seed)
 	lengths := map[int]int{} // document → token count, once encoded
 	longEnough := -1         // documents known to be long enough (-1: unknown)
 	var ids []int
@@ -171,7 +172,7 @@ func drawC4Windows(e *env, texts, files []string, seqlen int) ([]int, error) {
 			if err := e.ctx.Err(); err != nil {
 				return nil, err
 			}
-			i, _ := rng.randint(0, len(texts)-1)
+			i, _ := rng.Randint(0, len(texts)-1)
 			if n, ok := lengths[i]; ok && n < seqlen {
 				if longEnough == 0 {
 					return nil, badInput(strings.Join(files, ", "), "no document has %d tokens or more (seqlen)", seqlen)
@@ -195,7 +196,7 @@ func drawC4Windows(e *env, texts, files []string, seqlen int) ([]int, error) {
 				}
 			}
 		}
-		j, ok := rng.randint(0, len(doc)-seqlen-1)
+		j, ok := rng.Randint(0, len(doc)-seqlen-1)
 		if !ok {
 			return nil, badInput(strings.Join(files, ", "), "a sampled document has exactly seqlen=%d tokens, where the reference loader fails (randint of an empty range); try another seqlen", seqlen)
 		}

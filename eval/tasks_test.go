@@ -3,7 +3,6 @@ package eval
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 const testData = "../testdata/eval"
@@ -341,7 +342,7 @@ func TestMMLU(t *testing.T) {
 	}
 	// More shots than dev questions is bad input.
 	_, err := Run(context.Background(), Config{Tasks: []string{"mmlu"}, Shots: 5, DataDir: testData}, m, charTok{}, nil)
-	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "fewer than 5 shots") {
+	if !badinput.Is(err) || !strings.Contains(err.Error(), "fewer than 5 shots") {
 		t.Errorf("5 shots with 2 dev questions: %v", err)
 	}
 }

@@ -1,10 +1,10 @@
 package grad
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -205,7 +205,7 @@ func (m *Model) pOpt(name string) *Var { return m.Params[name] }
 
 // ErrBadIDs reports token ids outside the vocabulary or a batch shape that
 // does not match the ids.
-var ErrBadIDs = errors.New("bad token ids")
+var ErrBadIDs = badinput.New("bad token ids")
 
 // Forward runs the model on batch sequences of seqLen ids each (ids is
 // batch·seqLen long, sequence after sequence, every sequence starting at

@@ -8,7 +8,6 @@ package models
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -16,12 +15,13 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/tensor"
 )
 
 // ErrBadModel marks bad input (a malformed or inconsistent model folder):
 // the CLI maps it to exit code 2.
-var ErrBadModel = errors.New("bad model")
+var ErrBadModel = badinput.New("bad model")
 
 // Limits on config.json sizes. They lie far above every published model
 // (the widest has hidden 16384 and a vocabulary of 256k, the deepest 126
@@ -137,7 +137,7 @@ func ParseConfig(path string) (*Config, error) {
 		if st, serr := os.Stat(path); serr == nil && st.IsDir() {
 			return nil, fmt.Errorf("config %s: %w: is a folder, not a file", path, ErrBadModel)
 		}
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, badinput.Missing(fmt.Errorf("config %s: %w", path, err))
 	}
 	c, err := parseConfig(b)
 	if err != nil {

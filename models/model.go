@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/llmcbench/gollm/backend"
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models/packed"
 	"github.com/llmcbench/gollm/tensor"
@@ -723,8 +724,9 @@ func (s *State) Truncate(n int) {
 // Model returns the state's model.
 func (s *State) Model() *Model { return s.m }
 
-// ErrContext is returned when a sequence would exceed the cache.
-var ErrContext = errors.New("sequence longer than the context")
+// ErrContext is returned when a sequence would exceed the cache (bad
+// input: the CLI maps it to exit code 2).
+var ErrContext = badinput.New("sequence longer than the context")
 
 // Append runs ids at positions Len()… and returns the logits of every one,
 // row-major [len(ids)×Vocab]. The slice is reused by the next call.

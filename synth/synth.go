@@ -10,20 +10,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // Version names the generator; it changes whenever the output for a given
 // seed changes.
 const Version = "gollm-synth/1"
 
-// ErrBadOptions marks invalid Options.
-var ErrBadOptions = errors.New("bad synth options")
+// ErrBadOptions marks invalid Options (bad input: the CLI exits 2).
+var ErrBadOptions = badinput.New("bad synth options")
 
 // Options choose the world.
 type Options struct {

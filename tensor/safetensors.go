@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // MaxHeaderSize bounds the JSON header of a safetensors file (the reference
@@ -21,7 +23,7 @@ const MaxHeaderSize = 100 << 20
 
 // ErrFormat marks malformed input files; errors.Is(err, ErrFormat) tells bad
 // input (exit code 2) from I/O failures.
-var ErrFormat = errors.New("bad file")
+var ErrFormat = badinput.New("bad file")
 
 // Info describes one tensor in a safetensors header.
 type Info struct {
@@ -145,7 +147,7 @@ func ParseHeader(header []byte, dataLen int64) (map[string]Info, map[string]stri
 func Open(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors %s: %w", path, err)
+		return nil, badinput.Missing(fmt.Errorf("safetensors %s: %w", path, err))
 	}
 	st, err := f.Stat()
 	if err != nil {

@@ -277,12 +277,12 @@ func (m *bpeModel) finish(st *encState, key string, syms []bpeSym, dst []int) []
 	h := st.heap[:0]
 	for i := 0; i+1 < n; i++ {
 		if v, ok := m.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
-			h = heapPush(h, bpeMerge{rank: v.rank, pos: int32(i), newID: v.newID})
+			h = heapPush(h, bpeMerge{rank: v.rank, pos: int32(i), newID: v.newID}, mergeLess)
 		}
 	}
 	for len(h) > 0 {
 		var top bpeMerge
-		top, h = heapPop(h)
+		top, h = heapPop(h, mergeLess)
 		s := &syms[top.pos]
 		if !s.alive || s.next < 0 {
 			continue
@@ -300,12 +300,12 @@ func (m *bpeModel) finish(st *encState, key string, syms []bpeSym, dst []int) []
 		}
 		if s.prev >= 0 {
 			if v, ok := m.merges[pairKey(syms[s.prev].id, s.id)]; ok {
-				h = heapPush(h, bpeMerge{rank: v.rank, pos: s.prev, newID: v.newID})
+				h = heapPush(h, bpeMerge{rank: v.rank, pos: s.prev, newID: v.newID}, mergeLess)
 			}
 		}
 		if s.next >= 0 {
 			if v, ok := m.merges[pairKey(s.id, syms[s.next].id)]; ok {
-				h = heapPush(h, bpeMerge{rank: v.rank, pos: top.pos, newID: v.newID})
+				h = heapPush(h, bpeMerge{rank: v.rank, pos: top.pos, newID: v.newID}, mergeLess)
 			}
 		}
 	}
@@ -329,44 +329,6 @@ func mergeLess(a, b bpeMerge) bool {
 		return a.rank < b.rank
 	}
 	return a.pos < b.pos
-}
-
-func heapPush(h []bpeMerge, x bpeMerge) []bpeMerge {
-	h = append(h, x)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !mergeLess(h[i], h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-	return h
-}
-
-func heapPop(h []bpeMerge) (bpeMerge, []bpeMerge) {
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			break
-		}
-		c := l
-		if r := l + 1; r < len(h) && mergeLess(h[r], h[l]) {
-			c = r
-		}
-		if !mergeLess(h[c], h[i]) {
-			break
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
-	return top, h
 }
 
 // bpeReference is the plain BPE of the merge rules: repeatedly merge the

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // hfEngine is the tokenizer.json pipeline.
@@ -193,7 +195,7 @@ func isNull(raw json.RawMessage) bool {
 func LoadJSON(path string) (*Tokenizer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
+		return nil, badinput.Missing(fmt.Errorf("tokenizer %s: %w", path, err))
 	}
 	t, err := ParseJSON(data)
 	if err != nil {

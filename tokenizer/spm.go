@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 const spaceSymbol = "\u2581" // ▁
@@ -46,7 +48,7 @@ type spmEngine struct {
 func LoadSentencePiece(path string) (*Tokenizer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
+		return nil, badinput.Missing(fmt.Errorf("tokenizer %s: %w", path, err))
 	}
 	t, err := ParseSentencePiece(data)
 	if err != nil {
@@ -443,44 +445,6 @@ func spmPairLess(a, b spmPair) bool { // a has higher priority
 	return a.left < b.left
 }
 
-func spmPush(h []spmPair, x spmPair) []spmPair {
-	h = append(h, x)
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !spmPairLess(h[i], h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-	return h
-}
-
-func spmPop(h []spmPair) (spmPair, []spmPair) {
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			break
-		}
-		c := l
-		if r := l + 1; r < len(h) && spmPairLess(h[r], h[l]) {
-			c = r
-		}
-		if !spmPairLess(h[c], h[i]) {
-			break
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
-	return top, h
-}
-
 // encodeBPE is bpe::Model::SampleEncode without dropout: merge the adjacent
 // pair whose concatenation is the highest-scoring piece (leftmost among
 // equals) until none is left, then resegment unused pieces.
@@ -508,7 +472,7 @@ func (e *spmEngine) encodeBPE(st *encState, s string, dst []int) []int {
 		if !ok {
 			return
 		}
-		h = spmPush(h, spmPair{score: e.pieces[id].score, left: left, right: right, size: a.size + b.size})
+		h = heapPush(h, spmPair{score: e.pieces[id].score, left: left, right: right, size: a.size + b.size}, spmPairLess)
 		if e.pieces[id].typ == spmUnused {
 			if revMerge == nil {
 				revMerge = map[string][2]string{}
@@ -521,7 +485,7 @@ func (e *spmEngine) encodeBPE(st *encState, s string, dst []int) []int {
 	}
 	for len(h) > 0 {
 		var top spmPair
-		top, h = spmPop(h)
+		top, h = heapPop(h, spmPairLess)
 		l, r := &syms[top.left], &syms[top.right]
 		if l.size == 0 || r.size == 0 || l.size+r.size != top.size {
 			continue

@@ -6,11 +6,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/models"
 )
 
@@ -26,26 +26,11 @@ func shortOptions(t *testing.T, dir string, steps int) Options {
 	return o
 }
 
-// entries lists a folder's names, sorted.
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	return names
-}
-
 // checkCheckpoint asserts that dir holds exactly one complete checkpoint
 // of step want, that the engine loads it, and that its weights are finite.
 func checkCheckpoint(t *testing.T, dir string, want int) {
 	t.Helper()
-	if got := entries(t, dir); strings.Join(got, " ") != strings.Join(checkpointFiles, " ") {
+	if got := testfs.Entries(t, dir); strings.Join(got, " ") != strings.Join(checkpointFiles, " ") {
 		t.Errorf("%s holds %v, want %v", dir, got, checkpointFiles)
 	}
 	st, err := loadState(dir)
@@ -101,7 +86,7 @@ func TestInterruptSavesCheckpoint(t *testing.T) {
 		t.Errorf("message %q, want %q", err, want)
 	}
 	checkCheckpoint(t, o.Out, stopAt)
-	if got := entries(t, dir); strings.Join(got, " ") != "corpus.txt full model.json out" {
+	if got := testfs.Entries(t, dir); strings.Join(got, " ") != "corpus.txt full model.json out" {
 		t.Errorf("left beside the checkpoint: %v", got)
 	}
 
@@ -205,11 +190,11 @@ func TestForeignOutRefused(t *testing.T) {
 					t.Errorf("%s changed (%v)", f, err)
 				}
 			}
-			if got := entries(t, dir); strings.Join(got, " ") != "corpus.txt model.json out" {
+			if got := testfs.Entries(t, dir); strings.Join(got, " ") != "corpus.txt model.json out" {
 				t.Errorf("folder holds %v after the run", got)
 			}
 			if tc.refused {
-				if got := entries(t, o.Out); len(got) != len(tc.files) {
+				if got := testfs.Entries(t, o.Out); len(got) != len(tc.files) {
 					t.Errorf("refused Out holds %v, want only %v", got, tc.files)
 				}
 			} else if _, err := models.Load(o.Out, models.Options{}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/internal/textcheck"
 	"github.com/llmcbench/gollm/tokenizer"
 )
@@ -20,7 +21,7 @@ func Tokenize(tok *tokenizer.Tokenizer, files []string) ([]int, error) {
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("data %s: %w", f, err)
+			return nil, badinput.Missing(fmt.Errorf("data %s: %w", f, err))
 		}
 		if err := textcheck.Check(b); err != nil {
 			return nil, fmt.Errorf("data %s: %w", f, err)

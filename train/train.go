@@ -7,10 +7,11 @@ import (
 	"math"
 
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // ErrBadInput marks bad options or input files (the CLI exits 2 on it).
-var ErrBadInput = errors.New("bad training input")
+var ErrBadInput = badinput.New("bad training input")
 
 // Options configure Run. Zero values take the defaults noted.
 type Options struct {

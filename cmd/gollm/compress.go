@@ -8,14 +8,11 @@ import (
 	"strings"
 
 	"github.com/llmcbench/gollm/compress"
-	"github.com/llmcbench/gollm/compress/llmpruner"
-	"github.com/llmcbench/gollm/compress/omniquant"
 	"github.com/llmcbench/gollm/compress/pipeline"
 )
 
 func init() {
 	register(command{name: "compress", summary: "prune or quantize a model and write the compressed checkpoint with its Track-3 record", run: runCompress})
-	badInputs = append(badInputs, compress.ErrBadInput, llmpruner.ErrBadInput, omniquant.ErrBadInput)
 }
 
 // listFlag collects a flag given several times and/or comma-separated.

@@ -9,7 +9,6 @@ import (
 	"github.com/llmcbench/gollm/backend"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
-	"github.com/llmcbench/gollm/tensor"
 )
 
 // commonFlags are the flags every command takes.
@@ -79,10 +78,6 @@ func (c *commonFlags) backendFor() (backend.Backend, error) {
 		return nil, usagef("--device %s: not available%s; available: %s", c.device, hint, strings.Join(names, ", "))
 	}
 	return open(c.dtype)
-}
-
-func init() {
-	badInputs = append(badInputs, models.ErrBadModel, models.ErrContext, tensor.ErrFormat)
 }
 
 // loadModel opens --model with the chosen backend.

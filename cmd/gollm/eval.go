@@ -16,7 +16,6 @@ import (
 
 func init() {
 	register(command{name: "eval", summary: "score a model on perplexity, multiple-choice and trust tasks from local data", run: runEval})
-	badInputs = append(badInputs, eval.ErrBadInput)
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {

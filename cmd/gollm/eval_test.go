@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/eval"
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 const (
@@ -173,7 +174,7 @@ func TestFinishEval(t *testing.T) {
 		return &eval.TaskResult{Task: "arc_easy", N: 3, Metrics: metrics}
 	}
 	modelErr := &eval.TaskError{Task: "hellaswag", Err: errors.New("model forward: out of memory")}
-	badErr := &eval.TaskError{Task: "boolq", Err: fmt.Errorf("boolq/validation.jsonl: %w", eval.ErrBadInput)}
+	badErr := &eval.TaskError{Task: "boolq", Err: fmt.Errorf("boolq/validation.jsonl: %w", badinput.ErrBadInput)}
 	cases := []struct {
 		name     string
 		rep      *eval.Report

@@ -28,20 +28,20 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
-// usageError marks bad usage or bad input: exit code 2.
+// usageError marks bad usage: exit code 2, as for bad input.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
+// Unwrap returns badinput.ErrBadInput: bad usage is bad input.
+func (e *usageError) Unwrap() error { return badinput.ErrBadInput }
+
 func usagef(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
 }
-
-// badInputs are the sentinel errors packages wrap around bad input files.
-var badInputs = []error{outdir.ErrBadPath, outdir.ErrBusy, outdir.ErrForeign}
 
 type command struct {
 	name, summary string
@@ -105,18 +105,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	return 1
 }
 
-func isBadInput(err error) bool {
-	var u *usageError
-	if errors.As(err, &u) || errors.Is(err, os.ErrNotExist) {
-		return true
-	}
-	for _, s := range badInputs {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
-}
+// isBadInput reports whether err is the user's to fix: every package marks
+// bad input (and this command bad usage) by wrapping badinput.ErrBadInput.
+func isBadInput(err error) bool { return errors.Is(err, badinput.ErrBadInput) }
 
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: gollm COMMAND [flags]   (gollm COMMAND --help for its flags)")

@@ -12,7 +12,6 @@ import (
 
 func init() {
 	register(command{name: "synth", summary: "generate the built-in world: a corpus and its LLMCBench-style tasks (docs/WORLD.md)", run: runSynth})
-	badInputs = append(badInputs, synth.ErrBadOptions)
 }
 
 func runSynth(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -18,7 +18,6 @@ import (
 
 func init() {
 	register(command{name: "tokenizer-train", summary: "train a byte-level BPE tokenizer on local text (tokenizer.json folder for gollm train)", run: runTokenizerTrain})
-	badInputs = append(badInputs, bpetrain.ErrBadInput)
 }
 
 type tokenizerTrainOutput struct {

@@ -7,13 +7,11 @@ import (
 	"io"
 	"strings"
 
-	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/train"
 )
 
 func init() {
-	badInputs = append(badInputs, train.ErrBadInput, grad.ErrBadIDs)
 	register(command{name: "train", summary: "train a model from a config on local text (resumable)", run: runTrain})
 }
 

@@ -13,16 +13,16 @@
 package llmpruner
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/llmcbench/gollm/compress"
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // ErrBadInput marks a bad configuration or unusable input (model folder,
 // calibration text); the CLI maps it to exit code 2.
-var ErrBadInput = errors.New("bad input")
+var ErrBadInput = badinput.ErrBadInput
 
 func badInput(format string, args ...any) error {
 	return fmt.Errorf("llm-pruner: %w: %s", ErrBadInput, fmt.Sprintf(format, args...))

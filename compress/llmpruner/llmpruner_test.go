@@ -530,33 +530,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// TestPyRandom holds the generator to CPython's (values printed by
-// Python 3: random.seed(42); random.random(), randint…).
-func TestPyRandom(t *testing.T) {
-	if got := newPyRandom(42).random(); got != 0.6394267984578837 {
-		t.Fatalf("random() = %v", got)
-	}
-	r := newPyRandom(42)
-	var got []int
-	for range 5 {
-		got = append(got, r.randint(1, 10))
-	}
-	if !slices.Equal(got, []int{2, 1, 5, 4, 4}) {
-		t.Fatalf("randint(1, 10) = %v", got)
-	}
-	r = newPyRandom(42)
-	got = got[:0]
-	for range 3 {
-		got = append(got, r.randint(0, 70000000))
-	}
-	if !slices.Equal(got, []int{14942603, 3356886, 36913810}) {
-		t.Fatalf("randint(0, 7e7) = %v", got)
-	}
-	if v := newPyRandom(7).getrandbits(40); v != 1040772936760 {
-		t.Fatalf("getrandbits(40) = %v", v)
-	}
-}
-
 func TestSampleCalibration(t *testing.T) {
 	docs := []string{"short", strings.Repeat("a", 30), strings.Repeat("b", 40), "tiny", strings.Repeat("c", 25)}
 	tok := byteTokenizer{64}
@@ -584,40 +557,6 @@ func TestSampleCalibration(t *testing.T) {
 	}
 }
 
-func TestParseDocs(t *testing.T) {
-	cases := []struct {
-		in     string
-		json   bool
-		want   []string
-		hasErr bool
-	}{
-		{"one\n\n two \nthree", false, []string{"one", "two", "three"}, false},
-		{`{"text": "a b"}` + "\n" + `"c"` + "\n", true, []string{"a b", "c"}, false},
-		{`{"title": "x"}`, true, nil, true},
-		{`{"text": `, true, nil, true},
-	}
-	for _, tc := range cases {
-		got, err := parseDocs(strings.NewReader(tc.in), tc.json)
-		if (err != nil) != tc.hasErr || !slices.Equal(got, tc.want) {
-			t.Errorf("parseDocs(%q) = %q, %v", tc.in, got, err)
-		}
-		if err != nil && !errors.Is(err, ErrBadInput) {
-			t.Errorf("parseDocs(%q): %v does not wrap ErrBadInput", tc.in, err)
-		}
-	}
-}
-
-func FuzzParseDocs(f *testing.F) {
-	f.Add([]byte(`{"text": "a"}`+"\n\"b\"\n"), true)
-	f.Add([]byte("x\ny\n"), false)
-	f.Fuzz(func(t *testing.T, b []byte, isJSON bool) {
-		docs, err := parseDocs(strings.NewReader(string(b)), isJSON)
-		if err != nil && docs != nil {
-			t.Fatal("documents with an error")
-		}
-	})
-}
-
 // BenchmarkLLMPruner prunes a random ~5M-parameter LLaMA (vocab 4096,
 // hidden 256, 4 layers, 8 heads / 4 kv heads, intermediate 688) by 20% of
 // its parameters over all layers from 10 × 64 calibration tokens, writing
@@ -638,22 +577,5 @@ func BenchmarkLLMPruner(b *testing.B) {
 			b.ReportMetric(sec, "s/prune")
 			b.ReportMetric(float64(DefaultNSamples*DefaultSeqlen)/sec, "calib-tokens/s")
 		})
-	}
-}
-
-func TestReadDocumentsBinary(t *testing.T) {
-	dir := t.TempDir()
-	for _, tc := range []struct{ name, data, want string }{
-		{"binary.bin", "one line\n\xff\xd8\xff", "invalid UTF-8 at byte offset 9"},
-		{"nul.jsonl", "{\"text\": \"a\"}\n\x00", "NUL byte at byte offset 14"},
-	} {
-		p := filepath.Join(dir, tc.name)
-		if err := os.WriteFile(p, []byte(tc.data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		_, err := ReadDocuments([]string{p})
-		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
-			t.Errorf("%s: %v, want a bad-input error naming the file and %q", tc.name, err, tc.want)
-		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/progress"
 	"github.com/llmcbench/gollm/tensor"
@@ -114,7 +115,7 @@ func Recover(ctx context.Context, dir string, lc LoRAConfig, tok Tokenizer, prog
 // training window and a held-out one (PruneRecover calls it before
 // pruning, so a short --lora-data fails before any work).
 func loraTokens(lc LoRAConfig, tok Tokenizer) ([]int, error) {
-	docs, err := ReadDocuments(lc.Data)
+	docs, _, err := corpus.Read(lc.Data, corpus.Lines)
 	if err != nil {
 		return nil, err
 	}

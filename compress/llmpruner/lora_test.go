@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/models"
 )
 
@@ -67,7 +68,7 @@ func TestLoRARecovery(t *testing.T) {
 				t.Errorf("%d tensors changed, %d linears adapted", changed, res.Adapted)
 			}
 			// The held-out windows, as Recover builds them.
-			docs, _ := ReadDocuments(lc.Data)
+			docs, _, _ := corpus.Read(lc.Data, corpus.Lines)
 			var toks []int
 			for _, d := range docs {
 				toks = append(toks, tok.Encode(d, false)...)

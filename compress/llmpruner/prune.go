@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
@@ -385,7 +386,7 @@ func backward(gm *grad.Model, samples [][]int) (float64, error) {
 func calibration(cfg Config, mc *models.Config) ([][]int, error) {
 	samples := cfg.Samples
 	if samples == nil {
-		docs, err := ReadDocuments(cfg.Calib)
+		docs, _, err := corpus.Read(cfg.Calib, corpus.Lines)
 		if err != nil {
 			return nil, err
 		}

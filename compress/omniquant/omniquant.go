@@ -28,11 +28,11 @@ package omniquant
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/llmcbench/gollm/compress"
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/models/packed"
 )
@@ -40,7 +40,7 @@ import (
 // ErrBadInput marks an unusable configuration or input (unsupported bits,
 // a group size that does not divide a layer's input width, missing
 // calibration data, an architecture the requested mode does not support).
-var ErrBadInput = errors.New("bad input")
+var ErrBadInput = badinput.ErrBadInput
 
 func badInput(format string, args ...any) error {
 	return fmt.Errorf("omniquant: %w: %s", ErrBadInput, fmt.Sprintf(format, args...))
@@ -83,7 +83,7 @@ type Config struct {
 	// reference's choice for the bits is used: LWC always, LET when
 	// activations are quantized.
 	LWC, LET bool
-	// Calib are the calibration text files (see compress.ReadDocuments);
+	// Calib are the calibration text files (see corpus.Read);
 	// NSamples windows of Seqlen tokens are drawn with Seed as GPTQ's
 	// loaders draw them (defaults 128 × 2048, seed 2).
 	Calib            []string

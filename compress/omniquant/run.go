@@ -10,6 +10,7 @@ import (
 
 	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/models/packed"
 )
 
@@ -43,7 +44,7 @@ func newRun(cfg Config, progress io.Writer) (*run, error) {
 			}
 		}
 	}
-	docs, _, err := compress.ReadDocuments(cfg.Calib)
+	docs, _, err := corpus.Read(cfg.Calib, corpus.Whole)
 	if err != nil {
 		return nil, fmt.Errorf("omniquant: %w", err)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // ManifestName is the file, inside every output folder gollm completes,
@@ -23,11 +25,11 @@ const ManifestName = ".gollm-output.json"
 
 // ErrBusy marks an output folder another gollm run is writing (its lock is
 // held). The CLI maps it to exit code 2.
-var ErrBusy = errors.New("output folder in use by another run")
+var ErrBusy = badinput.New("output folder in use by another run")
 
 // ErrForeign marks an output folder holding files gollm did not write. The
 // CLI maps it to exit code 2.
-var ErrForeign = errors.New("output folder holds files gollm did not write")
+var ErrForeign = badinput.New("output folder holds files gollm did not write")
 
 // Options configure Create.
 type Options struct {

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // ErrBadPath marks an output path that cannot be written (a missing or
 // read-only parent folder, a folder where a file is wanted). The CLI maps it
 // to exit code 2.
-var ErrBadPath = errors.New("output path not writable")
+var ErrBadPath = badinput.New("output path not writable")
 
 // CheckFile reports whether a file can be written at path: its folder exists
 // and accepts new files, and path is not a folder. Nothing is left behind.

@@ -1,9 +1,9 @@
-// Package testfs holds the file-system helpers the output-safety tests of
-// several packages share: hashing a folder before and after a run, listing
-// and copying folders, and a progress writer that fires a hook (to cancel a
-// run at a chosen point), and the golden files of the compression tests
-// (GoldenTree, ReadGolden, WriteGolden, GoldenDiff and the -update flag).
-// Only tests import it.
+// Package testfs holds the file-system helpers the tests of several packages
+// share: writing an input file, hashing a folder before and after a run,
+// listing and copying folders, a progress writer that fires a hook (to
+// cancel a run at a chosen point), and the golden files of the compression
+// tests (GoldenTree, ReadGolden, WriteGolden, GoldenDiff and the -update
+// flag). Only tests import it.
 package testfs
 
 import (
@@ -17,6 +17,17 @@ import (
 	"sync"
 	"testing"
 )
+
+// WriteFile writes data to dir/name and returns the path; it fails the test
+// on an error.
+func WriteFile(t testing.TB, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 // HashTree maps every file under dir (relative path, hidden files
 // included) to its SHA-256; nil if dir does not exist.

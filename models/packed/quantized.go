@@ -1,17 +1,17 @@
 package packed
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/tensor"
 )
 
 // ErrBadQuant marks an inconsistent Quantized or one a format cannot store
 // (wrapped with the layer and the reason).
-var ErrBadQuant = errors.New("bad quantized layer")
+var ErrBadQuant = badinput.New("bad quantized layer")
 
 // Quantized is a linear layer's packed integer weight, the one type it has
 // from quantization to kernel: the quantizers (package compress: RTN,

@@ -2,18 +2,18 @@ package bpetrain
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"unicode/utf8"
 
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/tokenizer"
 )
 
 // ErrBadInput marks training input or options that cannot give a tokenizer:
 // an empty file, invalid UTF-8, a vocabulary size that is not allowed or
 // that the corpus cannot fill. The CLI maps it to exit code 2.
-var ErrBadInput = errors.New("bad tokenizer training input")
+var ErrBadInput = badinput.New("bad tokenizer training input")
 
 // Corpus holds the word counts of the training text: each line (with its
 // '\n') split by the GPT-2 pre-tokenization regex, as Hugging Face
