@@ -24,7 +24,7 @@ func Tokenize(tok *tokenizer.Tokenizer, files []string) ([]int, error) {
 			return nil, badinput.Missing(fmt.Errorf("data %s: %w", f, err))
 		}
 		if err := textcheck.Check(b); err != nil {
-			return nil, fmt.Errorf("data %s: %w", f, err)
+			return nil, badinput.Errorf("data %s: %v", f, err)
 		}
 		ids = append(ids, tok.Encode(string(b), true)...)
 		if eos, ok := tok.EOS(); ok {

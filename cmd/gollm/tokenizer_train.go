@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/progress"
 	"github.com/llmcbench/gollm/tokenizer"
@@ -58,7 +59,7 @@ func runTokenizerTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 	for _, f := range files {
 		st, err := os.Stat(f)
 		if err != nil {
-			return fmt.Errorf("--data %s: %w", f, err)
+			return badinput.Missing(fmt.Errorf("--data %s: %w", f, err))
 		}
 		if !st.Mode().IsRegular() {
 			return usagef("--data %s: not a regular file", f)

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
-
-	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 // Error reports the first byte that is not text.
@@ -28,9 +26,6 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("invalid UTF-8 at byte offset %d (binary data, not text)", e.Offset)
 }
-
-// Unwrap makes every Error bad input (badinput.ErrBadInput): the CLI exits 2.
-func (e *Error) Unwrap() error { return badinput.ErrBadInput }
 
 // Check returns an *Error for the first NUL byte or invalid UTF-8 sequence
 // in b, or nil when b is text. It costs one pass over b.
