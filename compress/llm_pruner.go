@@ -34,10 +34,10 @@ func (llmPruner) Info() MethodInfo {
 func (llmPruner) checkSpec(s *Spec) error {
 	sp, lr := s.Float("sparsity"), s.Float("layer_ratio")
 	if (sp > 0) == (lr > 0) {
-		return fmt.Errorf("llm-pruner: give exactly one of sparsity (fraction of all parameters) and layer_ratio (fraction per layer)")
+		return fmt.Errorf("llm-pruner: give exactly one of sparsity (--sparsity: fraction of all parameters) and layer_ratio (fraction per layer)")
 	}
 	if end := s.Get("block_end"); end != "auto" && s.Int("block_start") >= s.Int("block_end") {
-		return fmt.Errorf("block_start=%d ≥ block_end=%s: the layer range is empty", s.Int("block_start"), end)
+		return fmt.Errorf("block_start=%d ≥ block_end=%s (--block-start, --block-end): the layer range is empty", s.Int("block_start"), end)
 	}
 	return nil
 }
