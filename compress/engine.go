@@ -206,7 +206,7 @@ func (e *engine) collect(ctx context.Context, i int, names []string, kind func(s
 		defer func() { _ = restore() }()
 	}
 	var sample, t0 int
-	e.m.Hook = func(l *models.Linear, x []float32, rows int) {
+	e.st.LinearHook = func(l *models.Linear, x []float32, rows int) {
 		if s := stats[l.Short]; s != nil {
 			s.add(x, rows, t0)
 		}
@@ -214,7 +214,7 @@ func (e *engine) collect(ctx context.Context, i int, names []string, kind func(s
 			extra(sample, l, x, rows)
 		}
 	}
-	defer func() { e.m.Hook = nil }()
+	defer func() { e.st.LinearHook = nil }()
 	for s := range e.inps.samples() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -233,10 +233,10 @@ func (e *engine) collect(ctx context.Context, i int, names []string, kind func(s
 }
 
 // forwardAll computes block i's outputs of every sample into e.outs, with
-// hook (if non-nil) as the model's linear hook.
+// hook (if non-nil) as the state's linear hook.
 func (e *engine) forwardAll(ctx context.Context, i int, hook models.LinearHook) error {
-	e.m.Hook = hook
-	defer func() { e.m.Hook = nil }()
+	e.st.LinearHook = hook
+	defer func() { e.st.LinearHook = nil }()
 	for s := range e.inps.samples() {
 		if err := ctx.Err(); err != nil {
 			return err

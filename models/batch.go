@@ -25,11 +25,15 @@ type segment struct {
 // because each member attends only to its own cache.
 //
 // A Batch holds the scratch buffers of the stacked forward (reused across
-// calls); like a State it is not safe for concurrent use. The model's
-// linear Hook sees the stacked rows; HiddenHook is not called.
+// calls); like a State it is not safe for concurrent use. The batch's
+// LinearHook sees the stacked rows; the members' LinearHook and HiddenHook
+// are not called.
 type Batch struct {
-	m  *Model
-	st *State
+	// LinearHook, if set, sees the stacked input of every linear layer (as
+	// State.LinearHook).
+	LinearHook LinearHook
+	m          *Model
+	st         *State
 }
 
 // NewBatch returns a Batch for m.
@@ -85,6 +89,7 @@ func (b *Batch) Append(states []*State, ids [][]int) ([][]float32, error) {
 	}
 	bs, be := b.st, m.Backend
 	bs.segs = segs
+	bs.LinearHook = b.LinearHook
 	defer func() { bs.segs = segs[:0] }()
 
 	x := bs.buf("x", total, c.Hidden)

@@ -39,9 +39,11 @@ func (l *Linear) Out() int { o, _ := l.Host.Dims(); return o }
 // In returns the input width.
 func (l *Linear) In() int { _, i := l.Host.Dims(); return i }
 
-// LinearHook observes the input x (rows × In) of a linear layer during a
-// forward pass; compression uses it to collect calibration statistics.
-// x is only valid during the call.
+// LinearHook observes the input x (rows × In, row-major, in host memory)
+// of a linear layer during a forward pass; compression uses it to collect
+// calibration statistics. A hook is set per State (State.LinearHook,
+// Batch.LinearHook), so states over one Model capture independently. x is
+// only valid during the call and must not be modified.
 type LinearHook func(l *Linear, x []float32, rows int)
 
 // arch is one architecture's forward pass over its blocks.
@@ -67,15 +69,13 @@ type Model struct {
 	Config  *Config
 	Dir     string
 	Backend backend.Backend
-	// Hook, if set, sees the input of every linear layer (CPU backend only).
-	Hook   LinearHook
-	arch   arch
-	ck     *tensor.Checkpoint
-	rope   backend.Rope
-	src    source
-	loaded []bool
-	tok    *tokenizer.Tokenizer
-	tokErr error
+	arch    arch
+	ck      *tensor.Checkpoint
+	rope    backend.Rope
+	src     source
+	loaded  []bool
+	tok     *tokenizer.Tokenizer
+	tokErr  error
 }
 
 // Options control Load.
@@ -636,7 +636,15 @@ type State struct {
 	// (i = 0), after each block (i = 1…L) and after the final norm
 	// (i = L+1).
 	HiddenHook func(i int, h backend.Tensor)
-	logits     []float32
+	// LinearHook, if set, sees the input of every linear layer this state
+	// runs, in host memory on any backend: on the CPU the activation
+	// itself, elsewhere a copy read back with Backend.Read (one read per
+	// linear, which waits for the device).
+	LinearHook LinearHook
+	// hostX holds the copy handed to LinearHook on backends whose
+	// activations are not host matrices.
+	hostX  []float32
+	logits []float32
 	// segs is set on a Batch's scratch state during a batched forward: the
 	// rows of every tensor belong to these member states in order, and
 	// attention runs per member on its own cache.
@@ -806,14 +814,27 @@ func (s *State) forward(ids []int, lastOnly bool) ([]float32, error) {
 	return s.logits, nil
 }
 
-// linear runs l on x into dst, calling the model's hook first.
+// linear runs l on x into dst, handing x to s's LinearHook first.
 func (m *Model) linear(s *State, l *Linear, dst, x backend.Tensor) {
-	if m.Hook != nil {
-		if xm, ok := x.(*backend.Mat); ok {
-			m.Hook(l, xm.D, xm.R)
-		}
+	if s.LinearHook != nil {
+		s.LinearHook(l, s.hostRows(x), x.Rows())
 	}
 	m.Backend.Linear(dst, x, l.w, l.b)
+}
+
+// hostRows returns x's values in host memory: a CPU matrix's own storage,
+// or a copy in s's scratch read from the backend.
+func (s *State) hostRows(x backend.Tensor) []float32 {
+	if xm, ok := x.(*backend.Mat); ok {
+		return xm.D
+	}
+	n := x.Rows() * x.Cols()
+	if cap(s.hostX) < n {
+		s.hostX = make([]float32, n)
+	}
+	s.hostX = s.hostX[:n]
+	s.m.Backend.Read(s.hostX, x)
+	return s.hostX
 }
 
 // attention runs the shared part of every architecture's self-attention:
@@ -873,7 +894,7 @@ type kvDropper interface {
 // ForwardBlock runs decoder block i in place on the host activations x
 // [rows×Hidden] of one sequence at positions 0…rows−1, using s's cache and
 // buffers. Block-by-block compression feeds each calibration sample through
-// the blocks with it; the model's Hook sees every linear input. Only layer
+// the blocks with it; s's LinearHook sees every linear input. Only layer
 // i's part of s's cache is kept (the others are freed on backends that
 // can): a state used with ForwardBlock must not be used for Append after.
 func (m *Model) ForwardBlock(s *State, i int, x []float32) error {

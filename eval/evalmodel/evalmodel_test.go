@@ -94,21 +94,23 @@ func TestBatchedEvalMatchesUnbatched(t *testing.T) {
 			if mt, err := m.Tokenizer(); err == nil {
 				tok = mt
 			}
+			calls := 0
+			count := func(*models.Linear, []float32, int) { calls++ }
 			run := func(batch int) *eval.Report {
 				cfg := eval.Config{Tasks: tasks, DataDir: filepath.Join("..", "..", "testdata", "eval"), BatchSize: batch}
-				rep, err := eval.Run(context.Background(), cfg, New(m), tok, nil)
+				lm := New(m)
+				lm.batch = m.NewBatch()
+				lm.batch.LinearHook = count
+				rep, err := eval.Run(context.Background(), cfg, hookedLM{lm, count}, tok, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				return rep
 			}
-			calls := 0
-			m.Hook = func(*models.Linear, []float32, int) { calls++ }
 			one := run(1)
 			callsOne := calls
 			calls = 0
 			eight := run(8)
-			m.Hook = nil
 			if calls*10 > callsOne*9 {
 				t.Errorf("batch 8 made %d linear calls, batch 1 %d: the choices did not run together", calls, callsOne)
 			}
@@ -129,4 +131,18 @@ func TestBatchedEvalMatchesUnbatched(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hookedLM is an LM whose states (and batch, set by the caller) hand every
+// linear input to hook.
+type hookedLM struct {
+	*LM
+	hook models.LinearHook
+}
+
+// NewState starts a state with the hook.
+func (h hookedLM) NewState() eval.State {
+	s := h.M.NewState(h.MaxContext())
+	s.LinearHook = h.hook
+	return s
 }
