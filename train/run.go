@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/progress"
 	"github.com/llmcbench/gollm/tensor"
@@ -125,7 +126,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
-	sampler, err := NewSampler(data, o.SeqLen, o.Seed)
+	sampler, err := corpus.NewSampler(data, o.SeqLen, o.Seed)
 	if err != nil {
 		return nil, badf("--data %s: %v (lower --seqlen or give more text)", strings.Join(o.Data, ","), err)
 	}
@@ -229,7 +230,7 @@ const stateFile = "trainer_state.safetensors"
 // saveCheckpoint writes a complete checkpoint (model, config, tokenizer,
 // optimizer state, logs) into d's staging folder and commits it: o.Out
 // then holds this checkpoint, and until then the previous one.
-func saveCheckpoint(d *outdir.Dir, src *sources, o Options, tr *Trainer, s *Sampler, curve []Point) error {
+func saveCheckpoint(d *outdir.Dir, src *sources, o Options, tr *Trainer, s *corpus.Sampler, curve []Point) error {
 	if d.Tmp == "" {
 		if err := d.Stage(); err != nil {
 			return err
@@ -243,7 +244,7 @@ func saveCheckpoint(d *outdir.Dir, src *sources, o Options, tr *Trainer, s *Samp
 	return d.Commit()
 }
 
-func writeCheckpoint(d *outdir.Dir, src *sources, o Options, tr *Trainer, s *Sampler, curve []Point) error {
+func writeCheckpoint(d *outdir.Dir, src *sources, o Options, tr *Trainer, s *corpus.Sampler, curve []Point) error {
 	if err := os.WriteFile(d.Path("config.json"), src.config, 0o644); err != nil {
 		return err
 	}
@@ -349,7 +350,7 @@ func loadState(dir string) (*state, error) {
 	return st, nil
 }
 
-func (st *state) restore(tr *Trainer, s *Sampler) error {
+func (st *state) restore(tr *Trainer, s *corpus.Sampler) error {
 	for _, sp := range tr.Model.Specs {
 		m, ok1 := st.moments["exp_avg."+sp.Name]
 		v, ok2 := st.moments["exp_avg_sq."+sp.Name]

@@ -1,3 +1,9 @@
+// Package train trains gollm's own models: AdamW with decoupled weight
+// decay, a linear warm-up + cosine learning-rate schedule and global-norm
+// gradient clipping (internal/optim, shared with LLM-Pruner's LoRA
+// recovery), random windows of tokenized local text (corpus.Sampler), and
+// resumable checkpoints in the Hugging Face layout that models.Load (and
+// transformers) read. Gradients come from package grad.
 package train
 
 import (
@@ -8,6 +14,7 @@ import (
 
 	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/internal/badinput"
+	"github.com/llmcbench/gollm/internal/optim"
 )
 
 // ErrBadInput marks bad options or input files (the CLI exits 2 on it).
@@ -132,8 +139,8 @@ type Result struct {
 // Trainer holds a model, its optimizer and schedule, and does updates.
 type Trainer struct {
 	Model    *grad.Model
-	Opt      *AdamW
-	Schedule Schedule
+	Opt      *optim.AdamW
+	Schedule optim.Schedule
 	Clip     float64
 	// Recompute: see Options.Recompute.
 	Recompute bool
@@ -146,8 +153,8 @@ func NewTrainer(m *grad.Model, o Options) *Trainer {
 	o.defaults()
 	return &Trainer{
 		Model:     m,
-		Opt:       NewAdamW(m, o.Beta1, o.Beta2, o.Eps, o.WeightDecay),
-		Schedule:  Schedule{Peak: o.LR, Min: o.MinLR, Warmup: o.Warmup, Total: o.Steps},
+		Opt:       optim.NewAdamW(m, o.Beta1, o.Beta2, o.Eps, o.WeightDecay),
+		Schedule:  optim.Schedule{Peak: o.LR, Min: o.MinLR, Warmup: o.Warmup, Total: o.Steps},
 		Clip:      o.Clip,
 		Recompute: o.Recompute,
 		tape:      grad.NewTape(),
@@ -172,7 +179,7 @@ func (t *Trainer) Step(ids, targets []int, batch, seqLen int) (loss, gradNorm, l
 		t.tape.Backward(l)
 		loss = float64(l.Item())
 	}
-	gradNorm = ClipGradNorm(t.Model, t.Clip)
+	gradNorm = optim.ClipGradNorm(t.Model, t.Clip)
 	lr = t.Schedule.LR(t.Opt.T)
 	switch {
 	case !finite(loss):

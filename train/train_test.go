@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 )
@@ -19,9 +20,9 @@ const tinyLlama = `{"model_type": "llama", "vocab_size": 4000, "hidden_size": 64
  "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256,
  "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": false, "bos_token_id": 0, "eos_token_id": 1}`
 
-// corpus writes a deterministic text from a small grammar: predictable
+// writeCorpus writes a deterministic text from a small grammar: predictable
 // from context, but with a spread-out unigram distribution.
-func corpus(t testing.TB, dir string, sentences int) string {
+func writeCorpus(t testing.TB, dir string, sentences int) string {
 	rng := rand.New(rand.NewPCG(11, 12))
 	pick := func(ws ...string) string { return ws[rng.IntN(len(ws))] }
 	var b strings.Builder
@@ -44,7 +45,7 @@ func tinyOptions(t testing.TB, dir string) Options {
 		t.Fatal(err)
 	}
 	return Options{
-		Arch: "llama", Config: cfg, Data: []string{corpus(t, dir, 400)},
+		Arch: "llama", Config: cfg, Data: []string{writeCorpus(t, dir, 400)},
 		Tokenizer: filepath.Join("..", "testdata", "llama3-tiny"),
 		Steps:     200, SeqLen: 32, Batch: 8, LR: 3e-3, Warmup: 10, Seed: 5,
 	}
@@ -187,18 +188,6 @@ func TestRunBadInput(t *testing.T) {
 	}
 }
 
-func TestSchedule(t *testing.T) {
-	s := Schedule{Peak: 1, Min: 0.1, Warmup: 10, Total: 110}
-	for _, tc := range []struct {
-		step int
-		want float64
-	}{{0, 0.1}, {9, 1}, {10, 1}, {60, 0.55}, {110, 0.1}, {500, 0.1}} {
-		if got := s.LR(tc.step); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("LR(%d) = %v, want %v", tc.step, got, tc.want)
-		}
-	}
-}
-
 // BenchmarkTrainStep measures one training step (forward, backward,
 // clipping, AdamW) of a ~5M-parameter LLaMA (hidden 256, 4 layers, vocab
 // 4000) on 8 windows of 128 tokens; it reports tokens/s.
@@ -224,7 +213,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	for i := range tokens {
 		tokens[i] = rng.IntN(cfg.Vocab)
 	}
-	s, err := NewSampler(tokens, seq, 1)
+	s, err := corpus.NewSampler(tokens, seq, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

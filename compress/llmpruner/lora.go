@@ -13,10 +13,10 @@ import (
 
 	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/internal/corpus"
+	"github.com/llmcbench/gollm/internal/optim"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/progress"
 	"github.com/llmcbench/gollm/tensor"
-	"github.com/llmcbench/gollm/train"
 )
 
 // LoRAConfig is LLM-Pruner's optional recovery step (post_training.py):
@@ -135,7 +135,7 @@ func recoverTokens(ctx context.Context, dir string, lc LoRAConfig, tokens []int,
 	start := time.Now()
 	nHeld := len(tokens) / 10
 	trainToks, held := tokens[:len(tokens)-nHeld], tokens[len(tokens)-nHeld:]
-	sampler, err := train.NewSampler(trainToks, lc.Seqlen, lc.Seed)
+	sampler, err := corpus.NewSampler(trainToks, lc.Seqlen, lc.Seed)
 	if err != nil {
 		return nil, badInput("--lora-data: %v", err)
 	}
@@ -164,8 +164,8 @@ func recoverTokens(ctx context.Context, dir string, lc LoRAConfig, tokens []int,
 	if res.LossBefore, err = m.Loss(heldWin); err != nil {
 		return nil, err
 	}
-	opt := &train.AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, M: map[string][]float32{}, V: map[string][]float32{}}
-	sched := train.Schedule{Peak: lc.LR, Min: 0, Warmup: max(1, lc.Steps/10), Total: lc.Steps}
+	opt := &optim.AdamW{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, M: map[string][]float32{}, V: map[string][]float32{}}
+	sched := optim.Schedule{Peak: lc.LR, Min: 0, Warmup: max(1, lc.Steps/10), Total: lc.Steps}
 	if err := runSteps(ctx, m, sampler, vars, opt, sched, lc, progress); err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func recoverTokens(ctx context.Context, dir string, lc LoRAConfig, tokens []int,
 
 // runSteps runs the LoRA optimizer steps, reporting on a progress bar
 // (redrawn on a terminal, plain lines every few seconds otherwise).
-func runSteps(ctx context.Context, m *Model, sampler *train.Sampler, vars map[string]*grad.Var, opt *train.AdamW, sched train.Schedule, lc LoRAConfig, w io.Writer) error {
+func runSteps(ctx context.Context, m *Model, sampler *corpus.Sampler, vars map[string]*grad.Var, opt *optim.AdamW, sched optim.Schedule, lc LoRAConfig, w io.Writer) error {
 	bar := progress.New(w, "LoRA recovery", lc.Steps)
 	for step := 0; step < lc.Steps; step++ {
 		if err := ctx.Err(); err != nil {

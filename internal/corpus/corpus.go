@@ -3,7 +3,8 @@
 // JSON arrays, WikiText .raw files and plain text. Compression methods'
 // calibration (--calib) and LLM-Pruner's LoRA recovery data (--lora-data)
 // read through Read; the evaluation tasks read their own record formats
-// (eval's readers) and training reads whole files as one stream.
+// (eval's readers) and training reads whole files as one stream. Sampler
+// draws the random token windows that training and LoRA recovery fit.
 package corpus
 
 import (

@@ -1,9 +1,9 @@
-// Package train trains gollm's own models: AdamW with decoupled weight
-// decay, a linear warm-up + cosine learning-rate schedule, global-norm
-// gradient clipping, random windows of tokenized local text, and
-// resumable checkpoints in the Hugging Face layout that models.Load (and
-// transformers) read. Gradients come from package grad.
-package train
+// Package optim holds the optimizer pieces that gollm's training (package
+// train) and LLM-Pruner's LoRA recovery (compress/llmpruner) share: AdamW
+// with decoupled weight decay, the linear warm-up + cosine learning-rate
+// schedule and global-norm gradient clipping, over package grad's
+// parameters.
+package optim
 
 import (
 	"math"
