@@ -210,3 +210,49 @@ func TestLazyBlocks(t *testing.T) {
 		t.Errorf("logits relative error %.3g", e)
 	}
 }
+
+// TestLinearHook: a State's LinearHook works on the GPU backend (the
+// model reads each linear's input back to the host for it) and sees, in
+// f32, the rows the CPU's hook sees.
+func TestLinearHook(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "llama3-tiny")
+	rows, _ := referenceIDs(t, dir)
+	type seen struct {
+		names []string
+		rows  [][]float32
+	}
+	capture := func(m *models.Model) seen {
+		var s seen
+		st := m.NewState(0)
+		st.LinearHook = func(l *models.Linear, x []float32, n int) {
+			s.names = append(s.names, l.Name)
+			s.rows = append(s.rows, append([]float32(nil), x...))
+		}
+		if _, err := st.Append(rows[0]); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	cpu, err := models.Load(dir, models.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	m, err := models.Load(dir, models.Options{Backend: gpuKV(t, f32, f32, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	want, got := capture(cpu), capture(m)
+	if fmt.Sprint(got.names) != fmt.Sprint(want.names) {
+		t.Fatalf("GPU hook saw %v, CPU %v", got.names, want.names)
+	}
+	for i := range want.rows {
+		if len(got.rows[i]) != len(want.rows[i]) {
+			t.Fatalf("%s: GPU hook saw %d values, CPU %d", want.names[i], len(got.rows[i]), len(want.rows[i]))
+		}
+		if e := relErr(got.rows[i], want.rows[i]); e > 1e-4 {
+			t.Errorf("%s: input rows relative error %.3g > 1e-4", want.names[i], e)
+		}
+	}
+}
