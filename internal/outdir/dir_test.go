@@ -245,23 +245,39 @@ func TestFileAddedDuringRunKept(t *testing.T) {
 // Repeated commits (train's checkpoints) each leave a complete folder.
 func TestRestage(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
+	commitSteps(t, out, nil, func(i int, v string) {
+		if got := tree(t, out)["step"]; got != v {
+			t.Fatalf("after commit %d step = %q", i, got)
+		}
+	})
+}
+
+// commitSteps creates out for "train" and commits the steps "1", "2" and
+// "3" to it (file "step"), re-staging before each later step; restaged and
+// committed, when not nil, run after each re-stage and each commit. The
+// folder is closed when the test ends.
+func commitSteps(t *testing.T, out string, restaged, committed func(i int, v string)) {
+	t.Helper()
 	d, err := Create(out, Options{Command: "train"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	t.Cleanup(func() { d.Close() })
 	for i, v := range []string{"1", "2", "3"} {
 		if i > 0 {
 			if err := d.Stage(); err != nil {
 				t.Fatal(err)
+			}
+			if restaged != nil {
+				restaged(i, v)
 			}
 		}
 		stage(t, d, map[string]string{"step": v})
 		if err := d.Commit(); err != nil {
 			t.Fatal(err)
 		}
-		if got := tree(t, out)["step"]; got != v {
-			t.Fatalf("after commit %d step = %q", i, got)
+		if committed != nil {
+			committed(i, v)
 		}
 	}
 }
@@ -285,23 +301,9 @@ func TestKeptNameTaken(t *testing.T) {
 	fixed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	now = func() time.Time { return fixed }
 	defer func() { now = time.Now }()
-	d, err := Create(out, Options{Command: "train"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	for i, v := range []string{"1", "2", "3"} {
-		if i > 0 {
-			if err := d.Stage(); err != nil {
-				t.Fatal(err)
-			}
-			write(t, filepath.Join(out, "notes.txt"), "mine "+v)
-		}
-		stage(t, d, map[string]string{"step": v})
-		if err := d.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	commitSteps(t, out, func(_ int, v string) {
+		write(t, filepath.Join(out, "notes.txt"), "mine "+v)
+	}, nil)
 	want := []string{".out.gollm-lock", "out", "out.gollm-kept-20260102T030405", "out.gollm-kept-20260102T030405-2"}
 	if got := siblings(t, parent); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("parent holds %v, want %v", got, want)
