@@ -6,9 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/llmcbench/gollm/internal/testfs"
 )
 
 const trainTinyConfig = `{"model_type": "llama", "vocab_size": 4000, "hidden_size": 32, "intermediate_size": 64,
@@ -32,18 +33,10 @@ func trainInputs(t *testing.T, dir string) []string {
 		"--steps", "3", "--seqlen", "16", "--batch", "2", "--out", filepath.Join(dir, "out")}
 }
 
+// names is the sorted entries of dir, joined by spaces.
 func names(t *testing.T, dir string) string {
 	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n []string
-	for _, e := range es {
-		n = append(n, e.Name())
-	}
-	sort.Strings(n)
-	return strings.Join(n, " ")
+	return strings.Join(testfs.Entries(t, dir), " ")
 }
 
 // TestTrainBadFlags: every bad flag or input file is refused with exit 2

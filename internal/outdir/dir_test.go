@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/llmcbench/gollm/internal/testfs"
 )
 
 // tree returns every file under dir with its content.
@@ -37,20 +38,6 @@ func write(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// siblings lists the parent's entries other than out itself.
-func siblings(t *testing.T, parent string) []string {
-	ents, err := os.ReadDir(parent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	return names
 }
 
 func stage(t *testing.T, d *Dir, files map[string]string) {
@@ -122,7 +109,7 @@ func TestCreateCommit(t *testing.T) {
 				if got := tree(t, out); len(got) != len(tc.before) {
 					t.Errorf("refused run changed out: %v", got)
 				}
-				if s := siblings(t, parent); len(s) != 1 {
+				if s := testfs.Entries(t, parent); len(s) != 1 {
 					t.Errorf("refused run left %v", s)
 				}
 				return
@@ -152,7 +139,7 @@ func TestCreateCommit(t *testing.T) {
 					t.Errorf("%s = %q, want %q", n, got[n], c)
 				}
 			}
-			if s := siblings(t, parent); len(s) != 1 || s[0] != "out" {
+			if s := testfs.Entries(t, parent); len(s) != 1 || s[0] != "out" {
 				t.Errorf("left beside out: %v", s)
 			}
 		})
@@ -305,7 +292,7 @@ func TestKeptNameTaken(t *testing.T) {
 		write(t, filepath.Join(out, "notes.txt"), "mine "+v)
 	}, nil)
 	want := []string{".out.gollm-lock", "out", "out.gollm-kept-20260102T030405", "out.gollm-kept-20260102T030405-2"}
-	if got := siblings(t, parent); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := testfs.Entries(t, parent); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("parent holds %v, want %v", got, want)
 	}
 	for i, k := range want[2:] {
