@@ -33,6 +33,18 @@ func trainInputs(t *testing.T, dir string) []string {
 		"--steps", "3", "--seqlen", "16", "--batch", "2", "--out", filepath.Join(dir, "out")}
 }
 
+// untouched fails the test unless dir still holds the entries before
+// (names) and the foreign file still holds content.
+func untouched(t *testing.T, dir, before, foreign, content string) {
+	t.Helper()
+	if got := names(t, dir); got != before {
+		t.Errorf("folder changed: %s, was %s", got, before)
+	}
+	if b, err := os.ReadFile(foreign); err != nil || string(b) != content {
+		t.Errorf("%s changed: %q (%v), want %q", foreign, b, err, content)
+	}
+}
+
 // names is the sorted entries of dir, joined by spaces.
 func names(t *testing.T, dir string) string {
 	t.Helper()
@@ -121,12 +133,7 @@ func TestTrainBadFlags(t *testing.T) {
 			if strings.Contains(line, "\n") || !strings.HasPrefix(line, "gollm train: ") || !strings.Contains(line, tc.want) {
 				t.Errorf("stderr %q: want one line naming %s", stderr, tc.want)
 			}
-			if got := names(t, dir); got != before {
-				t.Errorf("folder changed: %s, was %s", got, before)
-			}
-			if b, err := os.ReadFile(filepath.Join(other, "model.safetensors")); err != nil || string(b) != "weights" {
-				t.Errorf("the other model's weights changed (%v)", err)
-			}
+			untouched(t, dir, before, filepath.Join(other, "model.safetensors"), "weights")
 		})
 	}
 }
