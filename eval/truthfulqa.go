@@ -87,22 +87,11 @@ func truthfulQAHarnessDoc(r record, mc2 bool) (*mcDoc, error) {
 // run_probs does: best answer and reference lists closed with "."; the
 // choices are the correct answers then the incorrect ones.
 func truthfulQACSVDoc(r record) (*mcDoc, error) {
-	q, err := r.str("Question")
+	f, err := r.strs("Question", "Best Answer", "Correct Answers", "Incorrect Answers")
 	if err != nil {
 		return nil, err
 	}
-	bestRaw, err := r.str("Best Answer")
-	if err != nil {
-		return nil, err
-	}
-	correct, err := r.str("Correct Answers")
-	if err != nil {
-		return nil, err
-	}
-	incorrect, err := r.str("Incorrect Answers")
-	if err != nil {
-		return nil, err
-	}
+	q, bestRaw, correct, incorrect := f[0], f[1], f[2], f[3]
 	best := strings.TrimFunc(bestRaw, pyIsSpace)
 	if best == "" {
 		return nil, r.errf("Best Answer", "is empty")
