@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -146,13 +147,7 @@ func arcDoc(_ *taskDef, r record) (*mcDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	gold := -1
-	for i, l := range labels {
-		if l == key {
-			gold = i
-			break
-		}
-	}
+	gold := slices.Index(labels, key)
 	if gold < 0 {
 		return nil, r.errf("answerKey", "%q is not one of the choice labels %v", key, labels)
 	}

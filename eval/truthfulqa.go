@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -105,13 +106,7 @@ func truthfulQACSVDoc(r record) (*mcDoc, error) {
 		d := &mcDoc{skip: "no incorrect answers (TruthfulQA skips the question)"}
 		return d, nil
 	}
-	bestIdx := -1
-	for i, a := range refTrue {
-		if a == best {
-			bestIdx = i
-			break
-		}
-	}
+	bestIdx := slices.Index(refTrue, best)
 	if bestIdx < 0 {
 		return nil, r.errf("Best Answer", "%q is not among the correct answers", best)
 	}
