@@ -184,24 +184,7 @@ func TestRollingLoglikelihoodMatchesReference(t *testing.T) {
 	if want := (len(toks) + maxLen - 1) / maxLen; n != want {
 		t.Errorf("%d windows, want %d", n, want)
 	}
-	// Independent: token i is predicted in window w = i/maxLen from the
-	// tokens of that window before it, one token before the window, or BOS
-	// for the first; the last partial window sees maxLen tokens back.
-	var want float64
-	full := len(toks) / maxLen * maxLen
-	for i := range toks {
-		var seq []int
-		switch {
-		case i < maxLen:
-			seq = append([]int{1}, toks[:i+1]...)
-		case i < full:
-			start := i/maxLen*maxLen - 1
-			seq = toks[start : i+1]
-		default:
-			seq = toks[len(toks)-maxLen-1 : i+1]
-		}
-		want += refLogProb(m, seq, len(seq)-1)
-	}
+	want := refRollingLogLik(m, toks, maxLen)
 	if math.Abs(ll-want) > 1e-9*math.Abs(want) {
 		t.Errorf("rolling ll = %.12f, want %.12f", ll, want)
 	}
@@ -216,16 +199,7 @@ func TestPerplexityGPTQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := len(ids) / seqlen
-	var sum float64
-	for w := 0; w < n; w++ {
-		win := ids[w*seqlen : (w+1)*seqlen]
-		var nll float64
-		for j := 1; j < seqlen; j++ {
-			nll -= refLogProb(m, win, j)
-		}
-		sum += nll / (seqlen - 1)
-	}
-	want := math.Exp(sum / float64(n))
+	want := gptqPPL(m, ids, seqlen)
 	if math.Abs(res.PPL-want) > 1e-9*want {
 		t.Errorf("ppl = %.12f, want %.12f", res.PPL, want)
 	}

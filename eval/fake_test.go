@@ -103,6 +103,29 @@ func (s *histState) Truncate(n int) {
 	}
 }
 
+// refRollingLogLik is the log-likelihood of toks in the harness's rolling
+// windows of maxLen, from the model definition: token i is predicted in
+// window i/maxLen from the tokens of that window before it, one token
+// before the window, or BOS (id 1) for the first; the last partial window
+// sees maxLen tokens back.
+func refRollingLogLik(m *histLM, toks []int, maxLen int) float64 {
+	var ll float64
+	full := len(toks) / maxLen * maxLen
+	for i := range toks {
+		var seq []int
+		switch {
+		case i < maxLen:
+			seq = append([]int{1}, toks[:i+1]...)
+		case i < full:
+			seq = toks[i/maxLen*maxLen-1 : i+1]
+		default:
+			seq = toks[len(toks)-maxLen-1 : i+1]
+		}
+		ll += refLogProb(m, seq, len(seq)-1)
+	}
+	return ll
+}
+
 // refLogProb is log p(seq[j] | seq[:j]) computed straight from the model
 // definition, in float64.
 func refLogProb(m *histLM, seq []int, j int) float64 {

@@ -73,6 +73,18 @@ func (r record) str(path string) (string, error) {
 	return "", r.errf(path, "is %s, want text", describe(v))
 }
 
+// strs reads several text fields (as str), stopping at the first error.
+func (r record) strs(paths ...string) ([]string, error) {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		var err error
+		if out[i], err = r.str(p); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // integer returns the integer at path. Integral numbers, numeric strings
 // ("2", as Hugging Face stores some labels) and booleans are accepted.
 func (r record) integer(path string) (int, error) {

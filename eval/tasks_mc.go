@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -146,13 +147,7 @@ func arcDoc(_ *taskDef, r record) (*mcDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	gold := -1
-	for i, l := range labels {
-		if l == key {
-			gold = i
-			break
-		}
-	}
+	gold := slices.Index(labels, key)
 	if gold < 0 {
 		return nil, r.errf("answerKey", "%q is not one of the choice labels %v", key, labels)
 	}
@@ -289,15 +284,7 @@ func attachLabels(path string, recs []record) error {
 }
 
 func piqaDoc(r record) (*mcDoc, error) {
-	goal, err := r.str("goal")
-	if err != nil {
-		return nil, err
-	}
-	sol1, err := r.str("sol1")
-	if err != nil {
-		return nil, err
-	}
-	sol2, err := r.str("sol2")
+	f, err := r.strs("goal", "sol1", "sol2")
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +292,7 @@ func piqaDoc(r record) (*mcDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newChoiceDoc("Question: "+goal+"\nAnswer:", []string{sol1, sol2}, gold), nil
+	return newChoiceDoc("Question: "+f[0]+"\nAnswer:", f[1:], gold), nil
 }
 
 // ---- WinoGrande -----------------------------------------------------------
@@ -324,11 +311,9 @@ func winograndeDoc(_ *taskDef, r record) (*mcDoc, error) {
 	if idx < 0 {
 		return nil, r.errf("sentence", "has no \"_\" blank")
 	}
-	var opts [2]string
-	for i, c := range []string{"option1", "option2"} {
-		if opts[i], err = r.str(c); err != nil {
-			return nil, err
-		}
+	opts, err := r.strs("option1", "option2")
+	if err != nil {
+		return nil, err
 	}
 	ans, err := r.str("answer")
 	if err != nil {
@@ -364,11 +349,7 @@ func winograndeDoc(_ *taskDef, r record) (*mcDoc, error) {
 var loadBoolQ = mcLoader(nil, boolqDoc, scoreAcc)
 
 func boolqDoc(_ *taskDef, r record) (*mcDoc, error) {
-	passage, err := r.str("passage")
-	if err != nil {
-		return nil, err
-	}
-	question, err := r.str("question")
+	f, err := r.strs("passage", "question")
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +357,7 @@ func boolqDoc(_ *taskDef, r record) (*mcDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newChoiceDoc(passage+"\nQuestion: "+question+"?\nAnswer:", []string{"no", "yes"}, gold), nil
+	return newChoiceDoc(f[0]+"\nQuestion: "+f[1]+"?\nAnswer:", []string{"no", "yes"}, gold), nil
 }
 
 // ---- GLUE QNLI and MNLI -----------------------------------------------------
@@ -384,14 +365,11 @@ func boolqDoc(_ *taskDef, r record) (*mcDoc, error) {
 var loadQNLI = mcLoader(nil, qnliDoc, scoreAcc)
 
 func qnliDoc(t *taskDef, r record) (*mcDoc, error) {
-	q, err := r.str("question")
+	f, err := r.strs("question", "sentence")
 	if err != nil {
 		return nil, err
 	}
-	s, err := r.str("sentence")
-	if err != nil {
-		return nil, err
-	}
+	q, s := f[0], f[1]
 	gold, _, err := classLabel(r, []string{"label"}, []string{"entailment", "not_entailment"})
 	if err != nil {
 		return nil, err

@@ -608,19 +608,7 @@ func TestWikitextRolling(t *testing.T) {
 	var words, bytes int
 	for _, p := range pages {
 		toks := tok.Encode(p.detok, false)
-		full := len(toks) / maxLen * maxLen
-		for i := range toks {
-			var seq []int
-			switch {
-			case i < maxLen:
-				seq = append([]int{1}, toks[:i+1]...)
-			case i < full:
-				seq = toks[i/maxLen*maxLen-1 : i+1]
-			default:
-				seq = toks[len(toks)-maxLen-1 : i+1]
-			}
-			ll += refLogProb(m, seq, len(seq)-1)
-		}
+		ll += refRollingLogLik(m, toks, maxLen)
 		words += p.words
 		bytes += p.bytes
 	}

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -87,22 +88,11 @@ func truthfulQAHarnessDoc(r record, mc2 bool) (*mcDoc, error) {
 // run_probs does: best answer and reference lists closed with "."; the
 // choices are the correct answers then the incorrect ones.
 func truthfulQACSVDoc(r record) (*mcDoc, error) {
-	q, err := r.str("Question")
+	f, err := r.strs("Question", "Best Answer", "Correct Answers", "Incorrect Answers")
 	if err != nil {
 		return nil, err
 	}
-	bestRaw, err := r.str("Best Answer")
-	if err != nil {
-		return nil, err
-	}
-	correct, err := r.str("Correct Answers")
-	if err != nil {
-		return nil, err
-	}
-	incorrect, err := r.str("Incorrect Answers")
-	if err != nil {
-		return nil, err
-	}
+	q, bestRaw, correct, incorrect := f[0], f[1], f[2], f[3]
 	best := strings.TrimFunc(bestRaw, pyIsSpace)
 	if best == "" {
 		return nil, r.errf("Best Answer", "is empty")
@@ -116,13 +106,7 @@ func truthfulQACSVDoc(r record) (*mcDoc, error) {
 		d := &mcDoc{skip: "no incorrect answers (TruthfulQA skips the question)"}
 		return d, nil
 	}
-	bestIdx := -1
-	for i, a := range refTrue {
-		if a == best {
-			bestIdx = i
-			break
-		}
-	}
+	bestIdx := slices.Index(refTrue, best)
 	if bestIdx < 0 {
 		return nil, r.errf("Best Answer", "%q is not among the correct answers", best)
 	}

@@ -18,16 +18,7 @@ func BenchmarkSgemmOpenBLAS(b *testing.B) {
 		b.Skip(err)
 	}
 	b.Logf("BLAS: %s", BLAS())
-	for _, s := range gemmBenchShapes {
-		m, n, k := s[0], s[1], s[2]
-		a, bb, c := gemmRandom(m*k, 1), gemmRandom(k*n, 2), make([]float32, m*n)
-		b.Run(gemmShapeName(s), func(b *testing.B) {
-			for b.Loop() {
-				blasSgemmRaw(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
-			}
-			gemmReportGFLOPS(b, m, n, k)
-		})
-	}
+	benchSgemm(b, blasSgemmRaw)
 }
 
 // BenchmarkLinearGEMVOpenBLASSgemm runs batch-1 Linear as an m == 1

@@ -29,34 +29,31 @@ func gemvReportGBS(b *testing.B, in, out int) {
 	b.ReportMetric(4*float64(in)*float64(out)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 }
 
-// BenchmarkSgemm measures Sgemm (the public API: OpenBLAS in cgo builds,
-// the pure-Go kernel with -tags purego or CGO_ENABLED=0).
-func BenchmarkSgemm(b *testing.B) {
-	b.Logf("BLAS: %s", BLAS())
+// benchSgemm runs gemm on every shape of gemmBenchShapes (A·B, no
+// transposes) and reports GFLOP/s.
+func benchSgemm(b *testing.B, gemm sgemmFunc) {
 	for _, s := range gemmBenchShapes {
 		m, n, k := s[0], s[1], s[2]
 		a, bb, c := gemmRandom(m*k, 1), gemmRandom(k*n, 2), make([]float32, m*n)
 		b.Run(gemmShapeName(s), func(b *testing.B) {
 			for b.Loop() {
-				Sgemm(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
+				gemm(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
 			}
 			gemmReportGFLOPS(b, m, n, k)
 		})
 	}
 }
 
+// BenchmarkSgemm measures Sgemm (the public API: OpenBLAS in cgo builds,
+// the pure-Go kernel with -tags purego or CGO_ENABLED=0).
+func BenchmarkSgemm(b *testing.B) {
+	b.Logf("BLAS: %s", BLAS())
+	benchSgemm(b, Sgemm)
+}
+
 // BenchmarkSgemmGo measures the pure-Go blocked kernel in every build.
 func BenchmarkSgemmGo(b *testing.B) {
-	for _, s := range gemmBenchShapes {
-		m, n, k := s[0], s[1], s[2]
-		a, bb, c := gemmRandom(m*k, 1), gemmRandom(k*n, 2), make([]float32, m*n)
-		b.Run(gemmShapeName(s), func(b *testing.B) {
-			for b.Loop() {
-				gemmGo(false, false, m, n, k, 1, a, k, bb, n, 0, c, n)
-			}
-			gemmReportGFLOPS(b, m, n, k)
-		})
-	}
+	benchSgemm(b, gemmGo)
 }
 
 // BenchmarkLinear measures Linear for prefill-sized batches (m tokens

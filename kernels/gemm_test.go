@@ -101,10 +101,23 @@ func gemmTolerance(k int, absSum, betaC float32) float64 {
 	return 2*float64(k+2)*eps*float64(absSum) + 4*eps*math.Abs(float64(betaC)) + 1e-30
 }
 
+// gemmWant returns SgemmRef's C for tc and, for gemmTolerance, the same
+// product on |alpha|, |A| and |B| with beta 0.
+func gemmWant(tc gemmCase, a []float32, lda int, b []float32, ldb int, c0 []float32, ldc int) (want, absSum []float32) {
+	want = append([]float32(nil), c0...)
+	SgemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
+	absSum = make([]float32, len(c0))
+	SgemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, float32(math.Abs(float64(tc.alpha))), gemmAbs(a), lda, gemmAbs(b), ldb, 0, absSum, ldc)
+	return want, absSum
+}
+
+// sgemmFunc is the signature of Sgemm and of the kernels behind it.
+type sgemmFunc = func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
 // gemmImpls are the Sgemm implementations held to SgemmRef.
 var gemmImpls = []struct {
 	name string
-	fn   func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	fn   sgemmFunc
 }{
 	{"Sgemm", Sgemm},
 	{"gemmGo", func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
@@ -125,10 +138,7 @@ func TestSgemmMatchesRef(t *testing.T) {
 		SetThreads(threads)
 		for ci, tc := range gemmCases() {
 			a, lda, b, ldb, c0, ldc := gemmOperands(tc, uint64(ci))
-			want := append([]float32(nil), c0...)
-			SgemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
-			absSum := make([]float32, len(c0))
-			SgemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, float32(math.Abs(float64(tc.alpha))), gemmAbs(a), lda, gemmAbs(b), ldb, 0, absSum, ldc)
+			want, absSum := gemmWant(tc, a, lda, b, ldb, c0, ldc)
 			for _, impl := range gemmImpls {
 				got := append([]float32(nil), c0...)
 				impl.fn(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)
@@ -420,10 +430,7 @@ func FuzzSgemm(f *testing.F) {
 			pad:   int(flags >> 6),
 		}
 		a, lda, b, ldb, c0, ldc := gemmOperands(tc, seed)
-		want := append([]float32(nil), c0...)
-		SgemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, want, ldc)
-		absSum := make([]float32, len(c0))
-		SgemmRef(tc.transA, tc.transB, tc.m, tc.n, tc.k, float32(math.Abs(float64(tc.alpha))), gemmAbs(a), lda, gemmAbs(b), ldb, 0, absSum, ldc)
+		want, absSum := gemmWant(tc, a, lda, b, ldb, c0, ldc)
 		for _, impl := range gemmImpls {
 			got := append([]float32(nil), c0...)
 			impl.fn(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, a, lda, b, ldb, tc.beta, got, ldc)

@@ -120,15 +120,23 @@ func (c quantCase) gidx(seed uint64) ([]int32, int) {
 	return gidx, groups
 }
 
+// matrix builds quantCases[ci]'s matrix from random codes, scales and
+// zeros (seeded by ci) and returns it with them.
+func (c quantCase) matrix(t *testing.T, ci int) (m *QuantGroupMatrix, codes []uint8, scales, zeros []float32, gidx []int32) {
+	t.Helper()
+	gidx, groups := c.gidx(uint64(ci))
+	codes, scales, zeros = quantRandom(c.out, c.in, c.bits, groups, uint64(ci+1))
+	m, err := NewQuantGroupMatrix(c.out, c.in, c.bits, c.group, codes, scales, zeros, gidx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, codes, scales, zeros, gidx
+}
+
 func TestQuantGroupMatrixMulT(t *testing.T) {
 	for ci, c := range quantCases {
 		t.Run(c.name, func(t *testing.T) {
-			gidx, groups := c.gidx(uint64(ci))
-			codes, scales, zeros := quantRandom(c.out, c.in, c.bits, groups, uint64(ci+1))
-			m, err := NewQuantGroupMatrix(c.out, c.in, c.bits, c.group, codes, scales, zeros, gidx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, codes, scales, zeros, gidx := c.matrix(t, ci)
 			if o, i := m.Dims(); o != c.out || i != c.in {
 				t.Fatalf("Dims = %d×%d", o, i)
 			}
@@ -200,12 +208,7 @@ func TestQuantGroupMatrixMulT(t *testing.T) {
 func TestQuantGroupMatrixIdentity(t *testing.T) {
 	for ci, c := range quantCases {
 		t.Run(c.name, func(t *testing.T) {
-			gidx, groups := c.gidx(uint64(ci))
-			codes, scales, zeros := quantRandom(c.out, c.in, c.bits, groups, uint64(ci+1))
-			m, err := NewQuantGroupMatrix(c.out, c.in, c.bits, c.group, codes, scales, zeros, gidx)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, codes, scales, zeros, gidx := c.matrix(t, ci)
 			w := quantDequant(c.out, c.in, c.group, codes, scales, zeros, gidx)
 			for _, chunk := range []int{1, 3, c.in} { // direct kernel and (c.in ≥ 24) the Sgemm path
 				for i0 := 0; i0 < c.in; i0 += chunk {
@@ -231,12 +234,7 @@ func TestQuantGroupMatrixIdentity(t *testing.T) {
 
 func TestQuantGroupMatrixUnpack(t *testing.T) {
 	for ci, c := range quantCases {
-		gidx, groups := c.gidx(uint64(ci))
-		codes, scales, zeros := quantRandom(c.out, c.in, c.bits, groups, uint64(ci+1))
-		m, err := NewQuantGroupMatrix(c.out, c.in, c.bits, c.group, codes, scales, zeros, gidx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, codes, scales, zeros, gidx := c.matrix(t, ci)
 		q2, s2, z2, g2 := m.Unpack()
 		for i := range codes {
 			if q2[i] != codes[i] {

@@ -37,14 +37,7 @@ func knowledgeOracle(w *World, question string) (string, bool) {
 }
 
 func TestOracles(t *testing.T) {
-	o, err := Generate(small(11))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := o.Write(dir); err != nil {
-		t.Fatal(err)
-	}
+	o, dir := writeSmall(t, 11)
 	w, err := ReadWorld(filepath.Join(dir, "world.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,21 @@ import (
 
 func small(seed uint64) Options { return Options{Seed: seed, Scale: 1, Repeat: 2} }
 
+// writeSmall generates the small world of seed and writes it to a
+// temporary folder, which it returns with the output.
+func writeSmall(t *testing.T, seed uint64) (*Output, string) {
+	t.Helper()
+	o, err := Generate(small(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := o.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	return o, dir
+}
+
 func digest(t *testing.T, o *Output) string {
 	t.Helper()
 	h := sha256.New()
@@ -94,14 +109,7 @@ func (s *flatState) Len() int       { return s.n }
 func (s *flatState) Truncate(n int) { s.n = n }
 
 func TestEvalReadsEveryTask(t *testing.T) {
-	o, err := Generate(small(5))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := o.Write(dir); err != nil {
-		t.Fatal(err)
-	}
+	_, dir := writeSmall(t, 5)
 	for _, tc := range []struct {
 		variant, tasks string
 		seqlen         int

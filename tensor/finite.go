@@ -20,15 +20,7 @@ func (t *Tensor) NonFinite() int {
 	first := firstIndex{v: int64(n)}
 	d := t.Data
 	kernels.ParallelFor(n, 1<<16, func(lo, hi int) {
-		if allFinite(t.DType, d, lo, hi) {
-			return
-		}
-		for i := lo; i < hi; i++ {
-			if !finiteAt(t.DType, d, i) {
-				first.lower(i)
-				return
-			}
-		}
+		first.scan(t.DType, d, lo, hi)
 	})
 	return first.get(n)
 }
@@ -106,6 +98,20 @@ func (f *firstIndex) lower(i int) {
 	}
 }
 
+// scan lowers f to the first non-finite element of d[lo:hi] (dtype dt),
+// if there is one.
+func (f *firstIndex) scan(dt DType, d []byte, lo, hi int) {
+	if allFinite(dt, d, lo, hi) {
+		return
+	}
+	for i := lo; i < hi; i++ {
+		if !finiteAt(dt, d, i) {
+			f.lower(i)
+			return
+		}
+	}
+}
+
 func (f *firstIndex) get(n int) int {
 	if v := int(atomic.LoadInt64(&f.v)); v < n {
 		return v
@@ -128,15 +134,7 @@ func (t *Tensor) Float32Finite() ([]float32, int, error) {
 		// Convert a chunk, then check its bits while they are in cache.
 		kernels.ParallelFor(n, 1<<16, func(lo, hi int) {
 			convertRange(t.DType, d, dst, lo, hi)
-			if allFinite(t.DType, d, lo, hi) {
-				return
-			}
-			for i := lo; i < hi; i++ {
-				if !finiteAt(t.DType, d, i) {
-					first.lower(i)
-					break
-				}
-			}
+			first.scan(t.DType, d, lo, hi)
 		})
 		return dst, first.get(n), nil
 	}

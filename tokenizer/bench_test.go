@@ -97,41 +97,27 @@ var benchTokenizers = []benchTokenizer{
 // the word cache, as in a long-running process.
 func BenchmarkEncode(b *testing.B) {
 	text := benchTexts(1<<20, 1)[0]
-	for _, bt := range benchTokenizers {
-		b.Run(bt.name, func(b *testing.B) {
-			tok, err := bt.load()
-			if err != nil {
-				b.Fatal(err)
-			}
-			ids := tok.Encode(text, false)
-			b.SetBytes(int64(len(text)))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				ids = tok.Encode(text, false)
-			}
-			b.ReportMetric(float64(len(text))/float64(len(ids)), "bytes/token")
-		})
-	}
+	benchEach(b, int64(len(text)), func(b *testing.B, tok *Tokenizer) {
+		ids := tok.Encode(text, false)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			ids = tok.Encode(text, false)
+		}
+		b.ReportMetric(float64(len(text))/float64(len(ids)), "bytes/token")
+	})
 }
 
 // BenchmarkEncodeCold is BenchmarkEncode with the word caches cleared
 // before every iteration (each text seen for the first time).
 func BenchmarkEncodeCold(b *testing.B) {
 	text := benchTexts(1<<20, 1)[0]
-	for _, bt := range benchTokenizers {
-		b.Run(bt.name, func(b *testing.B) {
-			tok, err := bt.load()
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(text)))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				tok.free = nil
-				tok.Encode(text, false)
-			}
-		})
-	}
+	benchEach(b, int64(len(text)), func(b *testing.B, tok *Tokenizer) {
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			tok.free = nil
+			tok.Encode(text, false)
+		}
+	})
 }
 
 // BenchmarkEncodeBatch encodes 256 documents of 4 KB (1 MB in all) with
@@ -142,37 +128,39 @@ func BenchmarkEncodeBatch(b *testing.B) {
 	for _, d := range docs {
 		total += len(d)
 	}
-	for _, bt := range benchTokenizers {
-		b.Run(bt.name, func(b *testing.B) {
-			tok, err := bt.load()
-			if err != nil {
-				b.Fatal(err)
-			}
+	benchEach(b, int64(total), func(b *testing.B, tok *Tokenizer) {
+		tok.EncodeBatch(docs, false)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
 			tok.EncodeBatch(docs, false)
-			b.SetBytes(int64(total))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				tok.EncodeBatch(docs, false)
-			}
-		})
-	}
+		}
+	})
 }
 
 // BenchmarkDecode decodes the ids of 1 MB of text.
 func BenchmarkDecode(b *testing.B) {
 	text := benchTexts(1<<20, 1)[0]
+	benchEach(b, int64(len(text)), func(b *testing.B, tok *Tokenizer) {
+		ids := tok.Encode(text, false)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			tok.Decode(ids, true)
+		}
+	})
+}
+
+// benchEach runs body as one sub-benchmark per tokenizer of
+// benchTokenizers, with the tokenizer loaded and b.SetBytes(bytes); body
+// resets the timer after any warm-up.
+func benchEach(b *testing.B, bytes int64, body func(b *testing.B, tok *Tokenizer)) {
 	for _, bt := range benchTokenizers {
 		b.Run(bt.name, func(b *testing.B) {
 			tok, err := bt.load()
 			if err != nil {
 				b.Fatal(err)
 			}
-			ids := tok.Encode(text, false)
-			b.SetBytes(int64(len(text)))
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				tok.Decode(ids, true)
-			}
+			b.SetBytes(bytes)
+			body(b, tok)
 		})
 	}
 }

@@ -184,6 +184,29 @@ func typeOf(raw json.RawMessage) (string, error) {
 	return h.Type, nil
 }
 
+// nestedTypeOf is typeOf for a component depth Sequences down, refusing
+// nesting deeper than maxNesting.
+func nestedTypeOf(raw json.RawMessage, depth int) (string, error) {
+	if depth > maxNesting {
+		return "", errors.New("sequence nested too deeply")
+	}
+	return typeOf(raw)
+}
+
+// parseSequence parses the items of a Sequence component one level deeper
+// with parse; an item's error names its index.
+func parseSequence[T any](items []json.RawMessage, depth int, parse func(json.RawMessage, int) (T, error)) ([]T, error) {
+	var q []T
+	for i, r := range items {
+		x, err := parse(r, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("item %d of Sequence: %w", i, err)
+		}
+		q = append(q, x)
+	}
+	return q, nil
+}
+
 func isNull(raw json.RawMessage) bool {
 	t := bytes.TrimSpace(raw)
 	return len(t) == 0 || string(t) == "null"
@@ -399,10 +422,7 @@ const maxNesting = 64
 func parseNormalizer(raw json.RawMessage) (normalizer, error) { return parseNormalizerDepth(raw, 0) }
 
 func parseNormalizerDepth(raw json.RawMessage, depth int) (normalizer, error) {
-	if depth > maxNesting {
-		return nil, errors.New("sequence nested too deeply")
-	}
-	typ, err := typeOf(raw)
+	typ, err := nestedTypeOf(raw, depth)
 	if err != nil {
 		return nil, err
 	}
@@ -490,15 +510,11 @@ func parseNormalizerDepth(raw json.RawMessage, depth int) (normalizer, error) {
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, err
 		}
-		var q seqNorm
-		for i, r := range v.Normalizers {
-			n, err := parseNormalizerDepth(r, depth+1)
-			if err != nil {
-				return nil, fmt.Errorf("item %d of Sequence: %w", i, err)
-			}
-			q = append(q, n)
+		q, err := parseSequence(v.Normalizers, depth, parseNormalizerDepth)
+		if err != nil {
+			return nil, err
 		}
-		return q, nil
+		return seqNorm(q), nil
 	case "":
 		return nil, errors.New("missing type")
 	}
@@ -510,10 +526,7 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 }
 
 func parsePreTokenizerDepth(raw json.RawMessage, depth int) (preTokenizer, error) {
-	if depth > maxNesting {
-		return nil, errors.New("sequence nested too deeply")
-	}
-	typ, err := typeOf(raw)
+	typ, err := nestedTypeOf(raw, depth)
 	if err != nil {
 		return nil, err
 	}
@@ -634,15 +647,11 @@ func parsePreTokenizerDepth(raw json.RawMessage, depth int) (preTokenizer, error
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, err
 		}
-		var q seqPre
-		for i, r := range v.PreTokenizers {
-			p, err := parsePreTokenizerDepth(r, depth+1)
-			if err != nil {
-				return nil, fmt.Errorf("item %d of Sequence: %w", i, err)
-			}
-			q = append(q, p)
+		q, err := parseSequence(v.PreTokenizers, depth, parsePreTokenizerDepth)
+		if err != nil {
+			return nil, err
 		}
-		return q, nil
+		return seqPre(q), nil
 	case "":
 		return nil, errors.New("missing type")
 	}
@@ -824,10 +833,7 @@ func checkVocab(v map[string]int) error {
 func parseDecoder(raw json.RawMessage) (decoder, error) { return parseDecoderDepth(raw, 0) }
 
 func parseDecoderDepth(raw json.RawMessage, depth int) (decoder, error) {
-	if depth > maxNesting {
-		return nil, errors.New("sequence nested too deeply")
-	}
-	typ, err := typeOf(raw)
+	typ, err := nestedTypeOf(raw, depth)
 	if err != nil {
 		return nil, err
 	}
@@ -946,15 +952,11 @@ func parseDecoderDepth(raw json.RawMessage, depth int) (decoder, error) {
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, err
 		}
-		var q seqDec
-		for i, r := range v.Decoders {
-			d, err := parseDecoderDepth(r, depth+1)
-			if err != nil {
-				return nil, fmt.Errorf("item %d of Sequence: %w", i, err)
-			}
-			q = append(q, d)
+		q, err := parseSequence(v.Decoders, depth, parseDecoderDepth)
+		if err != nil {
+			return nil, err
 		}
-		return q, nil
+		return seqDec(q), nil
 	case "":
 		return nil, errors.New("missing type")
 	}
@@ -966,10 +968,7 @@ func parsePostProcessor(raw json.RawMessage, vocab map[string]int) (postProcesso
 }
 
 func parsePostDepth(raw json.RawMessage, vocab map[string]int, depth int) (postProcessor, error) {
-	if depth > maxNesting {
-		return nil, errors.New("sequence nested too deeply")
-	}
-	typ, err := typeOf(raw)
+	typ, err := nestedTypeOf(raw, depth)
 	if err != nil {
 		return nil, err
 	}
@@ -1027,15 +1026,13 @@ func parsePostDepth(raw json.RawMessage, vocab map[string]int, depth int) (postP
 		if err := json.Unmarshal(raw, &v); err != nil {
 			return nil, err
 		}
-		var q seqPost
-		for i, r := range v.Processors {
-			p, err := parsePostDepth(r, vocab, depth+1)
-			if err != nil {
-				return nil, fmt.Errorf("item %d of Sequence: %w", i, err)
-			}
-			q = append(q, p)
+		q, err := parseSequence(v.Processors, depth, func(r json.RawMessage, depth int) (postProcessor, error) {
+			return parsePostDepth(r, vocab, depth)
+		})
+		if err != nil {
+			return nil, err
 		}
-		return q, nil
+		return seqPost(q), nil
 	case "":
 		return nil, errors.New("missing type")
 	}

@@ -28,25 +28,36 @@ func nonEmpty(l []string) []string {
 	return out
 }
 
+// regexOracle is testdata/regex-oracle.json: per pattern name, the pattern
+// and the reference library's splits of random strings.
+type regexOracle map[string]struct {
+	Pattern string `json:"pattern"`
+	Cases   []struct {
+		Text   string   `json:"text"`
+		Pieces []string `json:"pieces"`
+	} `json:"cases"`
+}
+
+// readRegexOracle reads testdata/regex-oracle.json.
+func readRegexOracle(t *testing.T) regexOracle {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "regex-oracle.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f regexOracle
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // TestMatchersAgainstOniguruma holds the hand-written matchers and the
 // regexp2 engine to the splits of the reference library's Oniguruma regex
 // on random strings of tricky characters (testdata/regex-oracle.json, made by
 // testdata/gen/make_regex_cases.js).
 func TestMatchersAgainstOniguruma(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "regex-oracle.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f map[string]struct {
-		Pattern string `json:"pattern"`
-		Cases   []struct {
-			Text   string   `json:"text"`
-			Pieces []string `json:"pieces"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
+	f := readRegexOracle(t)
 	fast := map[string]matcher{"gpt2": gpt2Matcher{}, "cl100k": cl100kMatcher{maxDigits: 3}, "qwen2": cl100kMatcher{maxDigits: 1}}
 	for name, set := range f {
 		fm, ok := fast[name]
@@ -161,19 +172,7 @@ func utf8ValidString(s string) bool { return strings.ToValidUTF8(s, "") == s }
 // TestSplitGPT2 holds the exported split (bpetrain's word splitter) to the
 // reference library's GPT-2 regex cases.
 func TestSplitGPT2(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "regex-oracle.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f map[string]struct {
-		Cases []struct {
-			Text   string   `json:"text"`
-			Pieces []string `json:"pieces"`
-		} `json:"cases"`
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
+	f := readRegexOracle(t)
 	cases := f["gpt2"].Cases
 	if len(cases) < 10 {
 		t.Fatalf("only %d gpt2 cases", len(cases))

@@ -116,6 +116,46 @@ func (w *wire) fixed32() (uint32, error) {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24, nil
 }
 
+// bytesField reads a length-delimited field (wire type 2) whose number
+// and wire type field returned.
+func (w *wire) bytesField(num, typ int) ([]byte, error) {
+	if err := expect(num, typ, 2); err != nil {
+		return nil, err
+	}
+	return w.bytes()
+}
+
+// fixed32Field reads a fixed32 field (wire type 5).
+func (w *wire) fixed32Field(num, typ int) (uint32, error) {
+	if err := expect(num, typ, 5); err != nil {
+		return 0, err
+	}
+	return w.fixed32()
+}
+
+// varintField reads a varint field (wire type 0).
+func (w *wire) varintField(num, typ int) (uint64, error) {
+	if err := expect(num, typ, 0); err != nil {
+		return 0, err
+	}
+	return w.varint()
+}
+
+// fields calls f with the number and wire type of every field of the
+// message, in order, stopping at the first error.
+func (w *wire) fields(f func(num, typ int) error) error {
+	for w.i < len(w.b) {
+		num, typ, err := w.field()
+		if err != nil {
+			return err
+		}
+		if err := f(num, typ); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // skip skips a field of the given wire type.
 func (w *wire) skip(typ int, depth int) error {
 	switch typ {
@@ -179,10 +219,7 @@ func parseModelProto(b []byte) (*spmModelProto, error) {
 		}
 		switch num {
 		case 1, 2, 3, 5:
-			if err := expect(num, typ, 2); err != nil {
-				return nil, err
-			}
-			sub, err := w.bytes()
+			sub, err := w.bytesField(num, typ)
 			if err != nil {
 				return nil, err
 			}
@@ -227,28 +264,19 @@ func parsePiece(b []byte) (spmPiece, error) {
 		}
 		switch num {
 		case 1:
-			if err := expect(num, typ, 2); err != nil {
-				return p, err
-			}
-			s, err := w.bytes()
+			s, err := w.bytesField(num, typ)
 			if err != nil {
 				return p, err
 			}
 			p.piece = string(s)
 		case 2:
-			if err := expect(num, typ, 5); err != nil {
-				return p, err
-			}
-			v, err := w.fixed32()
+			v, err := w.fixed32Field(num, typ)
 			if err != nil {
 				return p, err
 			}
 			p.score = math.Float32frombits(v)
 		case 3:
-			if err := expect(num, typ, 0); err != nil {
-				return p, err
-			}
-			v, err := w.varint()
+			v, err := w.varintField(num, typ)
 			if err != nil {
 				return p, err
 			}
@@ -264,17 +292,10 @@ func parsePiece(b []byte) (spmPiece, error) {
 
 func parseTrainerSpec(b []byte, t *spmTrainerSpec) error {
 	w := &wire{b: b}
-	for w.i < len(w.b) {
-		num, typ, err := w.field()
-		if err != nil {
-			return err
-		}
+	return w.fields(func(num, typ int) error {
 		switch num {
 		case 3, 24, 35, 40, 41, 42, 43:
-			if err := expect(num, typ, 0); err != nil {
-				return err
-			}
-			v, err := w.varint()
+			v, err := w.varintField(num, typ)
 			if err != nil {
 				return err
 			}
@@ -295,10 +316,7 @@ func parseTrainerSpec(b []byte, t *spmTrainerSpec) error {
 				t.pad = int(int32(v))
 			}
 		case 44:
-			if err := expect(num, typ, 2); err != nil {
-				return err
-			}
-			s, err := w.bytes()
+			s, err := w.bytesField(num, typ)
 			if err != nil {
 				return err
 			}
@@ -308,23 +326,16 @@ func parseTrainerSpec(b []byte, t *spmTrainerSpec) error {
 				return err
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func parseNormalizerSpec(b []byte, n *spmNormalizerSpec) error {
 	w := &wire{b: b}
-	for w.i < len(w.b) {
-		num, typ, err := w.field()
-		if err != nil {
-			return err
-		}
+	return w.fields(func(num, typ int) error {
 		switch num {
 		case 1, 2:
-			if err := expect(num, typ, 2); err != nil {
-				return err
-			}
-			s, err := w.bytes()
+			s, err := w.bytesField(num, typ)
 			if err != nil {
 				return err
 			}
@@ -334,10 +345,7 @@ func parseNormalizerSpec(b []byte, n *spmNormalizerSpec) error {
 				n.charsmap = s
 			}
 		case 3, 4, 5:
-			if err := expect(num, typ, 0); err != nil {
-				return err
-			}
-			v, err := w.varint()
+			v, err := w.varintField(num, typ)
 			if err != nil {
 				return err
 			}
@@ -354,8 +362,8 @@ func parseNormalizerSpec(b []byte, n *spmNormalizerSpec) error {
 				return err
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Encoding, used by tests to build small models.

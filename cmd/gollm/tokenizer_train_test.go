@@ -80,12 +80,7 @@ func TestTokenizerTrainBadInput(t *testing.T) {
 			if stdout != "" {
 				t.Errorf("stdout %q, want nothing", stdout)
 			}
-			if got := names(t, dir); got != before {
-				t.Errorf("folder changed: %s, was %s", got, before)
-			}
-			if b, err := os.ReadFile(filepath.Join(other, "notes.txt")); err != nil || string(b) != "mine" {
-				t.Errorf("the foreign file changed (%v)", err)
-			}
+			untouched(t, dir, before, filepath.Join(other, "notes.txt"), "mine")
 		})
 	}
 }

@@ -6,9 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/llmcbench/gollm/internal/testfs"
 )
 
 const trainTinyConfig = `{"model_type": "llama", "vocab_size": 4000, "hidden_size": 32, "intermediate_size": 64,
@@ -32,18 +33,22 @@ func trainInputs(t *testing.T, dir string) []string {
 		"--steps", "3", "--seqlen", "16", "--batch", "2", "--out", filepath.Join(dir, "out")}
 }
 
+// untouched fails the test unless dir still holds the entries before
+// (names) and the foreign file still holds content.
+func untouched(t *testing.T, dir, before, foreign, content string) {
+	t.Helper()
+	if got := names(t, dir); got != before {
+		t.Errorf("folder changed: %s, was %s", got, before)
+	}
+	if b, err := os.ReadFile(foreign); err != nil || string(b) != content {
+		t.Errorf("%s changed: %q (%v), want %q", foreign, b, err, content)
+	}
+}
+
+// names is the sorted entries of dir, joined by spaces.
 func names(t *testing.T, dir string) string {
 	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n []string
-	for _, e := range es {
-		n = append(n, e.Name())
-	}
-	sort.Strings(n)
-	return strings.Join(n, " ")
+	return strings.Join(testfs.Entries(t, dir), " ")
 }
 
 // TestTrainBadFlags: every bad flag or input file is refused with exit 2
@@ -128,12 +133,7 @@ func TestTrainBadFlags(t *testing.T) {
 			if strings.Contains(line, "\n") || !strings.HasPrefix(line, "gollm train: ") || !strings.Contains(line, tc.want) {
 				t.Errorf("stderr %q: want one line naming %s", stderr, tc.want)
 			}
-			if got := names(t, dir); got != before {
-				t.Errorf("folder changed: %s, was %s", got, before)
-			}
-			if b, err := os.ReadFile(filepath.Join(other, "model.safetensors")); err != nil || string(b) != "weights" {
-				t.Errorf("the other model's weights changed (%v)", err)
-			}
+			untouched(t, dir, before, filepath.Join(other, "model.safetensors"), "weights")
 		})
 	}
 }

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/llmcbench/gollm/internal/testfs"
 )
 
 // tree returns every file under dir with its content.
@@ -37,20 +38,6 @@ func write(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// siblings lists the parent's entries other than out itself.
-func siblings(t *testing.T, parent string) []string {
-	ents, err := os.ReadDir(parent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	return names
 }
 
 func stage(t *testing.T, d *Dir, files map[string]string) {
@@ -122,7 +109,7 @@ func TestCreateCommit(t *testing.T) {
 				if got := tree(t, out); len(got) != len(tc.before) {
 					t.Errorf("refused run changed out: %v", got)
 				}
-				if s := siblings(t, parent); len(s) != 1 {
+				if s := testfs.Entries(t, parent); len(s) != 1 {
 					t.Errorf("refused run left %v", s)
 				}
 				return
@@ -152,7 +139,7 @@ func TestCreateCommit(t *testing.T) {
 					t.Errorf("%s = %q, want %q", n, got[n], c)
 				}
 			}
-			if s := siblings(t, parent); len(s) != 1 || s[0] != "out" {
+			if s := testfs.Entries(t, parent); len(s) != 1 || s[0] != "out" {
 				t.Errorf("left beside out: %v", s)
 			}
 		})
@@ -245,23 +232,39 @@ func TestFileAddedDuringRunKept(t *testing.T) {
 // Repeated commits (train's checkpoints) each leave a complete folder.
 func TestRestage(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
+	commitSteps(t, out, nil, func(i int, v string) {
+		if got := tree(t, out)["step"]; got != v {
+			t.Fatalf("after commit %d step = %q", i, got)
+		}
+	})
+}
+
+// commitSteps creates out for "train" and commits the steps "1", "2" and
+// "3" to it (file "step"), re-staging before each later step; restaged and
+// committed, when not nil, run after each re-stage and each commit. The
+// folder is closed when the test ends.
+func commitSteps(t *testing.T, out string, restaged, committed func(i int, v string)) {
+	t.Helper()
 	d, err := Create(out, Options{Command: "train"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	t.Cleanup(func() { d.Close() })
 	for i, v := range []string{"1", "2", "3"} {
 		if i > 0 {
 			if err := d.Stage(); err != nil {
 				t.Fatal(err)
+			}
+			if restaged != nil {
+				restaged(i, v)
 			}
 		}
 		stage(t, d, map[string]string{"step": v})
 		if err := d.Commit(); err != nil {
 			t.Fatal(err)
 		}
-		if got := tree(t, out)["step"]; got != v {
-			t.Fatalf("after commit %d step = %q", i, got)
+		if committed != nil {
+			committed(i, v)
 		}
 	}
 }
@@ -285,25 +288,11 @@ func TestKeptNameTaken(t *testing.T) {
 	fixed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	now = func() time.Time { return fixed }
 	defer func() { now = time.Now }()
-	d, err := Create(out, Options{Command: "train"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	for i, v := range []string{"1", "2", "3"} {
-		if i > 0 {
-			if err := d.Stage(); err != nil {
-				t.Fatal(err)
-			}
-			write(t, filepath.Join(out, "notes.txt"), "mine "+v)
-		}
-		stage(t, d, map[string]string{"step": v})
-		if err := d.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	commitSteps(t, out, func(_ int, v string) {
+		write(t, filepath.Join(out, "notes.txt"), "mine "+v)
+	}, nil)
 	want := []string{".out.gollm-lock", "out", "out.gollm-kept-20260102T030405", "out.gollm-kept-20260102T030405-2"}
-	if got := siblings(t, parent); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := testfs.Entries(t, parent); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("parent holds %v, want %v", got, want)
 	}
 	for i, k := range want[2:] {

@@ -2,8 +2,6 @@ package testfs
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -46,29 +44,17 @@ var runSpecific = map[string][]string{
 // present).
 func GoldenTree(t testing.TB, dir string) map[string]string {
 	t.Helper()
-	h := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
+	return hashFiles(t, dir, func(p string, b []byte) ([]byte, error) {
+		keys, ok := runSpecific[filepath.Base(p)]
+		if !ok {
+			return b, nil
 		}
-		b, err := os.ReadFile(p)
+		b, err := dropKeys(b, keys)
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
-		if keys, ok := runSpecific[e.Name()]; ok {
-			if b, err = dropKeys(b, keys); err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-		}
-		rel, _ := filepath.Rel(dir, p)
-		s := sha256.Sum256(b)
-		h[filepath.ToSlash(rel)] = hex.EncodeToString(s[:])
-		return nil
+		return b, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
 }
 
 // dropKeys re-encodes the JSON object b without the given key paths; b

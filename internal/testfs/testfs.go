@@ -36,6 +36,13 @@ func HashTree(t testing.TB, dir string) map[string]string {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	return hashFiles(t, dir, nil)
+}
+
+// hashFiles maps every file under dir (slash-separated relative path) to
+// the SHA-256 of its bytes as edit returns them (as read when edit is nil).
+func hashFiles(t testing.TB, dir string, edit func(p string, b []byte) ([]byte, error)) map[string]string {
+	t.Helper()
 	h := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
@@ -45,9 +52,14 @@ func HashTree(t testing.TB, dir string) map[string]string {
 		if err != nil {
 			return err
 		}
+		if edit != nil {
+			if b, err = edit(p, b); err != nil {
+				return err
+			}
+		}
 		rel, _ := filepath.Rel(dir, p)
 		s := sha256.Sum256(b)
-		h[rel] = hex.EncodeToString(s[:])
+		h[filepath.ToSlash(rel)] = hex.EncodeToString(s[:])
 		return nil
 	})
 	if err != nil {

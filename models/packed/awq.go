@@ -3,7 +3,6 @@ package packed
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -137,10 +136,7 @@ func loadAWQ(src Source, prefix string, bits, groupSize int) (*Quantized, error)
 	if err != nil {
 		return nil, err
 	}
-	if !ts.DType.IsFloat() || !slices.Equal(ts.Shape, []int{ng, out}) {
-		return nil, fmt.Errorf("awq %s: tensor %q: %s%v, want a float [%d %d]", prefix, ts.Name, ts.DType, ts.Shape, ng, out)
-	}
-	scales, err := ts.Float32()
+	scales, err := groupScales(ts, "awq", prefix, ng, out)
 	if err != nil {
 		return nil, err
 	}

@@ -187,10 +187,7 @@ func loadGPTQ(src Source, prefix string, bits, groupSize, zeroOffset int) (*Quan
 	if err != nil {
 		return nil, err
 	}
-	if !ts.DType.IsFloat() || !slices.Equal(ts.Shape, []int{ng, out}) {
-		return nil, fmt.Errorf("gptq %s: tensor %q: %s%v, want a float [%d %d]", prefix, ts.Name, ts.DType, ts.Shape, ng, out)
-	}
-	scales, err := ts.Float32()
+	scales, err := groupScales(ts, "gptq", prefix, ng, out)
 	if err != nil {
 		return nil, err
 	}
@@ -238,4 +235,13 @@ func loadGPTQ(src Source, prefix string, bits, groupSize, zeroOffset int) (*Quan
 		q.Sym = q.Sym && z == float32(int(1)<<(bits-1))
 	}
 	return q, nil
+}
+
+// groupScales reads the float [groups × out] scales tensor ts of a GPTQ or
+// AWQ linear (format "gptq" or "awq" names it in the error).
+func groupScales(ts *tensor.Tensor, format, prefix string, ng, out int) ([]float32, error) {
+	if !ts.DType.IsFloat() || !slices.Equal(ts.Shape, []int{ng, out}) {
+		return nil, fmt.Errorf("%s %s: tensor %q: %s%v, want a float [%d %d]", format, prefix, ts.Name, ts.DType, ts.Shape, ng, out)
+	}
+	return ts.Float32()
 }
