@@ -14,7 +14,6 @@ import (
 
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/testfs"
-	"github.com/llmcbench/gollm/models"
 )
 
 // outputCases are a fast method and calibrated ones (GPTQ packs, SparseGPT
@@ -81,51 +80,14 @@ func TestRunInterruptedLeavesOut(t *testing.T) {
 func TestRunRefusesForeignOut(t *testing.T) {
 	for _, tc := range outputCases[:2] {
 		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
-			parent := t.TempDir()
-			model := filepath.Join(parent, "other-model")
+			model := filepath.Join(t.TempDir(), "other-model")
 			testfs.CopyTree(t, fixtures["opt"].dir, model)
-			data := filepath.Join(parent, "data")
-			if err := os.MkdirAll(data, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(data, "train.jsonl"), []byte(`{"text": "keep me"}`+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			for _, step := range []struct {
-				out       string
-				overwrite bool
-			}{{model, false}, {model, true}, {data, false}} {
-				before := testfs.HashTree(t, step.out)
-				c := outConfig(t, tc.model, tc.method, step.out)
-				c.Overwrite = step.overwrite
+			testfs.RefusesForeignOut(t, model, outdir.ErrForeign, func(out string, overwrite bool) error {
+				c := outConfig(t, tc.model, tc.method, out)
+				c.Overwrite = overwrite
 				_, err := Run(context.Background(), c, nil)
-				if !errors.Is(err, outdir.ErrForeign) {
-					t.Fatalf("--out %s (overwrite %v): err = %v, want ErrForeign", filepath.Base(step.out), step.overwrite, err)
-				}
-				if !strings.Contains(err.Error(), "--out "+step.out) {
-					t.Errorf("message does not name --out: %v", err)
-				}
-				if after := testfs.HashTree(t, step.out); !maps.Equal(before, after) {
-					t.Fatalf("--out %s changed by a refused run", filepath.Base(step.out))
-				}
-			}
-			before := testfs.HashTree(t, data)
-			c := outConfig(t, tc.model, tc.method, data)
-			c.Overwrite = true
-			if _, err := Run(context.Background(), c, nil); err != nil {
-				t.Fatal(err)
-			}
-			if got := testfs.HashTree(t, data)["train.jsonl"]; got != before["train.jsonl"] {
-				t.Errorf("--overwrite changed or removed the dataset file")
-			}
-			m, err := models.Load(data, models.Options{})
-			if err != nil {
-				t.Fatalf("output with --overwrite does not load: %v", err)
-			}
-			m.Close()
-			if got := testfs.Entries(t, parent); !slices.Equal(got, []string{"data", "other-model"}) {
-				t.Errorf("beside --out: %v", got)
-			}
+				return err
+			})
 		})
 	}
 }
@@ -175,11 +137,7 @@ func TestRunConcurrentOut(t *testing.T) {
 			if rec.Config.Method != tc.method {
 				t.Errorf("record of method %q, want the first run's %q", rec.Config.Method, tc.method)
 			}
-			m, err := models.Load(out, models.Options{})
-			if err != nil {
-				t.Fatalf("output does not load: %v", err)
-			}
-			m.Close()
+			testfs.Loads(t, out)
 		})
 	}
 }
@@ -207,11 +165,7 @@ func TestRunReplacesOwnOutput(t *testing.T) {
 	if err != nil || rec.Config.Method != Magnitude {
 		t.Fatalf("record %+v, %v", rec, err)
 	}
-	m, err := models.Load(out, models.Options{})
-	if err != nil {
-		t.Fatalf("replaced output does not load: %v", err)
-	}
-	m.Close()
+	testfs.Loads(t, out)
 	if got := testfs.Entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
 		t.Errorf("beside --out: %v", got)
 	}

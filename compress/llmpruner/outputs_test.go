@@ -33,15 +33,6 @@ func outputsSetup(t *testing.T, model, out string) (Config, LoRAConfig) {
 	return c, lc
 }
 
-func loads(t *testing.T, dir string) {
-	t.Helper()
-	m, err := models.Load(dir, models.Options{})
-	if err != nil {
-		t.Fatalf("%s does not load: %v", dir, err)
-	}
-	m.Close()
-}
-
 // An interrupted run, while pruning or during LoRA recovery (which runs in
 // the staging folder, before the commit), leaves --out as it was: absent
 // or the previous output byte for byte, and nothing beside it.
@@ -94,39 +85,12 @@ func TestPruneInterruptedLeavesOut(t *testing.T) {
 // keeps the file.
 func TestPruneRefusesForeignOut(t *testing.T) {
 	model := tinyLlama(t)
-	other := tinyLlama(t)
-	data := filepath.Join(t.TempDir(), "data")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(data, "train.jsonl"), []byte(`{"text": "keep"}`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		out       string
-		overwrite bool
-	}{{other, false}, {other, true}, {data, false}} {
-		before := testfs.HashTree(t, tc.out)
-		c, lc := outputsSetup(t, model, tc.out)
-		c.Overwrite = tc.overwrite
+	testfs.RefusesForeignOut(t, tinyLlama(t), outdir.ErrForeign, func(out string, overwrite bool) error {
+		c, lc := outputsSetup(t, model, out)
+		c.Overwrite = overwrite
 		_, _, err := PruneRecover(context.Background(), c, lc, nil)
-		if !errors.Is(err, outdir.ErrForeign) || !strings.Contains(err.Error(), "--out "+tc.out) {
-			t.Fatalf("--out %s (overwrite %v): err = %v, want ErrForeign naming --out", tc.out, tc.overwrite, err)
-		}
-		if after := testfs.HashTree(t, tc.out); !maps.Equal(before, after) {
-			t.Fatalf("--out %s changed by a refused run", tc.out)
-		}
-	}
-	before := testfs.HashTree(t, data)
-	c, lc := outputsSetup(t, model, data)
-	c.Overwrite = true
-	if _, _, err := PruneRecover(context.Background(), c, lc, nil); err != nil {
-		t.Fatal(err)
-	}
-	if testfs.HashTree(t, data)["train.jsonl"] != before["train.jsonl"] {
-		t.Error("the dataset file was changed or removed")
-	}
-	loads(t, data)
+		return err
+	})
 }
 
 // Two runs into one --out at once: the one started while the other holds
@@ -170,7 +134,7 @@ func TestPruneConcurrentOut(t *testing.T) {
 	if !strings.Contains(string(cfg), `"llm_pruner_lora"`) || !strings.Contains(string(cfg), `"layer_ratio": 0.5`) {
 		t.Errorf("config.json is not the first run's (LoRA record, layer ratio 0.5):\n%s", cfg)
 	}
-	loads(t, out)
+	testfs.Loads(t, out)
 }
 
 // A run into its own previous output replaces it: the LoRA record of the
@@ -193,7 +157,7 @@ func TestPruneReplacesOwnOutput(t *testing.T) {
 	if strings.Contains(string(cfg), `"llm_pruner_lora"`) || !strings.Contains(string(cfg), `"layer_ratio": 0.25`) {
 		t.Errorf("config.json is not the second run's:\n%s", cfg)
 	}
-	loads(t, out)
+	testfs.Loads(t, out)
 	if got := testfs.Entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
 		t.Errorf("beside --out: %v", got)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/testfs"
-	"github.com/llmcbench/gollm/models"
 )
 
 const outModel = "../../testdata/llama3-tiny"
@@ -22,15 +21,6 @@ const outModel = "../../testdata/llama3-tiny"
 func outConfig(t *testing.T, out string) Config {
 	return Config{Model: outModel, Out: out, WBits: 4, GroupSize: 16, Epochs: 1,
 		Calib: []string{calibFile(t)}, NSamples: 2, Seqlen: 16, Tokenizer: tok(t, outModel)}
-}
-
-func outLoads(t *testing.T, dir string) {
-	t.Helper()
-	m, err := models.Load(dir, models.Options{})
-	if err != nil {
-		t.Fatalf("%s does not load: %v", dir, err)
-	}
-	m.Close()
 }
 
 // An interrupted run (ctx cancelled after the first block) leaves --out as
@@ -76,7 +66,7 @@ func TestQuantizeInterruptedLeavesOut(t *testing.T) {
 				if maps.Equal(before, testfs.HashTree(t, out)) {
 					t.Error("the re-run did not replace the output")
 				}
-				outLoads(t, out)
+				testfs.Loads(t, out)
 			}
 		})
 	}
@@ -85,52 +75,14 @@ func TestQuantizeInterruptedLeavesOut(t *testing.T) {
 // An --out holding another model is refused with and without Overwrite,
 // byte for byte unchanged; Overwrite keeps a dataset file.
 func TestQuantizeRefusesForeignOut(t *testing.T) {
-	parent := t.TempDir()
-	other := filepath.Join(parent, "other")
-	if err := os.MkdirAll(other, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range testfs.Entries(t, outModel) {
-		b, err := os.ReadFile(filepath.Join(outModel, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(other, n), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data := filepath.Join(parent, "data")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(data, "train.jsonl"), []byte(`{"text": "keep"}`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		out       string
-		overwrite bool
-	}{{other, false}, {other, true}, {data, false}} {
-		before := testfs.HashTree(t, tc.out)
-		c := outConfig(t, tc.out)
-		c.Overwrite = tc.overwrite
+	other := filepath.Join(t.TempDir(), "other")
+	testfs.CopyTree(t, outModel, other)
+	testfs.RefusesForeignOut(t, other, outdir.ErrForeign, func(out string, overwrite bool) error {
+		c := outConfig(t, out)
+		c.Overwrite = overwrite
 		_, err := Quantize(context.Background(), c, nil)
-		if !errors.Is(err, outdir.ErrForeign) || !strings.Contains(err.Error(), "--out "+tc.out) {
-			t.Fatalf("--out %s (overwrite %v): err = %v, want ErrForeign naming --out", tc.out, tc.overwrite, err)
-		}
-		if !maps.Equal(before, testfs.HashTree(t, tc.out)) {
-			t.Fatalf("--out %s changed by a refused run", tc.out)
-		}
-	}
-	before := testfs.HashTree(t, data)
-	c := outConfig(t, data)
-	c.Overwrite = true
-	if _, err := Quantize(context.Background(), c, nil); err != nil {
-		t.Fatal(err)
-	}
-	if testfs.HashTree(t, data)["train.jsonl"] != before["train.jsonl"] {
-		t.Error("the dataset file was changed or removed")
-	}
-	outLoads(t, data)
+		return err
+	})
 }
 
 // Two runs into one --out at once: the second gets ErrBusy; the folder
@@ -171,5 +123,5 @@ func TestQuantizeConcurrentOut(t *testing.T) {
 	if !strings.Contains(string(b), `"wbits": 4`) {
 		t.Errorf("config.json is not the first (4-bit) run's:\n%s", b)
 	}
-	outLoads(t, out)
+	testfs.Loads(t, out)
 }

@@ -1,9 +1,10 @@
 // Package testfs holds the file-system helpers the tests of several packages
 // share: writing an input file, hashing a folder before and after a run,
-// listing and copying folders, a progress writer that fires a hook (to
-// cancel a run at a chosen point), and the golden files of the compression
-// tests (GoldenTree, ReadGolden, WriteGolden, GoldenDiff and the -update
-// flag). Only tests import it.
+// listing and copying folders, the output-safety check of a run into an
+// --out it does not own (RefusesForeignOut, Loads), a progress writer that
+// fires a hook (to cancel a run at a chosen point), and the golden files of
+// the compression tests (Golden, GoldenTree, ReadGolden, WriteGolden,
+// GoldenDiff and the -update flag). Only tests import it.
 package testfs
 
 import (
