@@ -3,8 +3,8 @@ package compress
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,36 +38,18 @@ func TestRunInterruptedLeavesOut(t *testing.T) {
 		for _, previous := range []bool{false, true} {
 			name := tc.model + "-" + tc.method + map[bool]string{false: "-absent", true: "-previous"}[previous]
 			t.Run(name, func(t *testing.T) {
-				parent := t.TempDir()
-				out := filepath.Join(parent, "out")
+				var prev func(out string)
 				if previous {
-					c := outConfig(t, tc.model, RTN, out)
-					if _, err := Run(context.Background(), c, nil); err != nil {
-						t.Fatal(err)
+					prev = func(out string) {
+						if _, err := Run(context.Background(), outConfig(t, tc.model, RTN, out), nil); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
-				before := testfs.HashTree(t, out)
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				c := outConfig(t, tc.model, tc.method, out)
-				w := &testfs.HookWriter{Marker: "block 1/", Hook: cancel}
-				_, err := Run(ctx, c, w)
-				if !w.Fired() {
-					t.Fatal("the run never reported its first block")
-				}
-				if !errors.Is(err, context.Canceled) {
-					t.Fatalf("err = %v, want context.Canceled", err)
-				}
-				if after := testfs.HashTree(t, out); !maps.Equal(before, after) {
-					t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
-				}
-				want := []string(nil)
-				if previous {
-					want = []string{"out"}
-				}
-				if got := testfs.Entries(t, parent); !slices.Equal(got, want) {
-					t.Errorf("beside --out: %v, want %v", got, want)
-				}
+				testfs.InterruptedLeavesOut(t, "block 1/", prev, func(ctx context.Context, out string, w io.Writer) error {
+					_, err := Run(ctx, outConfig(t, tc.model, tc.method, out), w)
+					return err
+				})
 			})
 		}
 	}

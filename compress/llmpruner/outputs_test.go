@@ -3,7 +3,7 @@ package llmpruner
 import (
 	"context"
 	"errors"
-	"maps"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,35 +46,20 @@ func TestPruneInterruptedLeavesOut(t *testing.T) {
 	} {
 		for _, previous := range []bool{false, true} {
 			t.Run(tc.name+map[bool]string{false: " into a new folder", true: " over a previous output"}[previous], func(t *testing.T) {
-				parent := t.TempDir()
-				out := filepath.Join(parent, "out")
-				c, lc := outputsSetup(t, model, out)
+				var prev func(out string)
 				if previous {
-					if _, err := Prune(context.Background(), c, nil); err != nil {
-						t.Fatal(err)
+					prev = func(out string) {
+						c, _ := outputsSetup(t, model, out)
+						if _, err := Prune(context.Background(), c, nil); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
-				before := testfs.HashTree(t, out)
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				w := &testfs.HookWriter{Marker: tc.marker, Hook: cancel}
-				_, _, err := PruneRecover(ctx, c, lc, w)
-				if !w.Fired() {
-					t.Fatalf("the run never wrote %q", tc.marker)
-				}
-				if !errors.Is(err, context.Canceled) {
-					t.Fatalf("err = %v, want context.Canceled", err)
-				}
-				if after := testfs.HashTree(t, out); !maps.Equal(before, after) {
-					t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
-				}
-				want := []string(nil)
-				if previous {
-					want = []string{"out"}
-				}
-				if got := testfs.Entries(t, parent); !slices.Equal(got, want) {
-					t.Errorf("beside --out: %v, want %v", got, want)
-				}
+				testfs.InterruptedLeavesOut(t, tc.marker, prev, func(ctx context.Context, out string, w io.Writer) error {
+					c, lc := outputsSetup(t, model, out)
+					_, _, err := PruneRecover(ctx, c, lc, w)
+					return err
+				})
 			})
 		}
 	}

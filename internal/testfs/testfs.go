@@ -1,6 +1,7 @@
 // Package testfs holds the file-system helpers the tests of several packages
 // share: writing an input file, hashing a folder before and after a run,
-// listing and copying folders, the output-safety check of a run into an
+// listing and copying folders, the output-safety checks of a run that is
+// interrupted (InterruptedLeavesOut) or writes into an
 // --out it does not own (RefusesForeignOut, Loads), a progress writer that
 // fires a hook (to cancel a run at a chosen point), and the golden files of
 // the compression tests (Golden, GoldenTree, ReadGolden, WriteGolden,
@@ -8,9 +9,11 @@
 package testfs
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -179,4 +182,39 @@ func Loads(t testing.TB, dir string) {
 		t.Fatalf("%s does not load: %v", dir, err)
 	}
 	m.Close()
+}
+
+// InterruptedLeavesOut checks that a run cancelled at its first progress
+// write holding marker leaves its --out as it was: absent, or, when
+// previous is not nil (it runs into out to completion first), the
+// previous output byte for byte; and nothing beside it (no staging
+// folder, no lock). run(ctx, out, w) runs into out with progress writer
+// w. It returns out.
+func InterruptedLeavesOut(t *testing.T, marker string, previous func(out string), run func(ctx context.Context, out string, w io.Writer) error) string {
+	t.Helper()
+	parent := t.TempDir()
+	out := filepath.Join(parent, "out")
+	var want []string
+	if previous != nil {
+		previous(out)
+		want = []string{"out"}
+	}
+	before := HashTree(t, out)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &HookWriter{Marker: marker, Hook: cancel}
+	err := run(ctx, out, w)
+	if !w.Fired() {
+		t.Fatalf("the run never wrote %q", marker)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if after := HashTree(t, out); !maps.Equal(before, after) {
+		t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
+	}
+	if got := Entries(t, parent); !slices.Equal(got, want) {
+		t.Errorf("beside --out: %v, want %v", got, want)
+	}
+	return out
 }
