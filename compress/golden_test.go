@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/kernels"
 )
 
 // golden is the file of the SHA-256 of every file Run writes for goldenCases.
@@ -87,7 +88,7 @@ func (g goldenCase) key() string {
 // the test then compares, logs the differences and skips unless every
 // hash matches. -update is refused there.
 func TestGolden(t *testing.T) {
-	golden.Start(t)
+	golden.Start(t, kernels.BLAS())
 	got := map[string]string{}
 	for _, gc := range goldenCases {
 		t.Run(strings.ReplaceAll(gc.key(), "/", "-"), func(t *testing.T) {
@@ -103,5 +104,5 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-	golden.Finish(t, got)
+	golden.Finish(t, kernels.BLAS(), got)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/models"
 )
 
 // outputCases are a fast method and calibrated ones (GPTQ packs, SparseGPT
@@ -69,7 +70,7 @@ func TestRunRefusesForeignOut(t *testing.T) {
 				c.Overwrite = overwrite
 				_, err := Run(context.Background(), c, nil)
 				return err
-			})
+			}, loads)
 		})
 	}
 }
@@ -119,7 +120,7 @@ func TestRunConcurrentOut(t *testing.T) {
 			if rec.Config.Method != tc.method {
 				t.Errorf("record of method %q, want the first run's %q", rec.Config.Method, tc.method)
 			}
-			testfs.Loads(t, out)
+			loads(t, out)
 		})
 	}
 }
@@ -147,8 +148,18 @@ func TestRunReplacesOwnOutput(t *testing.T) {
 	if err != nil || rec.Config.Method != Magnitude {
 		t.Fatalf("record %+v, %v", rec, err)
 	}
-	testfs.Loads(t, out)
+	loads(t, out)
 	if got := testfs.Entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
 		t.Errorf("beside --out: %v", got)
 	}
+}
+
+// loads fails t unless dir loads as a model.
+func loads(t testing.TB, dir string) {
+	t.Helper()
+	m, err := models.Load(dir, models.Options{})
+	if err != nil {
+		t.Fatalf("%s does not load: %v", dir, err)
+	}
+	m.Close()
 }

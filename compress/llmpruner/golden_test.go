@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 )
 
@@ -35,7 +36,7 @@ var golden = testfs.Golden{
 // pure-Go GEMM (CGO_ENABLED=0); with OpenBLAS the test compares, logs the
 // differences and skips unless every hash matches.
 func TestGolden(t *testing.T) {
-	golden.Start(t)
+	golden.Start(t, kernels.BLAS())
 	calib := filepath.Join("..", "..", "testdata", "calib", "c4-sample.jsonl")
 	lora := filepath.Join(t.TempDir(), "recover.txt")
 	if err := os.WriteFile(lora, []byte(strings.Repeat("the cat sat on the mat and the dog ran to the log\n", 60)), 0o644); err != nil {
@@ -87,5 +88,5 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-	golden.Finish(t, got)
+	golden.Finish(t, kernels.BLAS(), got)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/kernels"
 )
 
 // golden is the file of the SHA-256 of every file Quantize writes for
@@ -33,7 +34,7 @@ var golden = testfs.Golden{
 // (CGO_ENABLED=0); with OpenBLAS the test compares, logs the differences
 // and skips unless every hash matches.
 func TestGolden(t *testing.T) {
-	golden.Start(t)
+	golden.Start(t, kernels.BLAS())
 	cases := []struct {
 		fixture             string
 		wbits, abits, group int
@@ -65,7 +66,7 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-	golden.Finish(t, got)
+	golden.Finish(t, kernels.BLAS(), got)
 }
 
 // goldenByteTok encodes text as its bytes (ids 0–255), for the fixture

@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/models"
 )
 
 const outModel = "../../testdata/llama3-tiny"
@@ -51,7 +52,7 @@ func TestQuantizeInterruptedLeavesOut(t *testing.T) {
 				if maps.Equal(before, testfs.HashTree(t, out)) {
 					t.Error("the re-run did not replace the output")
 				}
-				testfs.Loads(t, out)
+				loads(t, out)
 			}
 		})
 	}
@@ -67,7 +68,7 @@ func TestQuantizeRefusesForeignOut(t *testing.T) {
 		c.Overwrite = overwrite
 		_, err := Quantize(context.Background(), c, nil)
 		return err
-	})
+	}, loads)
 }
 
 // Two runs into one --out at once: the second gets ErrBusy; the folder
@@ -108,5 +109,15 @@ func TestQuantizeConcurrentOut(t *testing.T) {
 	if !strings.Contains(string(b), `"wbits": 4`) {
 		t.Errorf("config.json is not the first (4-bit) run's:\n%s", b)
 	}
-	testfs.Loads(t, out)
+	loads(t, out)
+}
+
+// loads fails t unless dir loads as a model.
+func loads(t testing.TB, dir string) {
+	t.Helper()
+	m, err := models.Load(dir, models.Options{})
+	if err != nil {
+		t.Fatalf("%s does not load: %v", dir, err)
+	}
+	m.Close()
 }

@@ -13,8 +13,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/llmcbench/gollm/kernels"
 )
 
 // Update is the -update flag of the golden tests: rewrite the golden file
@@ -183,21 +181,23 @@ type Golden struct {
 }
 
 // Start begins the golden test: it skips under -short and fails at once
-// when -update is asked for with a GEMM other than pure Go.
-func (g Golden) Start(t testing.TB) {
+// when -update is asked for with a GEMM backend (kernels.BLAS) other than
+// "pure-go".
+func (g Golden) Start(t testing.TB, backend string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: the golden test runs every case")
 	}
-	if backend := kernels.BLAS(); *Update && backend != "pure-go" {
+	if *Update && backend != "pure-go" {
 		t.Fatalf("-update with GEMM backend %q: the golden hashes are those of the pure-Go GEMM; run CGO_ENABLED=0 go test %s -run Golden -update", backend, g.Pkg)
 	}
 }
 
 // Finish ends the golden test with got, the hashes of its cases: with
 // -update it rewrites File, otherwise it compares got with File (see
-// Golden for the OpenBLAS case). It does nothing when t has failed.
-func (g Golden) Finish(t testing.TB, got map[string]string) {
+// Golden for the OpenBLAS case; backend is kernels.BLAS()). It does
+// nothing when t has failed.
+func (g Golden) Finish(t testing.TB, backend string, got map[string]string) {
 	t.Helper()
 	if t.Failed() {
 		return
@@ -212,7 +212,7 @@ func (g Golden) Finish(t testing.TB, got map[string]string) {
 	if len(diff) == 0 {
 		return
 	}
-	if backend := kernels.BLAS(); backend != "pure-go" {
+	if backend != "pure-go" {
 		t.Skipf("GEMM backend %q: %d of %d files differ from the pure-Go golden hashes (expected with OpenBLAS; the golden holds for CGO_ENABLED=0):\n%s",
 			backend, len(diff), len(want), strings.Join(diff, "\n"))
 	}

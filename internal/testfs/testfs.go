@@ -2,7 +2,7 @@
 // share: writing an input file, hashing a folder before and after a run,
 // listing and copying folders, the output-safety checks of a run that is
 // interrupted (InterruptedLeavesOut) or writes into an
-// --out it does not own (RefusesForeignOut, Loads), a progress writer that
+// --out it does not own (RefusesForeignOut), a progress writer that
 // fires a hook (to cancel a run at a chosen point), and the golden files of
 // the compression tests (Golden, GoldenTree, ReadGolden, WriteGolden,
 // GoldenDiff and the -update flag). Only tests import it.
@@ -22,8 +22,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/llmcbench/gollm/models"
 )
 
 // WriteFile writes data to dir/name and returns the path; it fails the test
@@ -134,14 +132,15 @@ func (w *HookWriter) Fired() bool {
 }
 
 // RefusesForeignOut checks how a run writing a model folder treats an
-// --out it does not own. run(out, overwrite) runs into out. Into other (a folder holding another model's
+// --out it does not own. run(out, overwrite) runs into out;
+// loads(t, dir) fails t unless dir loads as a model. Into other (a folder holding another model's
 // files) the run must fail with an error wrapping foreign (outdir's
 // ErrForeign) and naming "--out <folder>", with and without overwrite, and
 // so must it into a folder holding a dataset file without overwrite; each
 // refused folder is left byte for byte. With overwrite the run into the
 // dataset folder must succeed, keep the dataset file, write an output
 // that loads and leave nothing beside the folder.
-func RefusesForeignOut(t *testing.T, other string, foreign error, run func(out string, overwrite bool) error) {
+func RefusesForeignOut(t *testing.T, other string, foreign error, run func(out string, overwrite bool) error, loads func(t testing.TB, dir string)) {
 	t.Helper()
 	data := filepath.Join(t.TempDir(), "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
@@ -168,20 +167,10 @@ func RefusesForeignOut(t *testing.T, other string, foreign error, run func(out s
 	if HashTree(t, data)["train.jsonl"] != before["train.jsonl"] {
 		t.Error("the run with overwrite changed or removed the dataset file")
 	}
-	Loads(t, data)
+	loads(t, data)
 	if got := Entries(t, filepath.Dir(data)); !slices.Equal(got, []string{"data"}) {
 		t.Errorf("beside --out: %v", got)
 	}
-}
-
-// Loads fails the test unless dir loads as a model (models.Load).
-func Loads(t testing.TB, dir string) {
-	t.Helper()
-	m, err := models.Load(dir, models.Options{})
-	if err != nil {
-		t.Fatalf("%s does not load: %v", dir, err)
-	}
-	m.Close()
 }
 
 // InterruptedLeavesOut checks that a run cancelled at its first progress
