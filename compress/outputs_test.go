@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/outdir"
@@ -82,31 +81,15 @@ func TestRunConcurrentOut(t *testing.T) {
 	for _, tc := range outputCases[:2] {
 		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
-			started, release := make(chan struct{}), make(chan struct{})
-			first := outConfig(t, tc.model, tc.method, out)
-			var firstErr error
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, firstErr = Run(context.Background(), first, &testfs.HookWriter{Marker: "block 1/", Hook: func() {
-					close(started)
-					<-release
-				}})
-				if firstErr != nil {
-					select {
-					case <-started:
-					default:
-						close(started)
-					}
-				}
-			}()
-			<-started
 			second := outConfig(t, tc.model, RTN, out)
 			second.Bits = 8
-			_, err := Run(context.Background(), second, nil)
-			close(release)
-			wg.Wait()
+			firstErr, err := testfs.WhileHeld("block 1/", func(w io.Writer) error {
+				_, err := Run(context.Background(), outConfig(t, tc.model, tc.method, out), w)
+				return err
+			}, func() error {
+				_, err := Run(context.Background(), second, nil)
+				return err
+			})
 			if firstErr != nil {
 				t.Fatalf("first run: %v", firstErr)
 			}

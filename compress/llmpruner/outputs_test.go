@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/outdir"
@@ -85,27 +84,15 @@ func TestPruneConcurrentOut(t *testing.T) {
 	model := tinyLlama(t)
 	out := filepath.Join(t.TempDir(), "out")
 	c, lc := outputsSetup(t, model, out)
-	started, release := make(chan struct{}), make(chan struct{})
-	var firstErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		w := &testfs.HookWriter{Marker: "llm-pruner: layer ", Hook: func() {
-			close(started)
-			<-release
-		}}
-		_, _, firstErr = PruneRecover(context.Background(), c, lc, w)
-		if !w.Fired() {
-			close(started)
-		}
-	}()
-	<-started
 	second, _ := outputsSetup(t, model, out)
 	second.LayerRatio = 0.25
-	_, err := Prune(context.Background(), second, nil)
-	close(release)
-	wg.Wait()
+	firstErr, err := testfs.WhileHeld("llm-pruner: layer ", func(w io.Writer) error {
+		_, _, err := PruneRecover(context.Background(), c, lc, w)
+		return err
+	}, func() error {
+		_, err := Prune(context.Background(), second, nil)
+		return err
+	})
 	if firstErr != nil {
 		t.Fatalf("first run: %v", firstErr)
 	}

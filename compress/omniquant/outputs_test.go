@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/outdir"
@@ -75,27 +74,15 @@ func TestQuantizeRefusesForeignOut(t *testing.T) {
 // holds the first run's complete output.
 func TestQuantizeConcurrentOut(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	started, release := make(chan struct{}), make(chan struct{})
-	var firstErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		w := &testfs.HookWriter{Marker: "omniquant: block 1/", Hook: func() {
-			close(started)
-			<-release
-		}}
-		_, firstErr = Quantize(context.Background(), outConfig(t, out), w)
-		if !w.Fired() {
-			close(started)
-		}
-	}()
-	<-started
 	second := outConfig(t, out)
 	second.WBits = 8
-	_, err := Quantize(context.Background(), second, nil)
-	close(release)
-	wg.Wait()
+	firstErr, err := testfs.WhileHeld("omniquant: block 1/", func(w io.Writer) error {
+		_, err := Quantize(context.Background(), outConfig(t, out), w)
+		return err
+	}, func() error {
+		_, err := Quantize(context.Background(), second, nil)
+		return err
+	})
 	if firstErr != nil {
 		t.Fatalf("first run: %v", firstErr)
 	}

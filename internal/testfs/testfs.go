@@ -1,11 +1,12 @@
 // Package testfs holds the file-system helpers the tests of several packages
 // share: writing an input file, hashing a folder before and after a run,
 // listing and copying folders, the output-safety checks of a run that is
-// interrupted (InterruptedLeavesOut) or writes into an
-// --out it does not own (RefusesForeignOut), a progress writer that
-// fires a hook (to cancel a run at a chosen point), and the golden files of
-// the compression tests (Golden, GoldenTree, ReadGolden, WriteGolden,
-// GoldenDiff and the -update flag). Only tests import it.
+// interrupted (InterruptedLeavesOut), writes into an --out it does not own
+// (RefusesForeignOut) or meets a second run into its --out (WhileHeld), a
+// progress writer that fires a hook (to cancel a run at a chosen point),
+// and the golden files of the compression tests (Golden, GoldenTree,
+// ReadGolden, WriteGolden, GoldenDiff and the -update flag). Only tests
+// import it; it imports no gollm package.
 package testfs
 
 import (
@@ -206,4 +207,17 @@ func InterruptedLeavesOut(t *testing.T, marker string, previous func(out string)
 		t.Errorf("beside --out: %v, want %v", got, want)
 	}
 	return out
+}
+
+// WhileHeld runs first with a progress writer that, at first's first write
+// holding marker, runs second to its end before letting first go on: a
+// second run started while the first holds its --out. It returns both
+// errors; when first never writes marker, second runs after it.
+func WhileHeld(marker string, first func(w io.Writer) error, second func() error) (firstErr, secondErr error) {
+	w := &HookWriter{Marker: marker, Hook: func() { secondErr = second() }}
+	firstErr = first(w)
+	if !w.Fired() {
+		secondErr = second()
+	}
+	return firstErr, secondErr
 }
