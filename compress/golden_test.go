@@ -9,8 +9,16 @@ import (
 	"github.com/llmcbench/gollm/kernels"
 )
 
-// goldenFile holds the SHA-256 of every file Run writes for goldenCases.
-const goldenFile = "../testdata/golden/compress.sha256"
+// golden is the file of the SHA-256 of every file Run writes for goldenCases.
+var golden = testfs.Golden{
+	File: "../testdata/golden/compress.sha256",
+	Pkg:  "./compress",
+	Header: []string{
+		"SHA-256 of every file compress.Run writes for TestGolden's cases (compress/golden_test.go),",
+		"compression.json and .gollm-output.json without their run-specific fields.",
+		"Pure-Go GEMM (CGO_ENABLED=0). Rewrite: CGO_ENABLED=0 go test ./compress -run Golden -update",
+	},
+}
 
 // goldenCases are every method on every fixture (with the settings
 // fixtureConfig gives: 6 samples of 48 tokens, group sizes that fit) and
@@ -67,7 +75,7 @@ func (g goldenCase) key() string {
 // TestGolden runs goldenCases through Run and compares the SHA-256 of
 // every file written (compression.json and the output manifest without
 // their run-specific fields: times, memory, dates, paths, host, thread
-// count; see testfs.GoldenTree) with goldenFile. It pins the bytes of
+// count; see testfs.GoldenTree) with golden.File. It pins the bytes of
 // every checkpoint while the compression pipeline is refactored.
 // `go test ./compress -run Golden -update` rewrites the file.
 //
@@ -80,14 +88,7 @@ func (g goldenCase) key() string {
 // the test then compares, logs the differences and skips unless every
 // hash matches. -update is refused there.
 func TestGolden(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the golden test compresses every fixture with every method")
-	}
-	backend := kernels.BLAS()
-	pure := backend == "pure-go"
-	if *testfs.Update && !pure {
-		t.Fatalf("-update with GEMM backend %q: the golden hashes are those of the pure-Go GEMM; run CGO_ENABLED=0 go test ./compress -run Golden -update", backend)
-	}
+	golden.Start(t, kernels.BLAS())
 	got := map[string]string{}
 	for _, gc := range goldenCases {
 		t.Run(strings.ReplaceAll(gc.key(), "/", "-"), func(t *testing.T) {
@@ -103,27 +104,5 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-	if t.Failed() {
-		return
-	}
-	if *testfs.Update {
-		testfs.WriteGolden(t, goldenFile, []string{
-			"SHA-256 of every file compress.Run writes for TestGolden's cases (compress/golden_test.go),",
-			"compression.json and .gollm-output.json without their run-specific fields.",
-			"Pure-Go GEMM (CGO_ENABLED=0). Rewrite: CGO_ENABLED=0 go test ./compress -run Golden -update",
-		}, got)
-		t.Logf("wrote %d hashes to %s", len(got), goldenFile)
-		return
-	}
-	want := testfs.ReadGolden(t, goldenFile)
-	diff := testfs.GoldenDiff(want, got)
-	if len(diff) == 0 {
-		return
-	}
-	if !pure {
-		t.Skipf("GEMM backend %q: %d of %d files differ from the pure-Go golden hashes (expected with OpenBLAS; the golden holds for CGO_ENABLED=0):\n%s",
-			backend, len(diff), len(want), strings.Join(diff, "\n"))
-	}
-	t.Errorf("%d of %d files differ from %s (rewrite it with -update only if the change of bytes is intended):\n%s",
-		len(diff), len(want), goldenFile, strings.Join(diff, "\n"))
+	golden.Finish(t, kernels.BLAS(), got)
 }

@@ -3,13 +3,12 @@ package compress
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/outdir"
@@ -39,36 +38,18 @@ func TestRunInterruptedLeavesOut(t *testing.T) {
 		for _, previous := range []bool{false, true} {
 			name := tc.model + "-" + tc.method + map[bool]string{false: "-absent", true: "-previous"}[previous]
 			t.Run(name, func(t *testing.T) {
-				parent := t.TempDir()
-				out := filepath.Join(parent, "out")
+				var prev func(out string)
 				if previous {
-					c := outConfig(t, tc.model, RTN, out)
-					if _, err := Run(context.Background(), c, nil); err != nil {
-						t.Fatal(err)
+					prev = func(out string) {
+						if _, err := Run(context.Background(), outConfig(t, tc.model, RTN, out), nil); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
-				before := testfs.HashTree(t, out)
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				c := outConfig(t, tc.model, tc.method, out)
-				w := &testfs.HookWriter{Marker: "block 1/", Hook: cancel}
-				_, err := Run(ctx, c, w)
-				if !w.Fired() {
-					t.Fatal("the run never reported its first block")
-				}
-				if !errors.Is(err, context.Canceled) {
-					t.Fatalf("err = %v, want context.Canceled", err)
-				}
-				if after := testfs.HashTree(t, out); !maps.Equal(before, after) {
-					t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
-				}
-				want := []string(nil)
-				if previous {
-					want = []string{"out"}
-				}
-				if got := testfs.Entries(t, parent); !slices.Equal(got, want) {
-					t.Errorf("beside --out: %v, want %v", got, want)
-				}
+				testfs.InterruptedLeavesOut(t, "block 1/", prev, func(ctx context.Context, out string, w io.Writer) error {
+					_, err := Run(ctx, outConfig(t, tc.model, tc.method, out), w)
+					return err
+				})
 			})
 		}
 	}
@@ -81,51 +62,14 @@ func TestRunInterruptedLeavesOut(t *testing.T) {
 func TestRunRefusesForeignOut(t *testing.T) {
 	for _, tc := range outputCases[:2] {
 		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
-			parent := t.TempDir()
-			model := filepath.Join(parent, "other-model")
+			model := filepath.Join(t.TempDir(), "other-model")
 			testfs.CopyTree(t, fixtures["opt"].dir, model)
-			data := filepath.Join(parent, "data")
-			if err := os.MkdirAll(data, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(data, "train.jsonl"), []byte(`{"text": "keep me"}`+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			for _, step := range []struct {
-				out       string
-				overwrite bool
-			}{{model, false}, {model, true}, {data, false}} {
-				before := testfs.HashTree(t, step.out)
-				c := outConfig(t, tc.model, tc.method, step.out)
-				c.Overwrite = step.overwrite
+			testfs.RefusesForeignOut(t, model, outdir.ErrForeign, func(out string, overwrite bool) error {
+				c := outConfig(t, tc.model, tc.method, out)
+				c.Overwrite = overwrite
 				_, err := Run(context.Background(), c, nil)
-				if !errors.Is(err, outdir.ErrForeign) {
-					t.Fatalf("--out %s (overwrite %v): err = %v, want ErrForeign", filepath.Base(step.out), step.overwrite, err)
-				}
-				if !strings.Contains(err.Error(), "--out "+step.out) {
-					t.Errorf("message does not name --out: %v", err)
-				}
-				if after := testfs.HashTree(t, step.out); !maps.Equal(before, after) {
-					t.Fatalf("--out %s changed by a refused run", filepath.Base(step.out))
-				}
-			}
-			before := testfs.HashTree(t, data)
-			c := outConfig(t, tc.model, tc.method, data)
-			c.Overwrite = true
-			if _, err := Run(context.Background(), c, nil); err != nil {
-				t.Fatal(err)
-			}
-			if got := testfs.HashTree(t, data)["train.jsonl"]; got != before["train.jsonl"] {
-				t.Errorf("--overwrite changed or removed the dataset file")
-			}
-			m, err := models.Load(data, models.Options{})
-			if err != nil {
-				t.Fatalf("output with --overwrite does not load: %v", err)
-			}
-			m.Close()
-			if got := testfs.Entries(t, parent); !slices.Equal(got, []string{"data", "other-model"}) {
-				t.Errorf("beside --out: %v", got)
-			}
+				return err
+			}, loads)
 		})
 	}
 }
@@ -137,31 +81,15 @@ func TestRunConcurrentOut(t *testing.T) {
 	for _, tc := range outputCases[:2] {
 		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
-			started, release := make(chan struct{}), make(chan struct{})
-			first := outConfig(t, tc.model, tc.method, out)
-			var firstErr error
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, firstErr = Run(context.Background(), first, &testfs.HookWriter{Marker: "block 1/", Hook: func() {
-					close(started)
-					<-release
-				}})
-				if firstErr != nil {
-					select {
-					case <-started:
-					default:
-						close(started)
-					}
-				}
-			}()
-			<-started
 			second := outConfig(t, tc.model, RTN, out)
 			second.Bits = 8
-			_, err := Run(context.Background(), second, nil)
-			close(release)
-			wg.Wait()
+			firstErr, err := testfs.WhileHeld("block 1/", func(w io.Writer) error {
+				_, err := Run(context.Background(), outConfig(t, tc.model, tc.method, out), w)
+				return err
+			}, func() error {
+				_, err := Run(context.Background(), second, nil)
+				return err
+			})
 			if firstErr != nil {
 				t.Fatalf("first run: %v", firstErr)
 			}
@@ -175,11 +103,7 @@ func TestRunConcurrentOut(t *testing.T) {
 			if rec.Config.Method != tc.method {
 				t.Errorf("record of method %q, want the first run's %q", rec.Config.Method, tc.method)
 			}
-			m, err := models.Load(out, models.Options{})
-			if err != nil {
-				t.Fatalf("output does not load: %v", err)
-			}
-			m.Close()
+			loads(t, out)
 		})
 	}
 }
@@ -207,12 +131,18 @@ func TestRunReplacesOwnOutput(t *testing.T) {
 	if err != nil || rec.Config.Method != Magnitude {
 		t.Fatalf("record %+v, %v", rec, err)
 	}
-	m, err := models.Load(out, models.Options{})
-	if err != nil {
-		t.Fatalf("replaced output does not load: %v", err)
-	}
-	m.Close()
+	loads(t, out)
 	if got := testfs.Entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
 		t.Errorf("beside --out: %v", got)
 	}
+}
+
+// loads fails t unless dir loads as a model.
+func loads(t testing.TB, dir string) {
+	t.Helper()
+	m, err := models.Load(dir, models.Options{})
+	if err != nil {
+		t.Fatalf("%s does not load: %v", dir, err)
+	}
+	m.Close()
 }

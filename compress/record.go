@@ -1,16 +1,14 @@
 package compress
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/llmcbench/gollm/internal/procfs"
 	"github.com/llmcbench/gollm/kernels"
 )
 
@@ -115,46 +113,11 @@ func peakRSS() int64 { return procStatusKB("VmHWM:") * 1024 }
 // currentRSS returns the current resident set in bytes.
 func currentRSS() int64 { return procStatusKB("VmRSS:") * 1024 }
 
-func procStatusKB(key string) int64 {
-	f, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, key) {
-			fields := strings.Fields(line[len(key):])
-			if len(fields) > 0 {
-				v, _ := strconv.ParseInt(fields[0], 10, 64)
-				return v
-			}
-		}
-	}
-	return 0
-}
+func procStatusKB(key string) int64 { return procfs.KB("/proc/self/status", key) }
 
 // memAvailable returns MemAvailable from /proc/meminfo in bytes (0 where
 // unavailable).
-func memAvailable() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "MemAvailable:"); ok {
-			fields := strings.Fields(rest)
-			if len(fields) > 0 {
-				v, _ := strconv.ParseInt(fields[0], 10, 64)
-				return v * 1024
-			}
-		}
-	}
-	return 0
-}
+func memAvailable() int64 { return procfs.KB("/proc/meminfo", "MemAvailable:") * 1024 }
 
 func recordBase() Record {
 	return Record{Tool: "gollm compress", GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH}

@@ -60,11 +60,7 @@ func TestArchitectureFixtures(t *testing.T) {
 			}
 			// Every block's tensors carry the block's prefix, and its
 			// linears are those the loaded model runs, in order.
-			m, err := Load(dir, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := loadFixture(t, filepath.Base(dir))
 			for i := 0; i < c.Layers; i++ {
 				b := a.Block(c, i)
 				ls := m.Linears(i)

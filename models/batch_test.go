@@ -14,11 +14,7 @@ import (
 func TestBatchMatchesSequential(t *testing.T) {
 	for _, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
-			m, err := Load(filepath.Join("..", "testdata", name), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := loadFixture(t, name)
 			rng := rand.New(rand.NewPCG(3, 4))
 			toks := func(n int) []int {
 				ids := make([]int, n)
@@ -77,11 +73,7 @@ func TestBatchMatchesSequential(t *testing.T) {
 func TestCopyPrefix(t *testing.T) {
 	for _, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
-			m, err := Load(filepath.Join("..", "testdata", name), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := loadFixture(t, name)
 			seq := []int{1, 5, 9, 2, 7, 3, 8, 4}
 			src, dst, ref := m.NewState(32), m.NewState(32), m.NewState(32)
 			if _, err := src.Append(seq[:6]); err != nil {

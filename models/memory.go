@@ -1,12 +1,12 @@
 package models
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
+	"github.com/llmcbench/gollm/internal/procfs"
 	"github.com/llmcbench/gollm/kernels"
 )
 
@@ -68,7 +68,7 @@ func (c *Config) WorkspaceBytes(rows, logitRows, maxLen int) float64 {
 // Tests replace it.
 var availableMemory = func() (int64, string) {
 	avail, from := int64(0), ""
-	if kb := meminfoKB("MemAvailable:"); kb > 0 {
+	if kb := procfs.KB("/proc/meminfo", "MemAvailable:"); kb > 0 {
 		avail, from = kb*1024, "MemAvailable in /proc/meminfo"
 	}
 	// cgroup v2, then v1: the limit minus what the group already uses.
@@ -87,24 +87,6 @@ var availableMemory = func() (int64, string) {
 		break
 	}
 	return avail, from
-}
-
-func meminfoKB(key string) int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), key); ok {
-			if fs := strings.Fields(rest); len(fs) > 0 {
-				v, _ := strconv.ParseInt(fs[0], 10, 64)
-				return v
-			}
-		}
-	}
-	return 0
 }
 
 // readInt reads a file holding one integer ("max" and unreadable files

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -326,7 +327,7 @@ func (s *ckSource) check(name string, shape []int) (float64, error) {
 	if !info.DType.IsFloat() {
 		return 0, fmt.Errorf("model %s: tensor %q: %w: dtype %s is not a float type", s.ck.Dir, name, ErrBadModel, info.DType)
 	}
-	if !sameShape(info.Shape, shape) {
+	if !slices.Equal(info.Shape, shape) {
 		return 0, fmt.Errorf("model %s: tensor %q: %w: shape %v, config implies %v", s.ck.Dir, name, ErrBadModel, info.Shape, shape)
 	}
 	return 4 * numel(shape), nil
@@ -516,18 +517,6 @@ func numel(shape []int) float64 {
 		n *= float64(d)
 	}
 	return n
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // builder collects parameters, remembering the first error. A dry builder

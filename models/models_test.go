@@ -12,6 +12,18 @@ import (
 
 var fixtures = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
 
+// loadFixture loads the fixture testdata/name (one of fixtures), closed
+// when the test ends.
+func loadFixture(t testing.TB, name string) *Model {
+	t.Helper()
+	m, err := Load(filepath.Join("..", "testdata", name), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
 type reference struct {
 	ids    [][]int
 	logits []float32 // [B, S, V]
@@ -78,11 +90,7 @@ func TestFixturesMatchReference(t *testing.T) {
 	for _, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", name)
-			m, err := Load(dir, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := loadFixture(t, name)
 			ref := loadReference(t, dir)
 			V := m.Config.Vocab
 			S := len(ref.ids[0])
@@ -159,11 +167,7 @@ func argmax(v []float32) int {
 func TestBlockAPI(t *testing.T) {
 	for _, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
-			m, err := Load(filepath.Join("..", "testdata", name), Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := loadFixture(t, name)
 			ids := []int{5, 9, 2, 7, 11, 3}
 			want, err := m.NewState(0).Append(ids)
 			if err != nil {

@@ -1,7 +1,6 @@
 package models
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/llmcbench/gollm/tensor"
@@ -12,12 +11,7 @@ import (
 func TestStatsCountsCheckpoint(t *testing.T) {
 	for _, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join("..", "testdata", name)
-			m, err := Load(dir, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := loadFixture(t, name)
 			var stored int64
 			ck := m.Checkpoint()
 			for _, n := range ck.Names() {

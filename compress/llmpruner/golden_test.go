@@ -12,9 +12,17 @@ import (
 	"github.com/llmcbench/gollm/models"
 )
 
-// goldenFile holds the SHA-256 of every file Prune and PruneRecover write
+// golden is the file of the SHA-256 of every file Prune and PruneRecover write
 // for TestGolden's cases.
-const goldenFile = "../../testdata/golden/llmpruner.sha256"
+var golden = testfs.Golden{
+	File: "../../testdata/golden/llmpruner.sha256",
+	Pkg:  "./compress/llmpruner",
+	Header: []string{
+		"SHA-256 of every file llmpruner.PruneRecover writes for TestGolden's cases (compress/llmpruner/golden_test.go),",
+		"config.json and .gollm-output.json without their run-specific fields.",
+		"Pure-Go GEMM (CGO_ENABLED=0). Rewrite: CGO_ENABLED=0 go test ./compress/llmpruner -run Golden -update",
+	},
+}
 
 // TestGolden prunes every fixture (testdata/*-tiny) with the settings of
 // TestPrune — a target sparsity or a per-layer ratio, a layer range, the
@@ -22,20 +30,13 @@ const goldenFile = "../../testdata/golden/llmpruner.sha256"
 // file — and once with LoRA recovery, and compares the SHA-256 of every
 // file written (config.json without its run-specific fields: the output
 // path, the seconds, the LoRA data paths; see testfs.GoldenTree) with
-// goldenFile, to pin the bytes while the compression pipeline is
+// golden.File, to pin the bytes while the compression pipeline is
 // refactored. `go test ./compress/llmpruner -run Golden -update` rewrites
 // the file. As in compress's TestGolden, the hashes are those of the
 // pure-Go GEMM (CGO_ENABLED=0); with OpenBLAS the test compares, logs the
 // differences and skips unless every hash matches.
 func TestGolden(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the golden test prunes every fixture")
-	}
-	backend := kernels.BLAS()
-	pure := backend == "pure-go"
-	if *testfs.Update && !pure {
-		t.Fatalf("-update with GEMM backend %q: the golden hashes are those of the pure-Go GEMM; run CGO_ENABLED=0 go test ./compress/llmpruner -run Golden -update", backend)
-	}
+	golden.Start(t, kernels.BLAS())
 	calib := filepath.Join("..", "..", "testdata", "calib", "c4-sample.jsonl")
 	lora := filepath.Join(t.TempDir(), "recover.txt")
 	if err := os.WriteFile(lora, []byte(strings.Repeat("the cat sat on the mat and the dog ran to the log\n", 60)), 0o644); err != nil {
@@ -87,27 +88,5 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-	if t.Failed() {
-		return
-	}
-	if *testfs.Update {
-		testfs.WriteGolden(t, goldenFile, []string{
-			"SHA-256 of every file llmpruner.PruneRecover writes for TestGolden's cases (compress/llmpruner/golden_test.go),",
-			"config.json and .gollm-output.json without their run-specific fields.",
-			"Pure-Go GEMM (CGO_ENABLED=0). Rewrite: CGO_ENABLED=0 go test ./compress/llmpruner -run Golden -update",
-		}, got)
-		t.Logf("wrote %d hashes to %s", len(got), goldenFile)
-		return
-	}
-	want := testfs.ReadGolden(t, goldenFile)
-	diff := testfs.GoldenDiff(want, got)
-	if len(diff) == 0 {
-		return
-	}
-	if !pure {
-		t.Skipf("GEMM backend %q: %d of %d files differ from the pure-Go golden hashes (expected with OpenBLAS; the golden holds for CGO_ENABLED=0):\n%s",
-			backend, len(diff), len(want), strings.Join(diff, "\n"))
-	}
-	t.Errorf("%d of %d files differ from %s (rewrite it with -update only if the change of bytes is intended):\n%s",
-		len(diff), len(want), goldenFile, strings.Join(diff, "\n"))
+	golden.Finish(t, kernels.BLAS(), got)
 }

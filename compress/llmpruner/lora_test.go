@@ -57,7 +57,7 @@ func TestLoRARecovery(t *testing.T) {
 			changed := 0
 			for n, tb := range before {
 				ta, ok := after[n]
-				if !ok || !equalShape(ta.Shape, tb.Shape) {
+				if !ok || !slices.Equal(ta.Shape, tb.Shape) {
 					t.Fatalf("%s changed name or shape", n)
 				}
 				if !slices.Equal(ta.Val, tb.Val) {
@@ -121,18 +121,6 @@ func TestLoRARecovery(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestLoRABadInput checks the recovery settings users can get wrong.

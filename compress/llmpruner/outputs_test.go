@@ -3,12 +3,11 @@ package llmpruner
 import (
 	"context"
 	"errors"
-	"maps"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/outdir"
@@ -33,15 +32,6 @@ func outputsSetup(t *testing.T, model, out string) (Config, LoRAConfig) {
 	return c, lc
 }
 
-func loads(t *testing.T, dir string) {
-	t.Helper()
-	m, err := models.Load(dir, models.Options{})
-	if err != nil {
-		t.Fatalf("%s does not load: %v", dir, err)
-	}
-	m.Close()
-}
-
 // An interrupted run, while pruning or during LoRA recovery (which runs in
 // the staging folder, before the commit), leaves --out as it was: absent
 // or the previous output byte for byte, and nothing beside it.
@@ -55,35 +45,20 @@ func TestPruneInterruptedLeavesOut(t *testing.T) {
 	} {
 		for _, previous := range []bool{false, true} {
 			t.Run(tc.name+map[bool]string{false: " into a new folder", true: " over a previous output"}[previous], func(t *testing.T) {
-				parent := t.TempDir()
-				out := filepath.Join(parent, "out")
-				c, lc := outputsSetup(t, model, out)
+				var prev func(out string)
 				if previous {
-					if _, err := Prune(context.Background(), c, nil); err != nil {
-						t.Fatal(err)
+					prev = func(out string) {
+						c, _ := outputsSetup(t, model, out)
+						if _, err := Prune(context.Background(), c, nil); err != nil {
+							t.Fatal(err)
+						}
 					}
 				}
-				before := testfs.HashTree(t, out)
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
-				w := &testfs.HookWriter{Marker: tc.marker, Hook: cancel}
-				_, _, err := PruneRecover(ctx, c, lc, w)
-				if !w.Fired() {
-					t.Fatalf("the run never wrote %q", tc.marker)
-				}
-				if !errors.Is(err, context.Canceled) {
-					t.Fatalf("err = %v, want context.Canceled", err)
-				}
-				if after := testfs.HashTree(t, out); !maps.Equal(before, after) {
-					t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
-				}
-				want := []string(nil)
-				if previous {
-					want = []string{"out"}
-				}
-				if got := testfs.Entries(t, parent); !slices.Equal(got, want) {
-					t.Errorf("beside --out: %v, want %v", got, want)
-				}
+				testfs.InterruptedLeavesOut(t, tc.marker, prev, func(ctx context.Context, out string, w io.Writer) error {
+					c, lc := outputsSetup(t, model, out)
+					_, _, err := PruneRecover(ctx, c, lc, w)
+					return err
+				})
 			})
 		}
 	}
@@ -94,39 +69,12 @@ func TestPruneInterruptedLeavesOut(t *testing.T) {
 // keeps the file.
 func TestPruneRefusesForeignOut(t *testing.T) {
 	model := tinyLlama(t)
-	other := tinyLlama(t)
-	data := filepath.Join(t.TempDir(), "data")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(data, "train.jsonl"), []byte(`{"text": "keep"}`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		out       string
-		overwrite bool
-	}{{other, false}, {other, true}, {data, false}} {
-		before := testfs.HashTree(t, tc.out)
-		c, lc := outputsSetup(t, model, tc.out)
-		c.Overwrite = tc.overwrite
+	testfs.RefusesForeignOut(t, tinyLlama(t), outdir.ErrForeign, func(out string, overwrite bool) error {
+		c, lc := outputsSetup(t, model, out)
+		c.Overwrite = overwrite
 		_, _, err := PruneRecover(context.Background(), c, lc, nil)
-		if !errors.Is(err, outdir.ErrForeign) || !strings.Contains(err.Error(), "--out "+tc.out) {
-			t.Fatalf("--out %s (overwrite %v): err = %v, want ErrForeign naming --out", tc.out, tc.overwrite, err)
-		}
-		if after := testfs.HashTree(t, tc.out); !maps.Equal(before, after) {
-			t.Fatalf("--out %s changed by a refused run", tc.out)
-		}
-	}
-	before := testfs.HashTree(t, data)
-	c, lc := outputsSetup(t, model, data)
-	c.Overwrite = true
-	if _, _, err := PruneRecover(context.Background(), c, lc, nil); err != nil {
-		t.Fatal(err)
-	}
-	if testfs.HashTree(t, data)["train.jsonl"] != before["train.jsonl"] {
-		t.Error("the dataset file was changed or removed")
-	}
-	loads(t, data)
+		return err
+	}, loads)
 }
 
 // Two runs into one --out at once: the one started while the other holds
@@ -136,27 +84,15 @@ func TestPruneConcurrentOut(t *testing.T) {
 	model := tinyLlama(t)
 	out := filepath.Join(t.TempDir(), "out")
 	c, lc := outputsSetup(t, model, out)
-	started, release := make(chan struct{}), make(chan struct{})
-	var firstErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		w := &testfs.HookWriter{Marker: "llm-pruner: layer ", Hook: func() {
-			close(started)
-			<-release
-		}}
-		_, _, firstErr = PruneRecover(context.Background(), c, lc, w)
-		if !w.Fired() {
-			close(started)
-		}
-	}()
-	<-started
 	second, _ := outputsSetup(t, model, out)
 	second.LayerRatio = 0.25
-	_, err := Prune(context.Background(), second, nil)
-	close(release)
-	wg.Wait()
+	firstErr, err := testfs.WhileHeld("llm-pruner: layer ", func(w io.Writer) error {
+		_, _, err := PruneRecover(context.Background(), c, lc, w)
+		return err
+	}, func() error {
+		_, err := Prune(context.Background(), second, nil)
+		return err
+	})
 	if firstErr != nil {
 		t.Fatalf("first run: %v", firstErr)
 	}
@@ -197,4 +133,14 @@ func TestPruneReplacesOwnOutput(t *testing.T) {
 	if got := testfs.Entries(t, filepath.Dir(out)); !slices.Equal(got, []string{"out"}) {
 		t.Errorf("beside --out: %v", got)
 	}
+}
+
+// loads fails t unless dir loads as a model.
+func loads(t testing.TB, dir string) {
+	t.Helper()
+	m, err := models.Load(dir, models.Options{})
+	if err != nil {
+		t.Fatalf("%s does not load: %v", dir, err)
+	}
+	m.Close()
 }

@@ -10,30 +10,31 @@ import (
 	"github.com/llmcbench/gollm/kernels"
 )
 
-// goldenFile holds the SHA-256 of every file Quantize writes for
+// golden is the file of the SHA-256 of every file Quantize writes for
 // TestGolden's cases.
-const goldenFile = "../../testdata/golden/omniquant.sha256"
+var golden = testfs.Golden{
+	File: "../../testdata/golden/omniquant.sha256",
+	Pkg:  "./compress/omniquant",
+	Header: []string{
+		"SHA-256 of every file omniquant.Quantize writes for TestGolden's cases (compress/omniquant/golden_test.go),",
+		"config.json and .gollm-output.json without their run-specific fields.",
+		"Pure-Go GEMM (CGO_ENABLED=0). Rewrite: CGO_ENABLED=0 go test ./compress/omniquant -run Golden -update",
+	},
+}
 
 // TestGolden quantizes the fixtures OmniQuant supports with the exported
 // settings of TestOmniQuantBeatsRTN (weight-only W4 in groups, W4A4 and
 // W6A6 per channel, with LWC and LET) for two epochs over two short
 // samples, and compares the SHA-256 of every file written (config.json
 // without its run-specific fields: thread count, per-block seconds,
-// calibration file paths; see testfs.GoldenTree) with goldenFile, to pin
+// calibration file paths; see testfs.GoldenTree) with golden.File, to pin
 // the bytes while the compression pipeline is refactored.
 // `go test ./compress/omniquant -run Golden -update` rewrites the file. As
 // in compress's TestGolden, the hashes are those of the pure-Go GEMM
 // (CGO_ENABLED=0); with OpenBLAS the test compares, logs the differences
 // and skips unless every hash matches.
 func TestGolden(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: the golden test quantizes every fixture")
-	}
-	backend := kernels.BLAS()
-	pure := backend == "pure-go"
-	if *testfs.Update && !pure {
-		t.Fatalf("-update with GEMM backend %q: the golden hashes are those of the pure-Go GEMM; run CGO_ENABLED=0 go test ./compress/omniquant -run Golden -update", backend)
-	}
+	golden.Start(t, kernels.BLAS())
 	cases := []struct {
 		fixture             string
 		wbits, abits, group int
@@ -65,29 +66,7 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
-	if t.Failed() {
-		return
-	}
-	if *testfs.Update {
-		testfs.WriteGolden(t, goldenFile, []string{
-			"SHA-256 of every file omniquant.Quantize writes for TestGolden's cases (compress/omniquant/golden_test.go),",
-			"config.json and .gollm-output.json without their run-specific fields.",
-			"Pure-Go GEMM (CGO_ENABLED=0). Rewrite: CGO_ENABLED=0 go test ./compress/omniquant -run Golden -update",
-		}, got)
-		t.Logf("wrote %d hashes to %s", len(got), goldenFile)
-		return
-	}
-	want := testfs.ReadGolden(t, goldenFile)
-	diff := testfs.GoldenDiff(want, got)
-	if len(diff) == 0 {
-		return
-	}
-	if !pure {
-		t.Skipf("GEMM backend %q: %d of %d files differ from the pure-Go golden hashes (expected with OpenBLAS; the golden holds for CGO_ENABLED=0):\n%s",
-			backend, len(diff), len(want), strings.Join(diff, "\n"))
-	}
-	t.Errorf("%d of %d files differ from %s (rewrite it with -update only if the change of bytes is intended):\n%s",
-		len(diff), len(want), goldenFile, strings.Join(diff, "\n"))
+	golden.Finish(t, kernels.BLAS(), got)
 }
 
 // goldenByteTok encodes text as its bytes (ids 0–255), for the fixture

@@ -3,12 +3,11 @@ package omniquant
 import (
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/outdir"
@@ -24,49 +23,25 @@ func outConfig(t *testing.T, out string) Config {
 		Calib: []string{calibFile(t)}, NSamples: 2, Seqlen: 16, Tokenizer: tok(t, outModel)}
 }
 
-func outLoads(t *testing.T, dir string) {
-	t.Helper()
-	m, err := models.Load(dir, models.Options{})
-	if err != nil {
-		t.Fatalf("%s does not load: %v", dir, err)
-	}
-	m.Close()
-}
-
 // An interrupted run (ctx cancelled after the first block) leaves --out as
 // it was, absent or the previous output byte for byte, and nothing beside
 // it; a re-run into the previous output replaces it.
 func TestQuantizeInterruptedLeavesOut(t *testing.T) {
 	for _, previous := range []bool{false, true} {
 		t.Run(map[bool]string{false: "new folder", true: "previous output"}[previous], func(t *testing.T) {
-			parent := t.TempDir()
-			out := filepath.Join(parent, "out")
+			var prev func(out string)
 			if previous {
-				if _, err := Quantize(context.Background(), outConfig(t, out), nil); err != nil {
-					t.Fatal(err)
+				prev = func(out string) {
+					if _, err := Quantize(context.Background(), outConfig(t, out), nil); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
+			out := testfs.InterruptedLeavesOut(t, "omniquant: block 1/", prev, func(ctx context.Context, out string, w io.Writer) error {
+				_, err := Quantize(ctx, outConfig(t, out), w)
+				return err
+			})
 			before := testfs.HashTree(t, out)
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			w := &testfs.HookWriter{Marker: "omniquant: block 1/", Hook: cancel}
-			_, err := Quantize(ctx, outConfig(t, out), w)
-			if !w.Fired() {
-				t.Fatal("the run never reported its first block")
-			}
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("err = %v, want context.Canceled", err)
-			}
-			if after := testfs.HashTree(t, out); !maps.Equal(before, after) {
-				t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
-			}
-			want := []string(nil)
-			if previous {
-				want = []string{"out"}
-			}
-			if got := testfs.Entries(t, parent); !slices.Equal(got, want) {
-				t.Errorf("beside --out: %v, want %v", got, want)
-			}
 			if previous {
 				c := outConfig(t, out)
 				c.WBits = 8
@@ -76,7 +51,7 @@ func TestQuantizeInterruptedLeavesOut(t *testing.T) {
 				if maps.Equal(before, testfs.HashTree(t, out)) {
 					t.Error("the re-run did not replace the output")
 				}
-				outLoads(t, out)
+				loads(t, out)
 			}
 		})
 	}
@@ -85,79 +60,29 @@ func TestQuantizeInterruptedLeavesOut(t *testing.T) {
 // An --out holding another model is refused with and without Overwrite,
 // byte for byte unchanged; Overwrite keeps a dataset file.
 func TestQuantizeRefusesForeignOut(t *testing.T) {
-	parent := t.TempDir()
-	other := filepath.Join(parent, "other")
-	if err := os.MkdirAll(other, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range testfs.Entries(t, outModel) {
-		b, err := os.ReadFile(filepath.Join(outModel, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(other, n), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	data := filepath.Join(parent, "data")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(data, "train.jsonl"), []byte(`{"text": "keep"}`+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		out       string
-		overwrite bool
-	}{{other, false}, {other, true}, {data, false}} {
-		before := testfs.HashTree(t, tc.out)
-		c := outConfig(t, tc.out)
-		c.Overwrite = tc.overwrite
+	other := filepath.Join(t.TempDir(), "other")
+	testfs.CopyTree(t, outModel, other)
+	testfs.RefusesForeignOut(t, other, outdir.ErrForeign, func(out string, overwrite bool) error {
+		c := outConfig(t, out)
+		c.Overwrite = overwrite
 		_, err := Quantize(context.Background(), c, nil)
-		if !errors.Is(err, outdir.ErrForeign) || !strings.Contains(err.Error(), "--out "+tc.out) {
-			t.Fatalf("--out %s (overwrite %v): err = %v, want ErrForeign naming --out", tc.out, tc.overwrite, err)
-		}
-		if !maps.Equal(before, testfs.HashTree(t, tc.out)) {
-			t.Fatalf("--out %s changed by a refused run", tc.out)
-		}
-	}
-	before := testfs.HashTree(t, data)
-	c := outConfig(t, data)
-	c.Overwrite = true
-	if _, err := Quantize(context.Background(), c, nil); err != nil {
-		t.Fatal(err)
-	}
-	if testfs.HashTree(t, data)["train.jsonl"] != before["train.jsonl"] {
-		t.Error("the dataset file was changed or removed")
-	}
-	outLoads(t, data)
+		return err
+	}, loads)
 }
 
 // Two runs into one --out at once: the second gets ErrBusy; the folder
 // holds the first run's complete output.
 func TestQuantizeConcurrentOut(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	started, release := make(chan struct{}), make(chan struct{})
-	var firstErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		w := &testfs.HookWriter{Marker: "omniquant: block 1/", Hook: func() {
-			close(started)
-			<-release
-		}}
-		_, firstErr = Quantize(context.Background(), outConfig(t, out), w)
-		if !w.Fired() {
-			close(started)
-		}
-	}()
-	<-started
 	second := outConfig(t, out)
 	second.WBits = 8
-	_, err := Quantize(context.Background(), second, nil)
-	close(release)
-	wg.Wait()
+	firstErr, err := testfs.WhileHeld("omniquant: block 1/", func(w io.Writer) error {
+		_, err := Quantize(context.Background(), outConfig(t, out), w)
+		return err
+	}, func() error {
+		_, err := Quantize(context.Background(), second, nil)
+		return err
+	})
 	if firstErr != nil {
 		t.Fatalf("first run: %v", firstErr)
 	}
@@ -171,5 +96,15 @@ func TestQuantizeConcurrentOut(t *testing.T) {
 	if !strings.Contains(string(b), `"wbits": 4`) {
 		t.Errorf("config.json is not the first (4-bit) run's:\n%s", b)
 	}
-	outLoads(t, out)
+	loads(t, out)
+}
+
+// loads fails t unless dir loads as a model.
+func loads(t testing.TB, dir string) {
+	t.Helper()
+	m, err := models.Load(dir, models.Options{})
+	if err != nil {
+		t.Fatalf("%s does not load: %v", dir, err)
+	}
+	m.Close()
 }

@@ -167,3 +167,55 @@ func GoldenDiff(want, got map[string]string) []string {
 	}
 	return d
 }
+
+// Golden describes a golden test: a file of SHA-256 hashes of every file
+// the test's cases write, pinned for the pure-Go GEMM (CGO_ENABLED=0),
+// whose results are the same on every x86-64 machine and thread count.
+// OpenBLAS rounds differently per core type, so under it the test
+// compares, logs the differences and skips unless every hash matches;
+// -update is refused there.
+type Golden struct {
+	File   string   // the golden file
+	Pkg    string   // the package's path for go test, e.g. "./compress"
+	Header []string // the comment lines -update writes first
+}
+
+// Start begins the golden test: it skips under -short and fails at once
+// when -update is asked for with a GEMM backend (kernels.BLAS) other than
+// "pure-go".
+func (g Golden) Start(t testing.TB, backend string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the golden test runs every case")
+	}
+	if *Update && backend != "pure-go" {
+		t.Fatalf("-update with GEMM backend %q: the golden hashes are those of the pure-Go GEMM; run CGO_ENABLED=0 go test %s -run Golden -update", backend, g.Pkg)
+	}
+}
+
+// Finish ends the golden test with got, the hashes of its cases: with
+// -update it rewrites File, otherwise it compares got with File (see
+// Golden for the OpenBLAS case; backend is kernels.BLAS()). It does
+// nothing when t has failed.
+func (g Golden) Finish(t testing.TB, backend string, got map[string]string) {
+	t.Helper()
+	if t.Failed() {
+		return
+	}
+	if *Update {
+		WriteGolden(t, g.File, g.Header, got)
+		t.Logf("wrote %d hashes to %s", len(got), g.File)
+		return
+	}
+	want := ReadGolden(t, g.File)
+	diff := GoldenDiff(want, got)
+	if len(diff) == 0 {
+		return
+	}
+	if backend != "pure-go" {
+		t.Skipf("GEMM backend %q: %d of %d files differ from the pure-Go golden hashes (expected with OpenBLAS; the golden holds for CGO_ENABLED=0):\n%s",
+			backend, len(diff), len(want), strings.Join(diff, "\n"))
+	}
+	t.Errorf("%d of %d files differ from %s (rewrite it with -update only if the change of bytes is intended):\n%s",
+		len(diff), len(want), g.File, strings.Join(diff, "\n"))
+}

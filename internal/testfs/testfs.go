@@ -1,18 +1,25 @@
 // Package testfs holds the file-system helpers the tests of several packages
 // share: writing an input file, hashing a folder before and after a run,
-// listing and copying folders, a progress writer that fires a hook (to
-// cancel a run at a chosen point), and the golden files of the compression
-// tests (GoldenTree, ReadGolden, WriteGolden, GoldenDiff and the -update
-// flag). Only tests import it.
+// listing and copying folders, the output-safety checks of a run that is
+// interrupted (InterruptedLeavesOut), writes into an --out it does not own
+// (RefusesForeignOut) or meets a second run into its --out (WhileHeld), a
+// progress writer that fires a hook (to cancel a run at a chosen point),
+// and the golden files of the compression tests (Golden, GoldenTree,
+// ReadGolden, WriteGolden, GoldenDiff and the -update flag). Only tests
+// import it; it imports no gollm package.
 package testfs
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,4 +130,94 @@ func (w *HookWriter) Fired() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.done
+}
+
+// RefusesForeignOut checks how a run writing a model folder treats an
+// --out it does not own. run(out, overwrite) runs into out;
+// loads(t, dir) fails t unless dir loads as a model. Into other (a folder holding another model's
+// files) the run must fail with an error wrapping foreign (outdir's
+// ErrForeign) and naming "--out <folder>", with and without overwrite, and
+// so must it into a folder holding a dataset file without overwrite; each
+// refused folder is left byte for byte. With overwrite the run into the
+// dataset folder must succeed, keep the dataset file, write an output
+// that loads and leave nothing beside the folder.
+func RefusesForeignOut(t *testing.T, other string, foreign error, run func(out string, overwrite bool) error, loads func(t testing.TB, dir string)) {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	WriteFile(t, data, "train.jsonl", []byte(`{"text": "keep me"}`+"\n"))
+	for _, step := range []struct {
+		out       string
+		overwrite bool
+	}{{other, false}, {other, true}, {data, false}} {
+		before := HashTree(t, step.out)
+		err := run(step.out, step.overwrite)
+		if !errors.Is(err, foreign) || !strings.Contains(err.Error(), "--out "+step.out) {
+			t.Fatalf("--out %s (overwrite %v): err = %v, want %v naming --out", step.out, step.overwrite, err, foreign)
+		}
+		if after := HashTree(t, step.out); !maps.Equal(before, after) {
+			t.Fatalf("--out %s changed by a refused run", step.out)
+		}
+	}
+	before := HashTree(t, data)
+	if err := run(data, true); err != nil {
+		t.Fatal(err)
+	}
+	if HashTree(t, data)["train.jsonl"] != before["train.jsonl"] {
+		t.Error("the run with overwrite changed or removed the dataset file")
+	}
+	loads(t, data)
+	if got := Entries(t, filepath.Dir(data)); !slices.Equal(got, []string{"data"}) {
+		t.Errorf("beside --out: %v", got)
+	}
+}
+
+// InterruptedLeavesOut checks that a run cancelled at its first progress
+// write holding marker leaves its --out as it was: absent, or, when
+// previous is not nil (it runs into out to completion first), the
+// previous output byte for byte; and nothing beside it (no staging
+// folder, no lock). run(ctx, out, w) runs into out with progress writer
+// w. It returns out.
+func InterruptedLeavesOut(t *testing.T, marker string, previous func(out string), run func(ctx context.Context, out string, w io.Writer) error) string {
+	t.Helper()
+	parent := t.TempDir()
+	out := filepath.Join(parent, "out")
+	var want []string
+	if previous != nil {
+		previous(out)
+		want = []string{"out"}
+	}
+	before := HashTree(t, out)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &HookWriter{Marker: marker, Hook: cancel}
+	err := run(ctx, out, w)
+	if !w.Fired() {
+		t.Fatalf("the run never wrote %q", marker)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if after := HashTree(t, out); !maps.Equal(before, after) {
+		t.Errorf("--out changed by the interrupted run:\nbefore %v\nafter  %v", before, after)
+	}
+	if got := Entries(t, parent); !slices.Equal(got, want) {
+		t.Errorf("beside --out: %v, want %v", got, want)
+	}
+	return out
+}
+
+// WhileHeld runs first with a progress writer that, at first's first write
+// holding marker, runs second to its end before letting first go on: a
+// second run started while the first holds its --out. It returns both
+// errors; when first never writes marker, second runs after it.
+func WhileHeld(marker string, first func(w io.Writer) error, second func() error) (firstErr, secondErr error) {
+	w := &HookWriter{Marker: marker, Hook: func() { secondErr = second() }}
+	firstErr = first(w)
+	if !w.Fired() {
+		secondErr = second()
+	}
+	return firstErr, secondErr
 }
