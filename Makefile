@@ -4,7 +4,7 @@ BIN      ?= bin
 FUZZTIME ?= 60s
 TEST_FUZZTIME ?= 3s
 
-.PHONY: all build run test deps oracle vet fuzz bench bench-kernels clean
+.PHONY: all build run test deps oracle vet fuzz bench bench-kernels clean reference-models
 
 # The CUDA build (make kernels, cuda-vet, cuda-emu-test, cuda-bins): docs/GPU.md.
 include cuda/kernels.mk
@@ -63,6 +63,13 @@ fuzz:
 # bench: the CPU benchmarks docs/PERFORMANCE.md records (logs in bench-out/).
 bench: deps
 	bash scripts/cpu-bench.sh
+
+# reference-models: the world, its tokenizer and the reference models of
+# refmodels/models.tsv, trained, converted to bf16 into refmodels/<name>/ and
+# scored (scripts/reference-models.sh; resumable, BUDGET=seconds per model
+# and invocation; hours of CPU, not part of CI).
+reference-models: build
+	bash scripts/reference-models.sh
 
 clean:
 	rm -rf $(BIN)
