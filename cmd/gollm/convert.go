@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -71,7 +72,7 @@ func runConvert(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	config, err := os.ReadFile(filepath.Join(*model, "config.json"))
 	if err != nil {
-		return fmt.Errorf("--model %s: %w", *model, err)
+		return badinput.Missing(fmt.Errorf("--model %s: %w", *model, err))
 	}
 	var raw map[string]any
 	if err := json.Unmarshal(config, &raw); err != nil || raw == nil {
