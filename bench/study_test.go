@@ -244,7 +244,7 @@ func TestLoadStudyTracks3to6(t *testing.T) {
 	}
 	// Track 5: two engines.
 	for _, x := range []struct {
-		method, engine   string
+		method, engine  string
 		prefill, decode float64
 	}{{Dense, "gollm-cpu", 100, 10}, {b, "gollm-cpu", 50, 20}, {Dense, "other", 100, 10}, {b, "other", 100, 10}} {
 		s.cell(Cell{Kind: KindSpeed, Model: "m1", Method: x.method, Engine: x.engine, Metrics: map[string]float64{colPrefill: x.prefill, colDecode: x.decode}}, nil)
