@@ -141,9 +141,6 @@ func (l *loader) readCells() error {
 			continue
 		}
 		l.sum.Study.Cells[c.Status]++
-		if c.Status == StatusFailed {
-			l.sum.Problems = append(l.sum.Problems, Problem{File: rel, Key: c.Key, Kind: ProblemFailed, Model: c.Model, Method: c.Method, Task: c.Task, Detail: c.Error})
-		}
 		id := strings.Join([]string{c.Kind, c.Model, c.Method, c.Task, c.Engine}, "\x00")
 		if old, ok := best[id]; !ok {
 			order = append(order, id)
@@ -153,7 +150,11 @@ func (l *loader) readCells() error {
 		}
 	}
 	for _, id := range order {
-		l.cells = append(l.cells, best[id])
+		c := best[id]
+		l.cells = append(l.cells, c)
+		if c.Status == StatusFailed {
+			l.sum.Problems = append(l.sum.Problems, Problem{File: filepath.Join(CellsDir, c.Key+".json"), Key: c.Key, Kind: ProblemFailed, Model: c.Model, Method: c.Method, Task: c.Task, Detail: c.Error})
+		}
 	}
 	return nil
 }

@@ -167,6 +167,9 @@ func TestLoadStudyFailedMissingCorrupt(t *testing.T) {
 	s.eval("m1", gptq, "mmlu", "acc", 0.4)
 	s.eval("m1", Dense, "arc_easy", "acc_norm", 0.8)
 	failed := s.cell(Cell{Kind: KindEval, Model: "m1", Method: gptq, Task: "arc_easy", Status: StatusFailed, Error: "out of memory"}, nil)
+	// A failed cell that a later run of the same measurement (another
+	// gollm version) finished is superseded, not reported.
+	s.cell(Cell{Kind: KindEval, Model: "m1", Method: gptq, Task: "mmlu", Status: StatusFailed, Error: "old failure"}, nil)
 	s.eval("m1", Dense, "hellaswag", "acc_norm", 0.6) // gptq's hellaswag cell is missing
 	s.eval("m1", gptq, "piqa", "acc_norm", 0.7)       // dense piqa is missing
 	// Unusable files: they must be reported and never averaged (the
@@ -219,7 +222,7 @@ func TestLoadStudyFailedMissingCorrupt(t *testing.T) {
 			t.Errorf("%d %s problems; want %d (%+v)", got[k], k, n, sum.Problems)
 		}
 	}
-	if sum.Study.Cells[StatusOK] != 5 || sum.Study.Cells[StatusFailed] != 1 || sum.Study.Cells[ProblemForeign] != 2 || sum.Study.Cells[ProblemCorrupt] != 1 {
+	if sum.Study.Cells[StatusOK] != 5 || sum.Study.Cells[StatusFailed] != 2 || sum.Study.Cells[ProblemForeign] != 2 || sum.Study.Cells[ProblemCorrupt] != 1 {
 		t.Errorf("cell counts %v", sum.Study.Cells)
 	}
 }
