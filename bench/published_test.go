@@ -163,3 +163,25 @@ func TestPublishedBesideGollm(t *testing.T) {
 		t.Error("NaN value")
 	}
 }
+
+// FuzzReadPublished: any input gives rows that satisfy the format, or bad
+// input; never a panic.
+func FuzzReadPublished(f *testing.F) {
+	f.Add(string(PosterCSV()[:400]))
+	f.Add(PublishedHeader + "\n4,macs,m,dense,fp16,,macs_T,0.85,true\n")
+	f.Add(PublishedHeader + "\n1,\"a\nb\",m,dense,,mmlu,acc,1,false\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		rows, err := ReadPublished("f.csv", strings.NewReader(text))
+		if err != nil {
+			if !badinput.Is(err) {
+				t.Fatalf("error %v is not bad input", err)
+			}
+			return
+		}
+		for _, r := range rows {
+			if r.Model == "" || r.Method == "" || r.Value < 0 || math.IsNaN(r.Value) || math.IsInf(r.Value, 0) || r.Line < 2 {
+				t.Fatalf("row %+v accepted", r)
+			}
+		}
+	})
+}
