@@ -196,7 +196,9 @@ func (l *loader) tableOf(tr *trackSpec, src string) *table {
 			if !slices.ContainsFunc(t.dense, func(d methodKey) bool { return d.engine == e.engine }) {
 				t.dense = append(t.dense, mk)
 			}
-			if _, dup := t.orig[origKey(e.model, e.engine, e.col)]; !dup {
+			if _, dup := t.orig[origKey(e.model, e.engine, e.col)]; dup {
+				l.duplicate(tr, e)
+			} else {
 				t.orig[origKey(e.model, e.engine, e.col)] = e
 			}
 			continue
@@ -204,7 +206,9 @@ func (l *loader) tableOf(tr *trackSpec, src string) *table {
 		if !slices.Contains(t.methods, mk) {
 			t.methods = append(t.methods, mk)
 		}
-		if _, dup := t.comp[compKey(e.model, mk, e.col)]; !dup {
+		if _, dup := t.comp[compKey(e.model, mk, e.col)]; dup {
+			l.duplicate(tr, e)
+		} else {
 			t.comp[compKey(e.model, mk, e.col)] = e
 		}
 	}
@@ -232,6 +236,13 @@ func (l *loader) tableOf(tr *trackSpec, src string) *table {
 		})
 	}
 	return t
+}
+
+// duplicate reports a published row that repeats an earlier one (the
+// first is used).
+func (l *loader) duplicate(tr *trackSpec, e *entry) {
+	l.sum.Problems = append(l.sum.Problems, Problem{File: filepath.Join(PublishedDir, e.source), Kind: ProblemForeign, Model: e.model, Method: e.method, Task: e.col,
+		Detail: fmt.Sprintf("line %d repeats track %s %s × %s %s %s (the first row is used)", e.line, tr.id, e.model, e.method, e.setting, e.col)})
 }
 
 // track arranges one track: its rows and OMs for every source.
