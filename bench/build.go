@@ -46,7 +46,7 @@ func (l *loader) addCell(c *Cell) {
 				continue
 			}
 			for _, col := range tr.cols {
-				if col.Name != c.Task {
+				if !l.feeds(col, c) {
 					continue
 				}
 				e := base
@@ -91,6 +91,24 @@ func (l *loader) addCell(c *Cell) {
 		l.addMeasure(c, base, "5", colPrefill, c.Metrics[colPrefill])
 		l.addMeasure(c, base, "5", colDecode, c.Metrics[colDecode])
 	}
+}
+
+// feeds reports whether an eval cell feeds a column: its task is one the
+// column reads and no cell of a preferred task exists for the same model
+// and method.
+func (l *loader) feeds(col colSpec, c *Cell) bool {
+	rank := col.taskRank(c.Task)
+	if rank < 0 {
+		return false
+	}
+	for _, o := range l.cells {
+		if o.Kind == KindEval && o.Model == c.Model && o.Method == c.Method {
+			if r := col.taskRank(o.Task); r >= 0 && r < rank {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // addMeasure files one measurement of a cell; a finished cell without it

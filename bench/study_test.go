@@ -294,3 +294,19 @@ func TestLoadStudyTracks3to6(t *testing.T) {
 		t.Errorf("om_inf of a method without footprint cells = %v flagged %d", o.V, o.Flagged)
 	}
 }
+
+func TestMNLIMismatchedPreferred(t *testing.T) {
+	s := newStudy(t)
+	awq := "awq:bits=4,group=128"
+	s.eval("m1", Dense, "mnli", "acc", 0.5)
+	s.eval("m1", Dense, "mnli_mismatch", "acc", 0.6)
+	s.eval("m1", awq, "mnli", "acc", 0.1)
+	s.eval("m1", awq, "mnli_mismatch", "acc", 0.3)
+	s.eval("m2", Dense, "mnli", "acc", 0.4) // m2 has matched only
+	s.eval("m2", awq, "mnli", "acc", 0.4)
+	sum := s.load()
+	ia := om(t, sum, "1", "om_ia", awq)
+	if want := 100 * math.Sqrt((0.25+1)/2); !near(ia.V, want, 1e-9) || len(ia.Ratios) != 2 {
+		t.Errorf("om_ia = %v from %+v; want %v (m1 mismatched 0.3/0.6, m2 matched 1)", ia.V, ia.Ratios, want)
+	}
+}
