@@ -101,17 +101,7 @@ func roundingBounds(t *testing.T, o OMValue, unit map[string]float64) (lo, hi fl
 }
 
 func findOM(sum *Summary, track, name, method, setting string) (OMValue, bool) {
-	for _, tr := range sum.Tracks {
-		if tr.ID != track {
-			continue
-		}
-		for _, o := range tr.OMs {
-			if o.Name == name && o.Method == method && o.Setting == setting {
-				return o, true
-			}
-		}
-	}
-	return OMValue{}, false
+	return findOMWhere(sum, track, func(o OMValue) bool { return o.Name == name && o.Method == method && o.Setting == setting })
 }
 
 func TestReadPublished(t *testing.T) {

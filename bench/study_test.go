@@ -77,21 +77,29 @@ func (s *studyDir) load() *Summary {
 	return sum
 }
 
-// om finds an overall metric of a method.
-func om(t *testing.T, sum *Summary, track, name, method string) OMValue {
-	t.Helper()
+// findOMWhere finds the first overall metric of a track that match accepts.
+func findOMWhere(sum *Summary, track string, match func(OMValue) bool) (OMValue, bool) {
 	for _, tr := range sum.Tracks {
 		if tr.ID != track {
 			continue
 		}
 		for _, o := range tr.OMs {
-			if o.Name == name && o.Method == method {
-				return o
+			if match(o) {
+				return o, true
 			}
 		}
 	}
-	t.Fatalf("no %s for %s in track %s", name, method, track)
-	return OMValue{}
+	return OMValue{}, false
+}
+
+// om finds an overall metric of a method.
+func om(t *testing.T, sum *Summary, track, name, method string) OMValue {
+	t.Helper()
+	o, ok := findOMWhere(sum, track, func(o OMValue) bool { return o.Name == name && o.Method == method })
+	if !ok {
+		t.Fatalf("no %s for %s in track %s", name, method, track)
+	}
+	return o
 }
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -276,15 +284,10 @@ func TestLoadStudyTracks3to6(t *testing.T) {
 		{"5", "om_hard", b, "other", 100},
 		{"6", "om_trust", b, "", 100 * math.Sqrt((0.25+1)/2)},
 	} {
-		var got *OMValue
-		for _, tr := range sum.Tracks {
-			for i, o := range tr.OMs {
-				if tr.ID == x.track && o.Name == x.name && o.Method == x.method && o.Engine == x.engine {
-					got = &tr.OMs[i]
-				}
-			}
-		}
-		if got == nil || !near(got.V, x.want, 1e-9) || got.Flagged != 0 {
+		got, ok := findOMWhere(sum, x.track, func(o OMValue) bool {
+			return o.Name == x.name && o.Method == x.method && o.Engine == x.engine
+		})
+		if !ok || !near(got.V, x.want, 1e-9) || got.Flagged != 0 {
 			t.Errorf("track %s %s %s %s = %+v; want %v", x.track, x.name, x.method, x.engine, got, x.want)
 		}
 	}
