@@ -1,6 +1,7 @@
 package grad
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -257,5 +258,22 @@ func TestBadIDs(t *testing.T) {
 		if _, err := m.Loss(NewTape(), tc.ids, tc.targets, tc.b, tc.s); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
+	}
+}
+
+// TestOPTPositionLimit: OPT's differentiable embedding refuses a sequence
+// past its learned positions (the architecture's own check) with an error
+// wrapping ErrBadIDs, not a panic, and takes the longest one they allow.
+func TestOPTPositionLimit(t *testing.T) {
+	m, err := LoadModel(filepath.Join("..", "testdata", "opt-tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := m.Config.MaxPos
+	if _, err := m.Embed(NewTape(), make([]int, n+1), 1, n+1); !errors.Is(err, ErrBadIDs) {
+		t.Fatalf("sequence of %d tokens: error %v, want ErrBadIDs", n+1, err)
+	}
+	if _, err := m.Embed(NewTape(), make([]int, 2*n), 2, n); err != nil {
+		t.Fatalf("sequences of max_position_embeddings tokens: %v", err)
 	}
 }

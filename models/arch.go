@@ -15,7 +15,8 @@ import (
 // GPTQ's true-sequential groups, the norm→linear and linear→linear pairs
 // AWQ and SmoothQuant scale. The loader, package grad's differentiable
 // model, compress, OmniQuant and LLM-Pruner all derive from it, so adding
-// an architecture is one file here (its description and its forward).
+// an architecture is one file here (its description and its forward, for
+// inference on a backend.Backend and differentiable on TrainOps).
 type Architecture struct {
 	// Name is Config.Arch ("llama", "opt", "chatglm").
 	Name string
@@ -37,6 +38,12 @@ type Architecture struct {
 	block func(c *Config, i int, b *Block)
 	// rules gives the dataflow facts of a block.
 	rules func(c *Config) Rules
+	// trainEmbed, trainBlock and trainHead are the differentiable forward
+	// on TrainOps (package grad's tape): the same computation as build's,
+	// op for op (see TrainEmbed, TrainBlock, TrainHead).
+	trainEmbed func(o TrainOps, c *Config, ids []int, seqLen int) (TrainValue, error)
+	trainBlock func(o TrainOps, c *Config, i int, prefix string, x TrainValue) TrainValue
+	trainHead  func(o TrainOps, c *Config, x TrainValue) TrainValue
 }
 
 // architectures are the supported architectures by Config.Arch.

@@ -210,3 +210,30 @@ func TestArchitectureUnknown(t *testing.T) {
 		t.Fatal("unknown architecture accepted")
 	}
 }
+
+// TestArchitectureComplete requires every registered architecture to
+// describe all its parts, the differentiable forward included (package
+// grad runs TrainEmbed, TrainBlock and TrainHead without a fallback), and
+// to be found by each of its model types.
+func TestArchitectureComplete(t *testing.T) {
+	for name, a := range architectures {
+		missing := map[string]bool{
+			"parse": a.parse == nil, "build": a.build == nil, "layerFormat": a.layerFormat == "",
+			"outside": a.outside == nil, "block": a.block == nil, "rules": a.rules == nil,
+			"trainEmbed": a.trainEmbed == nil, "trainBlock": a.trainBlock == nil, "trainHead": a.trainHead == nil,
+		}
+		for part, m := range missing {
+			if m {
+				t.Errorf("architecture %s: %s is not set", name, part)
+			}
+		}
+		if a.Name != name {
+			t.Errorf("architecture registered as %s is named %s", name, a.Name)
+		}
+		for _, mt := range a.ModelTypes {
+			if got := architectureForModelType(mt); got != a {
+				t.Errorf("model_type %s: architecture %v, want %s", mt, got, name)
+			}
+		}
+	}
+}
