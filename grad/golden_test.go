@@ -23,7 +23,6 @@ var golden = testfs.Golden{
 	Header: []string{
 		"SHA-256 of the losses and gradients (every parameter, every LoRA adapter) of three training steps of grad.Model",
 		"for TestGolden's cases (grad/golden_test.go).",
-		"Pure-Go GEMM (CGO_ENABLED=0). Rewrite: CGO_ENABLED=0 go test ./grad -run Golden -update",
 	},
 }
 
