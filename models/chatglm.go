@@ -11,6 +11,7 @@ import (
 var chatglmArch = Architecture{
 	Name:        "chatglm",
 	ModelTypes:  []string{"chatglm"},
+	Class:       "ChatGLMModel",
 	parse:       parseChatGLM,
 	build:       func(b *builder) arch { return buildChatGLM(b) },
 	layerFormat: "transformer.encoder.layers.%d.",

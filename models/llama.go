@@ -12,6 +12,7 @@ import (
 var llamaArch = Architecture{
 	Name:       "llama",
 	ModelTypes: []string{"llama", "mistral", "vicuna"},
+	Class:      "LlamaForCausalLM",
 	parse:      parseLlama,
 	check: func(c *Config) error {
 		if c.HiddenAct != "silu" {

@@ -11,6 +11,7 @@ import (
 var optArch = Architecture{
 	Name:       "opt",
 	ModelTypes: []string{"opt"},
+	Class:      "OPTForCausalLM",
 	parse:      parseOPT,
 	check: func(c *Config) error {
 		if c.Hidden%c.Heads != 0 {

@@ -23,7 +23,7 @@ var resumeFlags = map[string]bool{"out": true, "resume": true, "steps": true, "s
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cf := newFlags("train", stderr)
 	var o train.Options
-	fs.StringVar(&o.Arch, "arch", "", "architecture: llama, opt or chatglm")
+	fs.StringVar(&o.Arch, "arch", "", "architecture: "+train.ArchChoices())
 	fs.StringVar(&o.Config, "config", "", "Hugging Face config.json of the model to train (from scratch)")
 	data := fs.String("data", "", "text files to train on, comma-separated (each tokenized, followed by EOS)")
 	fs.StringVar(&o.Tokenizer, "tokenizer", "", "folder with tokenizer.json or tokenizer.model (copied into --out)")
