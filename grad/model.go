@@ -277,8 +277,8 @@ type tapeOps struct {
 	batch, seqLen int
 }
 
-// v unwraps a models.TrainValue (nil stays nil).
-func v(x models.TrainValue) *Var {
+// asVar unwraps a models.TrainValue (nil stays nil).
+func asVar(x models.TrainValue) *Var {
 	if x == nil {
 		return nil
 	}
@@ -294,11 +294,11 @@ func (o *tapeOps) Param(name string) models.TrainValue {
 }
 
 func (o *tapeOps) Embedding(table models.TrainValue, ids []int) models.TrainValue {
-	return o.t.Embedding(v(table), ids)
+	return o.t.Embedding(asVar(table), ids)
 }
 
 func (o *tapeOps) Linear(x models.TrainValue, prefix string) models.TrainValue {
-	t, m, in := o.t, o.m, v(x)
+	t, m, in := o.t, o.m, asVar(x)
 	y := t.Linear(in, m.Params[prefix+".weight"], m.Params[prefix+".bias"])
 	if l := m.LoRA[prefix]; l != nil {
 		y = t.Add(y, t.Scale(t.Linear(t.Linear(in, l.A, nil), l.B, nil), l.Scale))
@@ -307,39 +307,39 @@ func (o *tapeOps) Linear(x models.TrainValue, prefix string) models.TrainValue {
 }
 
 func (o *tapeOps) MatMul(x, w models.TrainValue) models.TrainValue {
-	return o.t.Linear(v(x), v(w), nil)
+	return o.t.Linear(asVar(x), asVar(w), nil)
 }
 
 func (o *tapeOps) RMSNorm(x, gain models.TrainValue, eps float32) models.TrainValue {
-	return o.t.RMSNorm(v(x), v(gain), eps)
+	return o.t.RMSNorm(asVar(x), asVar(gain), eps)
 }
 
 func (o *tapeOps) LayerNorm(x, gain, bias models.TrainValue, eps float32) models.TrainValue {
-	return o.t.LayerNorm(v(x), v(gain), v(bias), eps)
+	return o.t.LayerNorm(asVar(x), asVar(gain), asVar(bias), eps)
 }
 
-func (o *tapeOps) Add(a, b models.TrainValue) models.TrainValue { return o.t.Add(v(a), v(b)) }
+func (o *tapeOps) Add(a, b models.TrainValue) models.TrainValue { return o.t.Add(asVar(a), asVar(b)) }
 
 func (o *tapeOps) Cols(x models.TrainValue, c0, c1 int) models.TrainValue {
-	return o.t.Cols(v(x), c0, c1)
+	return o.t.Cols(asVar(x), c0, c1)
 }
 
 func (o *tapeOps) SwiGLU(gate, up models.TrainValue) models.TrainValue {
-	return o.t.SwiGLU(v(gate), v(up))
+	return o.t.SwiGLU(asVar(gate), asVar(up))
 }
 
-func (o *tapeOps) ReLU(x models.TrainValue) models.TrainValue { return o.t.ReLU(v(x)) }
+func (o *tapeOps) ReLU(x models.TrainValue) models.TrainValue { return o.t.ReLU(asVar(x)) }
 
-func (o *tapeOps) GELU(x models.TrainValue) models.TrainValue { return o.t.GELU(v(x)) }
+func (o *tapeOps) GELU(x models.TrainValue) models.TrainValue { return o.t.GELU(asVar(x)) }
 
 func (o *tapeOps) RoPE(x models.TrainValue, heads int) models.TrainValue {
 	c := o.m.Config
-	return o.t.RoPE(v(x), heads, c.HeadDim, o.seqLen, o.m.inv, c.Rope.Interleaved)
+	return o.t.RoPE(asVar(x), heads, c.HeadDim, o.seqLen, o.m.inv, c.Rope.Interleaved)
 }
 
-func (o *tapeOps) Attention(q, k, val models.TrainValue, heads, kvHeads int) models.TrainValue {
+func (o *tapeOps) Attention(q, k, v models.TrainValue, heads, kvHeads int) models.TrainValue {
 	hd := o.m.Config.HeadDim
-	return o.t.Attention(v(q), v(k), v(val), o.batch, o.seqLen, heads, kvHeads, hd, AttentionScale(hd))
+	return o.t.Attention(asVar(q), asVar(k), asVar(v), o.batch, o.seqLen, heads, kvHeads, hd, AttentionScale(hd))
 }
 
 // Input applies Hooks.Input to the input x of the linears led by leader.
@@ -348,14 +348,14 @@ func (o *tapeOps) Input(leader string, x models.TrainValue) models.TrainValue {
 	if h == nil || h.Input == nil {
 		return x
 	}
-	return h.Input(o.t, leader, v(x))
+	return h.Input(o.t, leader, asVar(x))
 }
 
 // QKV applies Hooks.QKV to the attention's inputs.
-func (o *tapeOps) QKV(q, k, val models.TrainValue) (models.TrainValue, models.TrainValue, models.TrainValue) {
+func (o *tapeOps) QKV(q, k, v models.TrainValue) (models.TrainValue, models.TrainValue, models.TrainValue) {
 	h := o.m.Hooks
 	if h == nil || h.QKV == nil {
-		return q, k, val
+		return q, k, v
 	}
-	return h.QKV(o.t, v(q)), h.QKV(o.t, v(k)), h.QKV(o.t, v(val))
+	return h.QKV(o.t, asVar(q)), h.QKV(o.t, asVar(k)), h.QKV(o.t, asVar(v))
 }
