@@ -86,39 +86,27 @@ func fileErr(path string, err error) error {
 
 // readRecords reads every record of a data file in any supported format.
 func readRecords(path string, opt readOptions) ([]record, error) {
+	var parse func(r io.Reader) ([]record, error)
 	switch formatOf(path) {
 	case "parquet":
 		return readParquet(path)
 	case "jsonl":
-		rc, err := openMaybeGzip(path)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		return parseJSONL(rc, path)
+		parse = func(r io.Reader) ([]record, error) { return parseJSONL(r, path) }
 	case "json":
-		rc, err := openMaybeGzip(path)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		return parseJSON(rc, path)
+		parse = func(r io.Reader) ([]record, error) { return parseJSON(r, path) }
 	case "csv":
-		rc, err := openMaybeGzip(path)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		return parseDelimited(rc, path, ',', opt)
+		parse = func(r io.Reader) ([]record, error) { return parseDelimited(r, path, ',', opt) }
 	case "tsv":
-		rc, err := openMaybeGzip(path)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		return parseDelimited(rc, path, '\t', opt)
+		parse = func(r io.Reader) ([]record, error) { return parseDelimited(r, path, '\t', opt) }
+	default:
+		return nil, badInput(path, "unsupported file type (want .parquet, .jsonl, .json, .csv, .tsv, .txt, optionally .gz)")
 	}
-	return nil, badInput(path, "unsupported file type (want .parquet, .jsonl, .json, .csv, .tsv, .txt, optionally .gz)")
+	rc, err := openMaybeGzip(path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return parse(rc)
 }
 
 // parseJSONL reads one JSON object per line; blank lines are skipped.

@@ -101,45 +101,37 @@ func (r record) integer(path string) (int, error) {
 
 // strList returns the list of strings at path.
 func (r record) strList(path string) ([]string, error) {
-	v, ok := r.lookup(path)
-	if !ok {
-		return nil, r.missing(path)
-	}
-	list, ok := v.([]any)
-	if !ok {
-		if ss, ok := v.([]string); ok {
-			return ss, nil
-		}
-		return nil, r.errf(path, "is %s, want a list of text", describe(v))
-	}
-	out := make([]string, len(list))
-	for i, e := range list {
-		s, ok := e.(string)
-		if !ok {
-			return nil, r.errf(path, "element %d is %s, want text", i, describe(e))
-		}
-		out[i] = s
-	}
-	return out, nil
+	return listAt(r, path, "text", "text", func(e any) (string, bool) { s, ok := e.(string); return s, ok })
 }
 
-// intList returns the list of integers at path.
+// intList returns the list of integers at path (elements as integer
+// accepts them).
 func (r record) intList(path string) ([]int, error) {
+	return listAt(r, path, "integers", "an integer", asInt)
+}
+
+// listAt returns the list at path, each element converted by conv; a
+// []T is taken as is. Errors say "want a list of <list>" and, for an
+// element conv refuses, "want <elem>".
+func listAt[T any](r record, path, list, elem string, conv func(any) (T, bool)) ([]T, error) {
 	v, ok := r.lookup(path)
 	if !ok {
 		return nil, r.missing(path)
 	}
-	list, ok := v.([]any)
-	if !ok {
-		return nil, r.errf(path, "is %s, want a list of integers", describe(v))
+	if ts, ok := v.([]T); ok {
+		return ts, nil
 	}
-	out := make([]int, len(list))
-	for i, e := range list {
-		n, ok := asInt(e)
+	items, ok := v.([]any)
+	if !ok {
+		return nil, r.errf(path, "is %s, want a list of %s", describe(v), list)
+	}
+	out := make([]T, len(items))
+	for i, e := range items {
+		x, ok := conv(e)
 		if !ok {
-			return nil, r.errf(path, "element %d is %s, want an integer", i, describe(e))
+			return nil, r.errf(path, "element %d is %s, want %s", i, describe(e), elem)
 		}
-		out[i] = n
+		out[i] = x
 	}
 	return out, nil
 }

@@ -4,6 +4,8 @@ package eval
 // columns it reads, its prompt template (and template version), metrics and
 // loader. Change a template here, and bump its version.
 
+import "fmt"
+
 // Task kinds.
 const (
 	kindPerplexity = "perplexity"            // GPTQ-style windows
@@ -182,34 +184,11 @@ var taskList = []*taskDef{
 		template: llmcbenchQNLIHeader + "Question:{question}\nSentence:{sentence}\nAnswer:| A / B",
 		version:  llmcbenchVersion, metrics: []string{"acc"}, load: loadQNLI,
 	},
-	{
-		name: "mnli", variant: VariantHarness, kind: kindMC,
-		about: "GLUE MNLI validation_matched",
-		data:  mnliData("mnli", "validation_matched", "matched"), columns: mnliColumns,
-		template: "{premise}\nQuestion: {hypothesis, ending in .} True, False or Neither?\nAnswer:| True / Neither / False",
-		version:  harnessVersion, metrics: []string{"acc"}, load: loadMNLI,
-	},
-	{
-		name: "mnli", variant: VariantLLMCBench, kind: kindLetter,
-		about: "MNLI dev matched, LLMCBench prompt, argmax of the A/B/C logits",
-		data:  mnliData("mnli", "validation_matched", "matched"), columns: mnliColumns,
-		template: llmcbenchMNLIHeader + "premise:{premise}\nhypothesis:{hypothesis}\nAnswer:| A / B / C",
-		version:  llmcbenchVersion, metrics: []string{"acc", "acc_all_rows"}, load: loadMNLI,
-	},
-	{
-		name: "mnli_mismatch", variant: VariantHarness, kind: kindMC,
-		about: "GLUE MNLI validation_mismatched",
-		data:  mnliData("mnli_mismatch", "validation_mismatched", "mismatched"), columns: mnliColumns,
-		template: "{premise}\nQuestion: {hypothesis, ending in .} True, False or Neither?\nAnswer:| True / Neither / False",
-		version:  harnessVersion, metrics: []string{"acc"}, load: loadMNLI,
-	},
-	{
-		name: "mnli_mismatch", variant: VariantLLMCBench, kind: kindLetter,
-		about: "MNLI dev mismatched (LLMCBench's MNLI), LLMCBench prompt, argmax of the A/B/C logits",
-		data:  mnliData("mnli_mismatch", "validation_mismatched", "mismatched"), columns: mnliColumns,
-		template: llmcbenchMNLIHeader + "premise:{premise}\nhypothesis:{hypothesis}\nAnswer:| A / B / C",
-		version:  llmcbenchVersion, metrics: []string{"acc", "acc_all_rows"}, load: loadMNLI,
-	},
+	mnliTask(VariantHarness, "mnli", "validation_matched", "matched", "GLUE MNLI validation_matched"),
+	mnliTask(VariantLLMCBench, "mnli", "validation_matched", "matched", "MNLI dev matched, LLMCBench prompt, argmax of the A/B/C logits"),
+	mnliTask(VariantHarness, "mnli_mismatch", "validation_mismatched", "mismatched", "GLUE MNLI validation_mismatched"),
+	mnliTask(VariantLLMCBench, "mnli_mismatch", "validation_mismatched", "mismatched",
+		"MNLI dev mismatched (LLMCBench's MNLI), LLMCBench prompt, argmax of the A/B/C logits"),
 	{
 		name: "mmlu", variant: VariantHarness, kind: kindMC, shots: true,
 		about: "MMLU test, per subject (shots: first N of dev), overall = micro-average, plus the four categories",
@@ -228,34 +207,10 @@ var taskList = []*taskDef{
 	},
 
 	// ---- Track 6: trustworthiness ----------------------------------------
-	{
-		name: "truthfulqa_mc1", variant: VariantHarness, kind: kindMC,
-		about: "TruthfulQA multiple_choice validation, MC1 (the first choice is the right one)",
-		data:  truthfulQAData("truthfulqa_mc1"), columns: "question, mc1_targets.choices, mc1_targets.labels",
-		template: "{6-question QA primer}\n\nQ: {question}\nA:| {choice}", version: harnessVersion,
-		metrics: []string{"acc"}, load: loadTruthfulQA,
-	},
-	{
-		name: "truthfulqa_mc2", variant: VariantHarness, kind: kindMC,
-		about: "TruthfulQA multiple_choice validation, MC2 (normalised probability mass of the true answers)",
-		data:  truthfulQAData("truthfulqa_mc2"), columns: "question, mc2_targets.choices, mc2_targets.labels",
-		template: "{6-question QA primer}\n\nQ: {question}\nA:| {choice}", version: harnessVersion,
-		metrics: []string{"acc"}, load: loadTruthfulQA,
-	},
-	{
-		name: "truthfulqa_mc1", variant: VariantLLMCBench, kind: kindMC,
-		about: "TruthfulQA.csv as TruthfulQA's own MC scoring: MC1 = best answer beats every false answer",
-		data:  truthfulQACSVData("truthfulqa_mc1"), columns: "Question, Best Answer, Correct Answers, Incorrect Answers",
-		template: "{6-question QA primer}\n\nQ: {question}\nA:| {answer}", version: llmcbenchVersion,
-		metrics: []string{"acc"}, load: loadTruthfulQA,
-	},
-	{
-		name: "truthfulqa_mc2", variant: VariantLLMCBench, kind: kindMC,
-		about: "TruthfulQA.csv as TruthfulQA's own MC scoring: MC2 = normalised probability mass of the correct answers",
-		data:  truthfulQACSVData("truthfulqa_mc2"), columns: "Question, Best Answer, Correct Answers, Incorrect Answers",
-		template: "{6-question QA primer}\n\nQ: {question}\nA:| {answer}", version: llmcbenchVersion,
-		metrics: []string{"acc"}, load: loadTruthfulQA,
-	},
+	truthfulQATask(VariantHarness, 1, "TruthfulQA multiple_choice validation, MC1 (the first choice is the right one)"),
+	truthfulQATask(VariantHarness, 2, "TruthfulQA multiple_choice validation, MC2 (normalised probability mass of the true answers)"),
+	truthfulQATask(VariantLLMCBench, 1, "TruthfulQA.csv as TruthfulQA's own MC scoring: MC1 = best answer beats every false answer"),
+	truthfulQATask(VariantLLMCBench, 2, "TruthfulQA.csv as TruthfulQA's own MC scoring: MC2 = normalised probability mass of the correct answers"),
 	advglueTask("advglue_sst2", "sst2", "adv_sst2"),
 	advglueTask("advglue_qqp", "qqp", "adv_qqp"),
 	advglueTask("advglue_mnli", "mnli", "adv_mnli"),
@@ -268,21 +223,45 @@ var (
 	qnliData = dataSpec{Dirs: []string{"qnli", "glue"}, Split: "validation", Names: []string{"dev.tsv"},
 		Prefer: []string{"qnli"},
 		Source: "Hugging Face nyu-mll/glue config qnli (or QNLI/dev.tsv of the GLUE release)"}
-	mnliColumns = "premise, hypothesis, label (or sentence1, sentence2, gold_label)"
 	mmluColumns = "question, choices (4), answer (0-3), subject; or Hendrycks CSV rows: question, A, B, C, D, answer letter"
 	mmluData    = dataSpec{Dirs: []string{"mmlu"}, Split: "test", Names: []string{"*_test.csv"},
 		Source: "Hugging Face cais/mmlu or hails/mmlu_no_train (all/ or per-subject folders, test + dev), or Hendrycks' data.tar (test/*_test.csv, dev/*_dev.csv)"}
 )
 
-func truthfulQAData(name string) dataSpec {
-	return dataSpec{Dirs: []string{name, "truthfulqa", "truthful_qa"}, Split: "validation",
-		Prefer: []string{"multiple_choice"},
-		Source: "Hugging Face truthfulqa/truthful_qa config multiple_choice"}
+// truthfulQATask is TruthfulQA's MC1 or MC2 (mc) in one variant: the
+// harness's multiple_choice dataset, or TruthfulQA.csv scored as
+// TruthfulQA's own code does (LLMCBench), both after the QA primer.
+func truthfulQATask(variant string, mc int, about string) *taskDef {
+	name := fmt.Sprintf("truthfulqa_mc%d", mc)
+	t := &taskDef{name: name, variant: variant, kind: kindMC, about: about, metrics: []string{"acc"}, load: loadTruthfulQA}
+	dirs := []string{name, "truthfulqa", "truthful_qa"}
+	if variant == VariantHarness {
+		t.data = dataSpec{Dirs: dirs, Split: "validation", Prefer: []string{"multiple_choice"},
+			Source: "Hugging Face truthfulqa/truthful_qa config multiple_choice"}
+		t.columns = fmt.Sprintf("question, mc%[1]d_targets.choices, mc%[1]d_targets.labels", mc)
+		t.template, t.version = "{6-question QA primer}\n\nQ: {question}\nA:| {choice}", harnessVersion
+	} else {
+		t.data = dataSpec{Dirs: dirs, Names: []string{"TruthfulQA.csv"}, Source: "TruthfulQA.csv of github.com/sylinrl/TruthfulQA"}
+		t.columns = "Question, Best Answer, Correct Answers, Incorrect Answers"
+		t.template, t.version = "{6-question QA primer}\n\nQ: {question}\nA:| {answer}", llmcbenchVersion
+	}
+	return t
 }
 
-func truthfulQACSVData(name string) dataSpec {
-	return dataSpec{Dirs: []string{name, "truthfulqa", "truthful_qa"}, Names: []string{"TruthfulQA.csv"},
-		Source: "TruthfulQA.csv of github.com/sylinrl/TruthfulQA"}
+// mnliTask is MNLI on one validation split (matched or mismatched) in one
+// prompt variant: the harness's True / Neither / False continuations or
+// LLMCBench's A/B/C letters.
+func mnliTask(variant, name, split, which, about string) *taskDef {
+	t := &taskDef{name: name, variant: variant, about: about, data: mnliData(name, split, which),
+		columns: "premise, hypothesis, label (or sentence1, sentence2, gold_label)", load: loadMNLI}
+	if variant == VariantHarness {
+		t.kind, t.version, t.metrics = kindMC, harnessVersion, []string{"acc"}
+		t.template = "{premise}\nQuestion: {hypothesis, ending in .} True, False or Neither?\nAnswer:| True / Neither / False"
+	} else {
+		t.kind, t.version, t.metrics = kindLetter, llmcbenchVersion, []string{"acc", "acc_all_rows"}
+		t.template = llmcbenchMNLIHeader + "premise:{premise}\nhypothesis:{hypothesis}\nAnswer:| A / B / C"
+	}
+	return t
 }
 
 func mnliData(dir, split, which string) dataSpec {

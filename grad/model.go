@@ -100,9 +100,7 @@ func NewModel(cfg *models.Config, params map[string][]float32) (*Model, error) {
 		r, c := dims(s)
 		m.Params[s.Name] = Param(r, c, v)
 	}
-	if cfg.Arch != "opt" {
-		m.inv = cfg.Rope.InvFreq()
-	}
+	m.inv = cfg.Rope.InvFreq() // empty without a rotary embedding (OPT)
 	return m, nil
 }
 
@@ -198,11 +196,6 @@ func (m *Model) ZeroGrad() {
 	}
 }
 
-func (m *Model) p(name string) *Var { return m.Params[name] }
-
-// pOpt returns a parameter that may be absent (nil).
-func (m *Model) pOpt(name string) *Var { return m.Params[name] }
-
 // ErrBadIDs reports token ids outside the vocabulary or a batch shape that
 // does not match the ids.
 var ErrBadIDs = badinput.New("bad token ids")
@@ -245,174 +238,124 @@ func (m *Model) Embed(t *Tape, ids []int, batch, seqLen int) (*Var, error) {
 	if batch <= 0 || seqLen <= 0 || len(ids) != batch*seqLen {
 		return nil, fmt.Errorf("%w: %d ids for %d sequences of %d", ErrBadIDs, len(ids), batch, seqLen)
 	}
-	if c.Arch == "opt" && seqLen > c.MaxPos {
-		return nil, fmt.Errorf("%w: sequence of %d tokens, OPT's learned positions stop at %d", ErrBadIDs, seqLen, c.MaxPos)
-	}
 	for _, id := range ids {
 		if id < 0 || id >= c.Vocab {
 			return nil, fmt.Errorf("%w: id %d outside the vocabulary [0, %d)", ErrBadIDs, id, c.Vocab)
 		}
 	}
-	switch c.Arch {
-	case "llama":
-		return t.Embedding(m.p("model.embed_tokens.weight"), ids), nil
-	case "chatglm":
-		return t.Embedding(m.p("transformer.embedding.word_embeddings.weight"), ids), nil
+	x, err := m.arch.TrainEmbed(m.ops(t, batch, seqLen), c, ids, seqLen)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadIDs, err)
 	}
-	const p0 = "model.decoder."
-	x := t.Embedding(m.p(p0+"embed_tokens.weight"), ids)
-	if pi := m.pOpt(p0 + "project_in.weight"); pi != nil {
-		x = t.Linear(x, pi, nil)
-	}
-	pos := make([]int, len(ids))
-	for i := range pos {
-		pos[i] = i%seqLen + 2 // OPT's learned positions start at row 2
-	}
-	return t.Add(x, t.Embedding(m.p(p0+"embed_positions.weight"), pos)), nil
-}
-
-func (m *Model) linear(t *Tape, x *Var, prefix string) *Var {
-	y := t.Linear(x, m.p(prefix+".weight"), m.pOpt(prefix+".bias"))
-	if l := m.LoRA[prefix]; l != nil {
-		y = t.Add(y, t.Scale(t.Linear(t.Linear(x, l.A, nil), l.B, nil), l.Scale))
-	}
-	return y
-}
-
-// in applies Hooks.Input to the input x of the linears led by leader.
-func (m *Model) in(t *Tape, leader string, x *Var) *Var {
-	if m.Hooks == nil || m.Hooks.Input == nil {
-		return x
-	}
-	return m.Hooks.Input(t, leader, x)
-}
-
-// qkv applies Hooks.QKV to the attention's inputs.
-func (m *Model) qkv(t *Tape, q, k, v *Var) (*Var, *Var, *Var) {
-	if m.Hooks == nil || m.Hooks.QKV == nil {
-		return q, k, v
-	}
-	return m.Hooks.QKV(t, q), m.Hooks.QKV(t, k), m.Hooks.QKV(t, v)
+	return x.(*Var), nil
 }
 
 // Block runs decoder block i on x [batch·seqLen × hidden], with layer i's
-// own head count and MLP width.
+// own head count and MLP width: the architecture's differentiable block
+// (models.Architecture.TrainBlock) on the tape.
 func (m *Model) Block(t *Tape, i int, x *Var, batch, seqLen int) *Var {
-	c := m.Config
-	heads, kvHeads := c.LayerHeads(i)
-	inter := c.LayerIntermediate(i)
-	qd, kvd := heads*c.HeadDim, kvHeads*c.HeadDim
-	scale := AttentionScale(c.HeadDim)
-	p := m.arch.LayerPrefix(i)
-	switch c.Arch {
-	case "llama":
-		h := m.in(t, "self_attn.q_proj", t.RMSNorm(x, m.p(p+"input_layernorm.weight"), c.NormEps))
-		q := t.RoPE(m.linear(t, h, p+"self_attn.q_proj"), heads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
-		k := t.RoPE(m.linear(t, h, p+"self_attn.k_proj"), kvHeads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
-		v := m.linear(t, h, p+"self_attn.v_proj")
-		q, k, v = m.qkv(t, q, k, v)
-		a := t.Attention(q, k, v, batch, seqLen, heads, kvHeads, c.HeadDim, scale)
-		x = t.Add(x, m.linear(t, m.in(t, "self_attn.o_proj", a), p+"self_attn.o_proj"))
-		h = m.in(t, "mlp.gate_proj", t.RMSNorm(x, m.p(p+"post_attention_layernorm.weight"), c.NormEps))
-		s := t.SwiGLU(m.linear(t, h, p+"mlp.gate_proj"), m.linear(t, h, p+"mlp.up_proj"))
-		return t.Add(x, m.linear(t, m.in(t, "mlp.down_proj", s), p+"mlp.down_proj"))
-	case "opt":
-		ln := func(x *Var, name string) *Var {
-			return t.LayerNorm(x, m.p(p+name+".weight"), m.p(p+name+".bias"), c.NormEps)
-		}
-		in := x
-		if c.DoLayerNormBefore {
-			in = ln(x, "self_attn_layer_norm")
-		}
-		in = m.in(t, "self_attn.q_proj", in)
-		q := m.linear(t, in, p+"self_attn.q_proj")
-		k := m.linear(t, in, p+"self_attn.k_proj")
-		v := m.linear(t, in, p+"self_attn.v_proj")
-		q, k, v = m.qkv(t, q, k, v)
-		a := t.Attention(q, k, v, batch, seqLen, heads, kvHeads, c.HeadDim, scale)
-		x = t.Add(x, m.linear(t, m.in(t, "self_attn.out_proj", a), p+"self_attn.out_proj"))
-		if !c.DoLayerNormBefore {
-			x = ln(x, "self_attn_layer_norm")
-		}
-		in = x
-		if c.DoLayerNormBefore {
-			in = ln(x, "final_layer_norm")
-		}
-		f := m.linear(t, m.in(t, "fc1", in), p+"fc1")
-		if c.HiddenAct == "gelu" {
-			f = t.GELU(f)
-		} else {
-			f = t.ReLU(f)
-		}
-		x = t.Add(x, m.linear(t, m.in(t, "fc2", f), p+"fc2"))
-		if !c.DoLayerNormBefore {
-			x = ln(x, "final_layer_norm")
-		}
-		return x
-	default: // chatglm
-		h := m.glmNorm(t, x, p+"input_layernorm.weight")
-		qkv := m.linear(t, m.in(t, "self_attention.query_key_value", h), p+"self_attention.query_key_value")
-		q := t.RoPE(t.Cols(qkv, 0, qd), heads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
-		k := t.RoPE(t.Cols(qkv, qd, qd+kvd), kvHeads, c.HeadDim, seqLen, m.inv, c.Rope.Interleaved)
-		v := t.Cols(qkv, qd+kvd, qd+2*kvd)
-		q, k, v = m.qkv(t, q, k, v)
-		a := t.Attention(q, k, v, batch, seqLen, heads, kvHeads, c.HeadDim, scale)
-		o := m.linear(t, m.in(t, "self_attention.dense", a), p+"self_attention.dense")
-		res := x
-		if c.ResidualPostLN {
-			res = h
-		}
-		x = t.Add(res, o)
-		h = m.glmNorm(t, x, p+"post_attention_layernorm.weight")
-		f := m.linear(t, m.in(t, "mlp.dense_h_to_4h", h), p+"mlp.dense_h_to_4h")
-		s := t.SwiGLU(t.Cols(f, 0, inter), t.Cols(f, inter, 2*inter))
-		o = m.linear(t, m.in(t, "mlp.dense_4h_to_h", s), p+"mlp.dense_4h_to_h")
-		res = x
-		if c.ResidualPostLN {
-			res = h
-		}
-		return t.Add(res, o)
-	}
-}
-
-func (m *Model) glmNorm(t *Tape, x *Var, name string) *Var {
-	if m.Config.RMSNorm {
-		return t.RMSNorm(x, m.p(name), m.Config.NormEps)
-	}
-	return t.LayerNorm(x, m.p(name), nil, m.Config.NormEps)
+	return m.arch.TrainBlock(m.ops(t, batch, seqLen), m.Config, i, x).(*Var)
 }
 
 // Head applies the final norm (and OPT's project_out) and the output
 // projection to the last block's output, returning logits.
 func (m *Model) Head(t *Tape, x *Var) *Var {
-	c := m.Config
-	switch c.Arch {
-	case "llama":
-		h := t.RMSNorm(x, m.p("model.norm.weight"), c.NormEps)
-		w := m.pOpt("lm_head.weight")
-		if w == nil {
-			w = m.p("model.embed_tokens.weight")
-		}
-		return t.Linear(h, w, nil)
-	case "opt":
-		const p0 = "model.decoder."
-		h := x
-		if g := m.pOpt(p0 + "final_layer_norm.weight"); g != nil {
-			h = t.LayerNorm(h, g, m.p(p0+"final_layer_norm.bias"), c.NormEps)
-		}
-		if po := m.pOpt(p0 + "project_out.weight"); po != nil {
-			h = t.Linear(h, po, nil)
-		}
-		w := m.pOpt("lm_head.weight")
-		if w == nil {
-			w = m.p(p0 + "embed_tokens.weight")
-		}
-		return t.Linear(h, w, nil)
-	default:
-		h := x
-		if c.PostLayerNorm {
-			h = m.glmNorm(t, x, "transformer.encoder.final_layernorm.weight")
-		}
-		return t.Linear(h, m.p("transformer.output_layer.weight"), nil)
+	return m.arch.TrainHead(m.ops(t, 0, 0), m.Config, x).(*Var)
+}
+
+// ops returns the tape's models.TrainOps for a forward pass of batch
+// sequences of seqLen rows over m's parameters, LoRA adapters and hooks.
+func (m *Model) ops(t *Tape, batch, seqLen int) *tapeOps {
+	return &tapeOps{m: m, t: t, batch: batch, seqLen: seqLen}
+}
+
+// tapeOps implements models.TrainOps on a Tape: each call records one op
+// (a linear with an adapter records three more).
+type tapeOps struct {
+	m             *Model
+	t             *Tape
+	batch, seqLen int
+}
+
+// asVar unwraps a models.TrainValue (nil stays nil).
+func asVar(x models.TrainValue) *Var {
+	if x == nil {
+		return nil
 	}
+	return x.(*Var)
+}
+
+func (o *tapeOps) Param(name string) models.TrainValue {
+	p, ok := o.m.Params[name]
+	if !ok {
+		panic(fmt.Sprintf("grad: the %s forward reads parameter %q, which ParamSpecs does not list", o.m.Config.Arch, name))
+	}
+	return p
+}
+
+func (o *tapeOps) Embedding(table models.TrainValue, ids []int) models.TrainValue {
+	return o.t.Embedding(asVar(table), ids)
+}
+
+func (o *tapeOps) Linear(x models.TrainValue, prefix string) models.TrainValue {
+	t, m, in := o.t, o.m, asVar(x)
+	y := t.Linear(in, m.Params[prefix+".weight"], m.Params[prefix+".bias"])
+	if l := m.LoRA[prefix]; l != nil {
+		y = t.Add(y, t.Scale(t.Linear(t.Linear(in, l.A, nil), l.B, nil), l.Scale))
+	}
+	return y
+}
+
+func (o *tapeOps) MatMul(x, w models.TrainValue) models.TrainValue {
+	return o.t.Linear(asVar(x), asVar(w), nil)
+}
+
+func (o *tapeOps) RMSNorm(x, gain models.TrainValue, eps float32) models.TrainValue {
+	return o.t.RMSNorm(asVar(x), asVar(gain), eps)
+}
+
+func (o *tapeOps) LayerNorm(x, gain, bias models.TrainValue, eps float32) models.TrainValue {
+	return o.t.LayerNorm(asVar(x), asVar(gain), asVar(bias), eps)
+}
+
+func (o *tapeOps) Add(a, b models.TrainValue) models.TrainValue { return o.t.Add(asVar(a), asVar(b)) }
+
+func (o *tapeOps) Cols(x models.TrainValue, c0, c1 int) models.TrainValue {
+	return o.t.Cols(asVar(x), c0, c1)
+}
+
+func (o *tapeOps) SwiGLU(gate, up models.TrainValue) models.TrainValue {
+	return o.t.SwiGLU(asVar(gate), asVar(up))
+}
+
+func (o *tapeOps) ReLU(x models.TrainValue) models.TrainValue { return o.t.ReLU(asVar(x)) }
+
+func (o *tapeOps) GELU(x models.TrainValue) models.TrainValue { return o.t.GELU(asVar(x)) }
+
+func (o *tapeOps) RoPE(x models.TrainValue, heads int) models.TrainValue {
+	c := o.m.Config
+	return o.t.RoPE(asVar(x), heads, c.HeadDim, o.seqLen, o.m.inv, c.Rope.Interleaved)
+}
+
+func (o *tapeOps) Attention(q, k, v models.TrainValue, heads, kvHeads int) models.TrainValue {
+	hd := o.m.Config.HeadDim
+	return o.t.Attention(asVar(q), asVar(k), asVar(v), o.batch, o.seqLen, heads, kvHeads, hd, AttentionScale(hd))
+}
+
+// Input applies Hooks.Input to the input x of the linears led by leader.
+func (o *tapeOps) Input(leader string, x models.TrainValue) models.TrainValue {
+	h := o.m.Hooks
+	if h == nil || h.Input == nil {
+		return x
+	}
+	return h.Input(o.t, leader, asVar(x))
+}
+
+// QKV applies Hooks.QKV to the attention's inputs.
+func (o *tapeOps) QKV(q, k, v models.TrainValue) (models.TrainValue, models.TrainValue, models.TrainValue) {
+	h := o.m.Hooks
+	if h == nil || h.QKV == nil {
+		return q, k, v
+	}
+	return h.QKV(o.t, asVar(q)), h.QKV(o.t, asVar(k)), h.QKV(o.t, asVar(v))
 }

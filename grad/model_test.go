@@ -1,6 +1,7 @@
 package grad
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -157,6 +158,18 @@ func blockConfigs() map[string]*models.Config {
 	}
 }
 
+// randomModel returns a model of cfg whose parameters are random (see
+// randomize), drawn from seed.
+func randomModel(t *testing.T, cfg *models.Config, seed uint64) *Model {
+	t.Helper()
+	m, err := InitModel(cfg, 1, 0.02)
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomize(m, seed)
+	return m
+}
+
 // randomize gives every parameter random values (norm gains around 1) so
 // that no gradient is trivially zero.
 func randomize(m *Model, seed uint64) {
@@ -179,19 +192,13 @@ func randomize(m *Model, seed uint64) {
 func TestBlockGradients(t *testing.T) {
 	for name, cfg := range blockConfigs() {
 		t.Run(name, func(t *testing.T) {
-			m, err := InitModel(cfg, 1, 0.02)
-			if err != nil {
-				t.Fatal(err)
-			}
-			randomize(m, 2)
+			m := randomModel(t, cfg, 2)
 			const B, T = 2, 5
 			rng := rand.New(rand.NewPCG(3, 3))
 			x := randParam(rng, B*T, cfg.Hidden, 1)
 			wrt := []*Var{x}
-			for _, s := range m.Specs {
-				if len(s.Name) > 0 && (containsLayer(s.Name, 0)) {
-					wrt = append(wrt, m.Params[s.Name])
-				}
+			for _, s := range m.Architecture().Block(cfg, 0).Tensors {
+				wrt = append(wrt, m.Params[s.Name])
 			}
 			if len(wrt) < 5 {
 				t.Fatalf("only %d block parameters found", len(wrt)-1)
@@ -201,26 +208,12 @@ func TestBlockGradients(t *testing.T) {
 	}
 }
 
-func containsLayer(name string, i int) bool {
-	for _, p := range []string{"model.layers.", "model.decoder.layers.", "transformer.encoder.layers."} {
-		if len(name) > len(p) && name[:len(p)] == p {
-			rest := name[len(p):]
-			return len(rest) > 2 && rest[0] == byte('0'+i) && rest[1] == '.'
-		}
-	}
-	return false
-}
-
 // TestModelLossGradients checks the whole model (embeddings, both blocks,
 // head, cross-entropy) of each architecture against finite differences.
 func TestModelLossGradients(t *testing.T) {
 	for name, cfg := range blockConfigs() {
 		t.Run(name, func(t *testing.T) {
-			m, err := InitModel(cfg, 1, 0.02)
-			if err != nil {
-				t.Fatal(err)
-			}
-			randomize(m, 4)
+			m := randomModel(t, cfg, 4)
 			ids := []int{1, 5, 9, 2, 2, 7, 3, 0, 10, 4}
 			targets := []int{5, 9, 2, 2, -1, 3, 0, 10, 4, 6}
 			var wrt []*Var
@@ -257,5 +250,22 @@ func TestBadIDs(t *testing.T) {
 		if _, err := m.Loss(NewTape(), tc.ids, tc.targets, tc.b, tc.s); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
+	}
+}
+
+// TestOPTPositionLimit: OPT's differentiable embedding refuses a sequence
+// past its learned positions (the architecture's own check) with an error
+// wrapping ErrBadIDs, not a panic, and takes the longest one they allow.
+func TestOPTPositionLimit(t *testing.T) {
+	m, err := LoadModel(filepath.Join("..", "testdata", "opt-tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := m.Config.MaxPos
+	if _, err := m.Embed(NewTape(), make([]int, n+1), 1, n+1); !errors.Is(err, ErrBadIDs) {
+		t.Fatalf("sequence of %d tokens: error %v, want ErrBadIDs", n+1, err)
+	}
+	if _, err := m.Embed(NewTape(), make([]int, 2*n), 2, n); err != nil {
+		t.Fatalf("sequences of max_position_embeddings tokens: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/llmcbench/gollm/backend"
 	"github.com/llmcbench/gollm/tensor"
@@ -15,12 +16,16 @@ import (
 // GPTQ's true-sequential groups, the norm→linear and linear→linear pairs
 // AWQ and SmoothQuant scale. The loader, package grad's differentiable
 // model, compress, OmniQuant and LLM-Pruner all derive from it, so adding
-// an architecture is one file here (its description and its forward).
+// an architecture is one file here (its description and its forward, for
+// inference on a backend.Backend and differentiable on TrainOps).
 type Architecture struct {
 	// Name is Config.Arch ("llama", "opt", "chatglm").
 	Name string
 	// ModelTypes are the config.json model_type values of the family.
 	ModelTypes []string
+	// Class is the config.json "architectures" entry of the family's
+	// checkpoints (the transformers class; what gollm train writes).
+	Class string
 	// parse reads the family's config.json keys into c (errors go to f).
 	parse func(f *fields, c *Config)
 	// check, if set, rejects configurations the forward does not support
@@ -37,19 +42,41 @@ type Architecture struct {
 	block func(c *Config, i int, b *Block)
 	// rules gives the dataflow facts of a block.
 	rules func(c *Config) Rules
+	// trainEmbed, trainBlock and trainHead are the differentiable forward
+	// on TrainOps (package grad's tape): the same computation as build's,
+	// op for op (see TrainEmbed, TrainBlock, TrainHead).
+	trainEmbed func(o TrainOps, c *Config, ids []int, seqLen int) (TrainValue, error)
+	trainBlock func(o TrainOps, c *Config, i int, prefix string, x TrainValue) TrainValue
+	trainHead  func(o TrainOps, c *Config, x TrainValue) TrainValue
 }
 
+// architectureList are the supported architectures, in the order help
+// texts and errors list them.
+var architectureList = []*Architecture{&llamaArch, &optArch, &chatglmArch}
+
 // architectures are the supported architectures by Config.Arch.
-var architectures = map[string]*Architecture{
-	llamaArch.Name:   &llamaArch,
-	optArch.Name:     &optArch,
-	chatglmArch.Name: &chatglmArch,
+var architectures = func() map[string]*Architecture {
+	m := make(map[string]*Architecture, len(architectureList))
+	for _, a := range architectureList {
+		m[a.Name] = a
+	}
+	return m
+}()
+
+// ArchitectureNames returns the names (Config.Arch) of the supported
+// architectures.
+func ArchitectureNames() []string {
+	names := make([]string, len(architectureList))
+	for i, a := range architectureList {
+		names[i] = a.Name
+	}
+	return names
 }
 
 // architectureForModelType returns the architecture of a config.json
 // model_type, or nil.
 func architectureForModelType(modelType string) *Architecture {
-	for _, a := range architectures {
+	for _, a := range architectureList {
 		for _, t := range a.ModelTypes {
 			if t == modelType {
 				return a
@@ -65,7 +92,7 @@ func architectureForModelType(modelType string) *Architecture {
 func ArchitectureOf(c *Config) (*Architecture, error) {
 	a, ok := architectures[c.Arch]
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown architecture %q (supported: llama, opt, chatglm)", ErrBadModel, c.Arch)
+		return nil, fmt.Errorf("%w: unknown architecture %q (supported: %s)", ErrBadModel, c.Arch, strings.Join(ArchitectureNames(), ", "))
 	}
 	return a, nil
 }

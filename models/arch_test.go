@@ -210,3 +210,36 @@ func TestArchitectureUnknown(t *testing.T) {
 		t.Fatal("unknown architecture accepted")
 	}
 }
+
+// TestArchitectureComplete requires every registered architecture to
+// describe all its parts, the differentiable forward included (package
+// grad runs TrainEmbed, TrainBlock and TrainHead without a fallback), to
+// be found by its name and each of its model types, and to be listed once.
+func TestArchitectureComplete(t *testing.T) {
+	for name, a := range architectures {
+		missing := map[string]bool{
+			"Class": a.Class == "", "parse": a.parse == nil, "build": a.build == nil, "layerFormat": a.layerFormat == "",
+			"outside": a.outside == nil, "block": a.block == nil, "rules": a.rules == nil,
+			"trainEmbed": a.trainEmbed == nil, "trainBlock": a.trainBlock == nil, "trainHead": a.trainHead == nil,
+		}
+		for part, m := range missing {
+			if m {
+				t.Errorf("architecture %s: %s is not set", name, part)
+			}
+		}
+		if a.Name != name {
+			t.Errorf("architecture registered as %s is named %s", name, a.Name)
+		}
+		if got, err := ArchitectureOf(&Config{Arch: name}); got != a || err != nil {
+			t.Errorf("ArchitectureOf(%s) = %v, %v", name, got, err)
+		}
+		for _, mt := range a.ModelTypes {
+			if got := architectureForModelType(mt); got != a {
+				t.Errorf("model_type %s: architecture %v, want %s", mt, got, name)
+			}
+		}
+	}
+	if n := ArchitectureNames(); len(n) != len(architectures) {
+		t.Errorf("ArchitectureNames() = %v: %d names for %d architectures", n, len(n), len(architectures))
+	}
+}

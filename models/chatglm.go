@@ -11,6 +11,7 @@ import (
 var chatglmArch = Architecture{
 	Name:        "chatglm",
 	ModelTypes:  []string{"chatglm"},
+	Class:       "ChatGLMModel",
 	parse:       parseChatGLM,
 	build:       func(b *builder) arch { return buildChatGLM(b) },
 	layerFormat: "transformer.encoder.layers.%d.",
@@ -56,6 +57,17 @@ var chatglmArch = Architecture{
 		r.AWQ = append(r.AWQ, ScaleGroup{Prev: "mlp.dense_h_to_4h", Layers: []string{"mlp.dense_4h_to_h"}})
 		return r
 	},
+	trainEmbed: func(o TrainOps, c *Config, ids []int, _ int) (TrainValue, error) {
+		return o.Embedding(o.Param("transformer.embedding.word_embeddings.weight"), ids), nil
+	},
+	trainBlock: trainChatGLMBlock,
+	trainHead: func(o TrainOps, c *Config, x TrainValue) TrainValue {
+		h := x
+		if c.PostLayerNorm {
+			h = trainGLMNorm(o, c, x, "transformer.encoder.final_layernorm.weight")
+		}
+		return o.MatMul(h, o.Param("transformer.output_layer.weight"))
+	},
 }
 
 // parseChatGLM reads a ChatGLM2/3 config.json.
@@ -91,6 +103,44 @@ func parseChatGLM(f *fields, c *Config) {
 		f.fail(fmt.Errorf("field \"rope_ratio\" = %v must be positive", ratio))
 	}
 	c.Rope = RopeConfig{Theta: 10000 * ratio, Type: "default", RotaryDim: c.HeadDim / 2, Interleaved: true}
+}
+
+// trainChatGLMBlock is chatglm.block on TrainOps.
+func trainChatGLMBlock(o TrainOps, c *Config, i int, p string, x TrainValue) TrainValue {
+	heads, kvHeads := c.LayerHeads(i)
+	inter := c.LayerIntermediate(i)
+	qd, kvd := heads*c.HeadDim, kvHeads*c.HeadDim
+	h := trainGLMNorm(o, c, x, p+"input_layernorm.weight")
+	qkv := o.Linear(o.Input("self_attention.query_key_value", h), p+"self_attention.query_key_value")
+	q := o.RoPE(o.Cols(qkv, 0, qd), heads)
+	k := o.RoPE(o.Cols(qkv, qd, qd+kvd), kvHeads)
+	v := o.Cols(qkv, qd+kvd, qd+2*kvd)
+	q, k, v = o.QKV(q, k, v)
+	a := o.Attention(q, k, v, heads, kvHeads)
+	out := o.Linear(o.Input("self_attention.dense", a), p+"self_attention.dense")
+	res := x
+	if c.ResidualPostLN {
+		res = h
+	}
+	x = o.Add(res, out)
+	h = trainGLMNorm(o, c, x, p+"post_attention_layernorm.weight")
+	f := o.Linear(o.Input("mlp.dense_h_to_4h", h), p+"mlp.dense_h_to_4h")
+	s := o.SwiGLU(o.Cols(f, 0, inter), o.Cols(f, inter, 2*inter))
+	out = o.Linear(o.Input("mlp.dense_4h_to_h", s), p+"mlp.dense_4h_to_h")
+	res = x
+	if c.ResidualPostLN {
+		res = h
+	}
+	return o.Add(res, out)
+}
+
+// trainGLMNorm is chatglm.norm on TrainOps: RMSNorm, or LayerNorm without
+// bias.
+func trainGLMNorm(o TrainOps, c *Config, x TrainValue, gain string) TrainValue {
+	if c.RMSNorm {
+		return o.RMSNorm(x, o.Param(gain), c.NormEps)
+	}
+	return o.LayerNorm(x, o.Param(gain), nil, c.NormEps)
 }
 
 type glmBlock struct {

@@ -12,6 +12,7 @@ import (
 var llamaArch = Architecture{
 	Name:       "llama",
 	ModelTypes: []string{"llama", "mistral", "vicuna"},
+	Class:      "LlamaForCausalLM",
 	parse:      parseLlama,
 	check: func(c *Config) error {
 		if c.HiddenAct != "silu" {
@@ -66,6 +67,18 @@ var llamaArch = Architecture{
 		r.Smooth = []SmoothPair{{Norm: ln1, Layers: qkv}, {Norm: ln2, Layers: []string{"mlp.gate_proj", "mlp.up_proj"}}}
 		return r
 	},
+	trainEmbed: func(o TrainOps, c *Config, ids []int, _ int) (TrainValue, error) {
+		return o.Embedding(o.Param("model.embed_tokens.weight"), ids), nil
+	},
+	trainBlock: trainLlamaBlock,
+	trainHead: func(o TrainOps, c *Config, x TrainValue) TrainValue {
+		h := o.RMSNorm(x, o.Param("model.norm.weight"), c.NormEps)
+		w := "lm_head.weight"
+		if c.TieEmbed {
+			w = "model.embed_tokens.weight"
+		}
+		return o.MatMul(h, o.Param(w))
+	},
 }
 
 // parseLlama reads a LLaMA-family config.json.
@@ -101,6 +114,21 @@ func parseLlama(f *fields, c *Config) {
 		f.fail(err)
 	}
 	c.Rope.RotaryDim = c.HeadDim
+}
+
+// trainLlamaBlock is llama.block on TrainOps.
+func trainLlamaBlock(o TrainOps, c *Config, i int, p string, x TrainValue) TrainValue {
+	heads, kvHeads := c.LayerHeads(i)
+	h := o.Input("self_attn.q_proj", o.RMSNorm(x, o.Param(p+"input_layernorm.weight"), c.NormEps))
+	q := o.RoPE(o.Linear(h, p+"self_attn.q_proj"), heads)
+	k := o.RoPE(o.Linear(h, p+"self_attn.k_proj"), kvHeads)
+	v := o.Linear(h, p+"self_attn.v_proj")
+	q, k, v = o.QKV(q, k, v)
+	a := o.Attention(q, k, v, heads, kvHeads)
+	x = o.Add(x, o.Linear(o.Input("self_attn.o_proj", a), p+"self_attn.o_proj"))
+	h = o.Input("mlp.gate_proj", o.RMSNorm(x, o.Param(p+"post_attention_layernorm.weight"), c.NormEps))
+	s := o.SwiGLU(o.Linear(h, p+"mlp.gate_proj"), o.Linear(h, p+"mlp.up_proj"))
+	return o.Add(x, o.Linear(o.Input("mlp.down_proj", s), p+"mlp.down_proj"))
 }
 
 // llamaBlock is one LLaMA decoder layer.

@@ -139,7 +139,7 @@ func TestFixturesMatchReference(t *testing.T) {
 			}
 			got := append([]int(nil), prompt...)
 			for len(got) < len(ref.greedy) {
-				next := argmax(logits)
+				next := Argmax(logits)
 				got = append(got, next)
 				if logits, err = st.AppendLast([]int{next}); err != nil {
 					t.Fatal(err)
@@ -150,16 +150,6 @@ func TestFixturesMatchReference(t *testing.T) {
 			}
 		})
 	}
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // TestBlockAPI checks that Embed + ForwardBlock + Logits (the block-by-block

@@ -11,6 +11,7 @@ import (
 var optArch = Architecture{
 	Name:       "opt",
 	ModelTypes: []string{"opt"},
+	Class:      "OPTForCausalLM",
 	parse:      parseOPT,
 	check: func(c *Config) error {
 		if c.Hidden%c.Heads != 0 {
@@ -90,6 +91,9 @@ var optArch = Architecture{
 		}
 		return r
 	},
+	trainEmbed: trainOPTEmbed,
+	trainBlock: trainOPTBlock,
+	trainHead:  trainOPTHead,
 }
 
 // parseOPT reads an OPT config.json.
@@ -122,6 +126,77 @@ func parseOPT(f *fields, c *Config) {
 
 // optPositionOffset is OPT's learned-position offset: position p reads row p+2.
 const optPositionOffset = 2
+
+// trainOPTEmbed is opt.embed on TrainOps.
+func trainOPTEmbed(o TrainOps, c *Config, ids []int, seqLen int) (TrainValue, error) {
+	if seqLen > c.MaxPos {
+		return nil, fmt.Errorf("sequence of %d tokens, OPT's learned positions stop at %d", seqLen, c.MaxPos)
+	}
+	const p0 = "model.decoder."
+	x := o.Embedding(o.Param(p0+"embed_tokens.weight"), ids)
+	if c.WordEmbedProjDim != c.Hidden {
+		x = o.MatMul(x, o.Param(p0+"project_in.weight"))
+	}
+	pos := make([]int, len(ids))
+	for i := range pos {
+		pos[i] = i%seqLen + optPositionOffset
+	}
+	return o.Add(x, o.Embedding(o.Param(p0+"embed_positions.weight"), pos)), nil
+}
+
+// trainOPTBlock is opt.block on TrainOps.
+func trainOPTBlock(o TrainOps, c *Config, i int, p string, x TrainValue) TrainValue {
+	heads, kvHeads := c.LayerHeads(i)
+	ln := func(x TrainValue, name string) TrainValue {
+		return o.LayerNorm(x, o.Param(p+name+".weight"), o.Param(p+name+".bias"), c.NormEps)
+	}
+	in := x
+	if c.DoLayerNormBefore {
+		in = ln(x, "self_attn_layer_norm")
+	}
+	in = o.Input("self_attn.q_proj", in)
+	q := o.Linear(in, p+"self_attn.q_proj")
+	k := o.Linear(in, p+"self_attn.k_proj")
+	v := o.Linear(in, p+"self_attn.v_proj")
+	q, k, v = o.QKV(q, k, v)
+	a := o.Attention(q, k, v, heads, kvHeads)
+	x = o.Add(x, o.Linear(o.Input("self_attn.out_proj", a), p+"self_attn.out_proj"))
+	if !c.DoLayerNormBefore {
+		x = ln(x, "self_attn_layer_norm")
+	}
+	in = x
+	if c.DoLayerNormBefore {
+		in = ln(x, "final_layer_norm")
+	}
+	f := o.Linear(o.Input("fc1", in), p+"fc1")
+	if c.HiddenAct == "gelu" {
+		f = o.GELU(f)
+	} else {
+		f = o.ReLU(f)
+	}
+	x = o.Add(x, o.Linear(o.Input("fc2", f), p+"fc2"))
+	if !c.DoLayerNormBefore {
+		x = ln(x, "final_layer_norm")
+	}
+	return x
+}
+
+// trainOPTHead is opt.head and the LM head on TrainOps.
+func trainOPTHead(o TrainOps, c *Config, x TrainValue) TrainValue {
+	const p0 = "model.decoder."
+	h := x
+	if c.DoLayerNormBefore && !c.RemoveFinalLN {
+		h = o.LayerNorm(h, o.Param(p0+"final_layer_norm.weight"), o.Param(p0+"final_layer_norm.bias"), c.NormEps)
+	}
+	if c.WordEmbedProjDim != c.Hidden {
+		h = o.MatMul(h, o.Param(p0+"project_out.weight"))
+	}
+	w := "lm_head.weight"
+	if c.TieEmbed {
+		w = p0 + "embed_tokens.weight"
+	}
+	return o.MatMul(h, o.Param(w))
+}
 
 type optBlock struct {
 	attnLNg, attnLNb backend.Weight

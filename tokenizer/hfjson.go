@@ -184,27 +184,52 @@ func typeOf(raw json.RawMessage) (string, error) {
 	return h.Type, nil
 }
 
-// nestedTypeOf is typeOf for a component depth Sequences down, refusing
-// nesting deeper than maxNesting.
-func nestedTypeOf(raw json.RawMessage, depth int) (string, error) {
-	if depth > maxNesting {
-		return "", errors.New("sequence nested too deeply")
-	}
-	return typeOf(raw)
-}
+// errUnsupportedType is what a component's ofType function returns for a
+// type it does not know (parseComponent names the kind and type).
+var errUnsupportedType = errors.New("unsupported type")
 
-// parseSequence parses the items of a Sequence component one level deeper
-// with parse; an item's error names its index.
-func parseSequence[T any](items []json.RawMessage, depth int, parse func(json.RawMessage, int) (T, error)) ([]T, error) {
+// parseComponent parses a tokenizer.json component of the given kind
+// ("normalizer", "pre-tokenizer", "decoder", "post-processor") depth
+// Sequences down: a Sequence (its items under seqKey, each parsed one
+// level deeper and refused past maxNesting, combined by seq) or a single
+// component, which ofType parses.
+func parseComponent[T any](raw json.RawMessage, depth int, kind, seqKey string, seq func([]T) T, ofType func(typ string, raw json.RawMessage) (T, error)) (T, error) {
+	var zero T
+	if depth > maxNesting {
+		return zero, errors.New("sequence nested too deeply")
+	}
+	typ, err := typeOf(raw)
+	switch {
+	case err != nil:
+		return zero, err
+	case typ == "":
+		return zero, errors.New("missing type")
+	case typ != "Sequence":
+		x, err := ofType(typ, raw)
+		if errors.Is(err, errUnsupportedType) {
+			return zero, fmt.Errorf("unsupported %s type %q", kind, typ)
+		}
+		return x, err
+	}
+	var v map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return zero, err
+	}
+	var items []json.RawMessage
+	if r, ok := v[seqKey]; ok {
+		if err := json.Unmarshal(r, &items); err != nil {
+			return zero, fmt.Errorf("type Sequence: %s: %w", seqKey, err)
+		}
+	}
 	var q []T
 	for i, r := range items {
-		x, err := parse(r, depth+1)
+		x, err := parseComponent(r, depth+1, kind, seqKey, seq, ofType)
 		if err != nil {
-			return nil, fmt.Errorf("item %d of Sequence: %w", i, err)
+			return zero, fmt.Errorf("item %d of Sequence: %w", i, err)
 		}
 		q = append(q, x)
 	}
-	return q, nil
+	return seq(q), nil
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -353,7 +378,7 @@ func ParseJSON(data []byte) (*Tokenizer, error) {
 		e.decodeTok[a.id] = a.content
 	}
 	if !isNull(f.PostProcessor) {
-		if e.post, err = parsePostProcessor(f.PostProcessor, vocab); err != nil {
+		if e.post, err = parsePostProcessor(f.PostProcessor); err != nil {
 			return nil, fmt.Errorf("post_processor: %w", err)
 		}
 	}
@@ -409,6 +434,66 @@ func parsePrependScheme(s string) (prependScheme, error) {
 	return 0, fmt.Errorf("unknown prepend_scheme %q", s)
 }
 
+// parseReplace reads a Replace normalizer or decoder: its compiled
+// pattern and the replacement.
+func parseReplace(raw json.RawMessage) (matcher, string, error) {
+	var v struct {
+		Pattern jsonPattern `json:"pattern"`
+		Content string      `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, "", err
+	}
+	m, err := v.Pattern.compile()
+	if err != nil {
+		return nil, "", fmt.Errorf("type Replace: %w", err)
+	}
+	return m, v.Content, nil
+}
+
+// metaspace is a Metaspace pre-tokenizer's or decoder's settings (one
+// struct in Hugging Face tokenizers, serving as both).
+type metaspace struct {
+	repl   rune
+	scheme prependScheme
+	split  bool
+}
+
+// parseMetaspace reads a Metaspace component: add_prefix_space=false is
+// the older spelling of prepend_scheme "never", and refused beside a
+// declared scheme other than "never", as tokenizers does.
+func parseMetaspace(raw json.RawMessage) (metaspace, error) {
+	var v struct {
+		Replacement    string  `json:"replacement"`
+		AddPrefixSpace *bool   `json:"add_prefix_space"`
+		PrependScheme  *string `json:"prepend_scheme"`
+		Split          *bool   `json:"split"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return metaspace{}, err
+	}
+	r, err := oneRune(v.Replacement, "Metaspace replacement")
+	if err != nil {
+		return metaspace{}, err
+	}
+	ms := metaspace{repl: r, scheme: prependAlways, split: true}
+	if v.PrependScheme != nil {
+		if ms.scheme, err = parsePrependScheme(*v.PrependScheme); err != nil {
+			return metaspace{}, err
+		}
+	}
+	if v.AddPrefixSpace != nil && !*v.AddPrefixSpace {
+		if v.PrependScheme != nil && ms.scheme != prependNever {
+			return metaspace{}, errors.New("type Metaspace: add_prefix_space does not match declared prepend_scheme")
+		}
+		ms.scheme = prependNever
+	}
+	if v.Split != nil {
+		ms.split = *v.Split
+	}
+	return ms, nil
+}
+
 func oneRune(s, what string) (rune, error) {
 	r, n := utf8.DecodeRuneInString(s)
 	if s == "" || n != len(s) || r == utf8.RuneError {
@@ -419,13 +504,12 @@ func oneRune(s, what string) (rune, error) {
 
 const maxNesting = 64
 
-func parseNormalizer(raw json.RawMessage) (normalizer, error) { return parseNormalizerDepth(raw, 0) }
+func parseNormalizer(raw json.RawMessage) (normalizer, error) {
+	return parseComponent(raw, 0, "normalizer", "normalizers", func(q []normalizer) normalizer { return seqNorm(q) }, normalizerOfType)
+}
 
-func parseNormalizerDepth(raw json.RawMessage, depth int) (normalizer, error) {
-	typ, err := nestedTypeOf(raw, depth)
-	if err != nil {
-		return nil, err
-	}
+// normalizerOfType parses a normalizer of type typ other than Sequence.
+func normalizerOfType(typ string, raw json.RawMessage) (normalizer, error) {
 	switch typ {
 	case "NFC":
 		return unicodeNorm{norm.NFC}, nil
@@ -461,18 +545,11 @@ func parseNormalizerDepth(raw json.RawMessage, depth int) (normalizer, error) {
 		}
 		return prependNorm{v.Prepend}, nil
 	case "Replace":
-		var v struct {
-			Pattern jsonPattern `json:"pattern"`
-			Content string      `json:"content"`
-		}
-		if err := json.Unmarshal(raw, &v); err != nil {
+		m, content, err := parseReplace(raw)
+		if err != nil {
 			return nil, err
 		}
-		m, err := v.Pattern.compile()
-		if err != nil {
-			return nil, fmt.Errorf("type Replace: %w", err)
-		}
-		return replaceNorm{m: m, content: v.Content}, nil
+		return replaceNorm{m: m, content: content}, nil
 	case "BertNormalizer":
 		v := struct {
 			CleanText    *bool `json:"clean_text"`
@@ -503,33 +580,16 @@ func parseNormalizerDepth(raw json.RawMessage, depth int) (normalizer, error) {
 			return seqNorm{}, nil
 		}
 		return newPrecompiledNorm(*v.Charsmap)
-	case "Sequence":
-		var v struct {
-			Normalizers []json.RawMessage `json:"normalizers"`
-		}
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, err
-		}
-		q, err := parseSequence(v.Normalizers, depth, parseNormalizerDepth)
-		if err != nil {
-			return nil, err
-		}
-		return seqNorm(q), nil
-	case "":
-		return nil, errors.New("missing type")
 	}
-	return nil, fmt.Errorf("unsupported normalizer type %q", typ)
+	return nil, errUnsupportedType
 }
 
 func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
-	return parsePreTokenizerDepth(raw, 0)
+	return parseComponent(raw, 0, "pre-tokenizer", "pretokenizers", func(q []preTokenizer) preTokenizer { return seqPre(q) }, preTokenizerOfType)
 }
 
-func parsePreTokenizerDepth(raw json.RawMessage, depth int) (preTokenizer, error) {
-	typ, err := nestedTypeOf(raw, depth)
-	if err != nil {
-		return nil, err
-	}
+// preTokenizerOfType parses a pre-tokenizer of type typ other than Sequence.
+func preTokenizerOfType(typ string, raw json.RawMessage) (preTokenizer, error) {
 	switch typ {
 	case "ByteLevel":
 		v := struct {
@@ -567,36 +627,11 @@ func parsePreTokenizerDepth(raw json.RawMessage, depth int) (preTokenizer, error
 		safe := v.Pattern.Regex != nil && cutSafePatterns[*v.Pattern.Regex] && beh == behIsolated && !v.Invert
 		return splitPre{m: m, beh: beh, invert: v.Invert, cutSafe: safe}, nil
 	case "Metaspace":
-		var v struct {
-			Replacement    string  `json:"replacement"`
-			AddPrefixSpace *bool   `json:"add_prefix_space"`
-			PrependScheme  *string `json:"prepend_scheme"`
-			Split          *bool   `json:"split"`
-		}
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, err
-		}
-		r, err := oneRune(v.Replacement, "Metaspace replacement")
+		ms, err := parseMetaspace(raw)
 		if err != nil {
 			return nil, err
 		}
-		scheme := prependAlways
-		if v.PrependScheme != nil {
-			if scheme, err = parsePrependScheme(*v.PrependScheme); err != nil {
-				return nil, err
-			}
-		}
-		if v.AddPrefixSpace != nil && !*v.AddPrefixSpace {
-			if v.PrependScheme != nil && scheme != prependNever {
-				return nil, errors.New("type Metaspace: add_prefix_space does not match declared prepend_scheme")
-			}
-			scheme = prependNever
-		}
-		split := true
-		if v.Split != nil {
-			split = *v.Split
-		}
-		return metaspacePre{repl: r, scheme: scheme, split_: split}, nil
+		return metaspacePre{repl: ms.repl, scheme: ms.scheme, split_: ms.split}, nil
 	case "Whitespace":
 		return splitPre{m: whitespaceMatcher{}, beh: behRemoved, invert: true, cutSafe: true}, nil
 	case "WhitespaceSplit":
@@ -623,9 +658,11 @@ func parsePreTokenizerDepth(raw json.RawMessage, depth int) (preTokenizer, error
 		}
 		beh := behIsolated
 		if v.Behavior != nil {
-			if beh, err = parseBehavior(*v.Behavior); err != nil {
+			b, err := parseBehavior(*v.Behavior)
+			if err != nil {
 				return nil, err
 			}
+			beh = b
 		}
 		return funcPre{f: isPunct, beh: beh}, nil
 	case "CharDelimiterSplit":
@@ -640,22 +677,8 @@ func parsePreTokenizerDepth(raw json.RawMessage, depth int) (preTokenizer, error
 			return nil, err
 		}
 		return funcPre{f: func(r rune) bool { return r == d }, beh: behRemoved}, nil
-	case "Sequence":
-		var v struct {
-			PreTokenizers []json.RawMessage `json:"pretokenizers"`
-		}
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, err
-		}
-		q, err := parseSequence(v.PreTokenizers, depth, parsePreTokenizerDepth)
-		if err != nil {
-			return nil, err
-		}
-		return seqPre(q), nil
-	case "":
-		return nil, errors.New("missing type")
 	}
-	return nil, fmt.Errorf("unsupported pre-tokenizer type %q", typ)
+	return nil, errUnsupportedType
 }
 
 // parseMerges reads merges as "a b" strings or ["a", "b"] pairs.
@@ -830,52 +853,27 @@ func checkVocab(v map[string]int) error {
 	return nil
 }
 
-func parseDecoder(raw json.RawMessage) (decoder, error) { return parseDecoderDepth(raw, 0) }
+func parseDecoder(raw json.RawMessage) (decoder, error) {
+	return parseComponent(raw, 0, "decoder", "decoders", func(q []decoder) decoder { return seqDec(q) }, decoderOfType)
+}
 
-func parseDecoderDepth(raw json.RawMessage, depth int) (decoder, error) {
-	typ, err := nestedTypeOf(raw, depth)
-	if err != nil {
-		return nil, err
-	}
+// decoderOfType parses a decoder of type typ other than Sequence.
+func decoderOfType(typ string, raw json.RawMessage) (decoder, error) {
 	switch typ {
 	case "ByteLevel":
 		return byteLevelDec{}, nil
 	case "Metaspace":
-		var v struct {
-			Replacement    string  `json:"replacement"`
-			AddPrefixSpace *bool   `json:"add_prefix_space"`
-			PrependScheme  *string `json:"prepend_scheme"`
-		}
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, err
-		}
-		r, err := oneRune(v.Replacement, "Metaspace replacement")
+		ms, err := parseMetaspace(raw)
 		if err != nil {
 			return nil, err
 		}
-		scheme := prependAlways
-		if v.PrependScheme != nil {
-			if scheme, err = parsePrependScheme(*v.PrependScheme); err != nil {
-				return nil, err
-			}
-		}
-		if v.AddPrefixSpace != nil && !*v.AddPrefixSpace {
-			scheme = prependNever
-		}
-		return metaspaceDec{repl: r, scheme: scheme}, nil
+		return metaspaceDec{repl: ms.repl, scheme: ms.scheme}, nil
 	case "Replace":
-		var v struct {
-			Pattern jsonPattern `json:"pattern"`
-			Content string      `json:"content"`
-		}
-		if err := json.Unmarshal(raw, &v); err != nil {
+		m, content, err := parseReplace(raw)
+		if err != nil {
 			return nil, err
 		}
-		m, err := v.Pattern.compile()
-		if err != nil {
-			return nil, fmt.Errorf("type Replace: %w", err)
-		}
-		return replaceDec{m: m, content: v.Content}, nil
+		return replaceDec{m: m, content: content}, nil
 	case "ByteFallback":
 		return byteFallbackDec{}, nil
 	case "Fuse":
@@ -945,33 +943,17 @@ func parseDecoderDepth(raw json.RawMessage, depth int) (decoder, error) {
 			d.cleanup = *v.Cleanup
 		}
 		return d, nil
-	case "Sequence":
-		var v struct {
-			Decoders []json.RawMessage `json:"decoders"`
-		}
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, err
-		}
-		q, err := parseSequence(v.Decoders, depth, parseDecoderDepth)
-		if err != nil {
-			return nil, err
-		}
-		return seqDec(q), nil
-	case "":
-		return nil, errors.New("missing type")
 	}
-	return nil, fmt.Errorf("unsupported decoder type %q", typ)
+	return nil, errUnsupportedType
 }
 
-func parsePostProcessor(raw json.RawMessage, vocab map[string]int) (postProcessor, error) {
-	return parsePostDepth(raw, vocab, 0)
+func parsePostProcessor(raw json.RawMessage) (postProcessor, error) {
+	return parseComponent(raw, 0, "post-processor", "processors", func(q []postProcessor) postProcessor { return seqPost(q) }, postProcessorOfType)
 }
 
-func parsePostDepth(raw json.RawMessage, vocab map[string]int, depth int) (postProcessor, error) {
-	typ, err := nestedTypeOf(raw, depth)
-	if err != nil {
-		return nil, err
-	}
+// postProcessorOfType parses a post-processor of type typ other than
+// Sequence.
+func postProcessorOfType(typ string, raw json.RawMessage) (postProcessor, error) {
 	switch typ {
 	case "TemplateProcessing":
 		var v struct {
@@ -1019,24 +1001,8 @@ func parsePostDepth(raw json.RawMessage, vocab map[string]int, depth int) (postP
 		return p, nil
 	case "ByteLevel":
 		return identityPost{}, nil
-	case "Sequence":
-		var v struct {
-			Processors []json.RawMessage `json:"processors"`
-		}
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, err
-		}
-		q, err := parseSequence(v.Processors, depth, func(r json.RawMessage, depth int) (postProcessor, error) {
-			return parsePostDepth(r, vocab, depth)
-		})
-		if err != nil {
-			return nil, err
-		}
-		return seqPost(q), nil
-	case "":
-		return nil, errors.New("missing type")
 	}
-	return nil, fmt.Errorf("unsupported post-processor type %q", typ)
+	return nil, errUnsupportedType
 }
 
 type templatePiece struct {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/llmcbench/gollm/grad"
@@ -67,8 +68,8 @@ func (o *Options) validate() error {
 	}
 	if !o.Resume {
 		switch {
-		case o.Arch != "llama" && o.Arch != "opt" && o.Arch != "chatglm":
-			return badf("--arch %q: want llama, opt or chatglm", o.Arch)
+		case !slices.Contains(models.ArchitectureNames(), o.Arch):
+			return badf("--arch %q: want %s", o.Arch, ArchChoices())
 		case o.Config == "":
 			return badf("--config is required (a Hugging Face config.json)")
 		case len(o.Data) == 0:
@@ -149,8 +150,19 @@ func readSources(o *Options) (*sources, error) {
 	return src, nil
 }
 
+// ArchChoices lists the architectures --arch takes, for help texts and
+// errors ("llama, opt or chatglm").
+func ArchChoices() string {
+	n := models.ArchitectureNames()
+	if len(n) == 1 {
+		return n[0]
+	}
+	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
+}
+
 // modelConfig returns o.Config as the checkpoint's config.json: float32,
-// with model_type and architectures set from Arch when absent.
+// with model_type and architectures set from Arch when absent (both when
+// model_type is: the config then names no family of its own).
 func modelConfig(o *Options) ([]byte, error) {
 	b, err := os.ReadFile(o.Config)
 	if err != nil {
@@ -160,19 +172,16 @@ func modelConfig(o *Options) ([]byte, error) {
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, badf("--config %s: not a JSON object: %v", o.Config, err)
 	}
+	a, err := models.ArchitectureOf(&models.Config{Arch: o.Arch})
+	if err != nil {
+		return nil, badf("--arch %q: want %s", o.Arch, ArchChoices())
+	}
 	if _, ok := raw["model_type"]; !ok {
-		raw["model_type"] = o.Arch
-		if o.Arch == "chatglm" {
-			raw["architectures"] = []string{"ChatGLMModel"}
-		}
+		// Neither key may then contradict --arch.
+		raw["model_type"], raw["architectures"] = o.Arch, []string{a.Class}
 	}
 	if _, ok := raw["architectures"]; !ok {
-		switch o.Arch {
-		case "llama":
-			raw["architectures"] = []string{"LlamaForCausalLM"}
-		case "opt":
-			raw["architectures"] = []string{"OPTForCausalLM"}
-		}
+		raw["architectures"] = []string{a.Class}
 	}
 	delete(raw, "dtype")
 	raw["torch_dtype"] = "float32"

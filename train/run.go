@@ -131,7 +131,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, badf("--data %s: %v (lower --seqlen or give more text)", strings.Join(o.Data, ","), err)
 	}
 	tr := NewTrainer(m, o)
-	res := &Result{Out: o.Out, Params: m.NumParams(), DataTokens: len(data), UnigramEntropy: UnigramEntropy(data), Model: m}
+	res := &Result{Summary: Summary{Out: o.Out, Params: m.NumParams(), DataTokens: len(data), UnigramEntropy: UnigramEntropy(data)}, Model: m}
 	if o.Resume {
 		if err := st.restore(tr, sampler); err != nil {
 			return nil, err

@@ -7,6 +7,7 @@
 package train
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -77,40 +78,19 @@ type Options struct {
 	afterStep func(tr *Trainer)
 }
 
+// defaults fills the options left zero with their defaults.
 func (o *Options) defaults() {
-	if o.SeqLen == 0 {
-		o.SeqLen = 128
-	}
-	if o.Batch == 0 {
-		o.Batch = 8
-	}
-	if o.LR == 0 {
-		o.LR = 1e-3
-	}
-	if o.MinLR == 0 {
-		o.MinLR = o.LR / 10
-	}
-	if o.Warmup == 0 {
-		o.Warmup = o.Steps / 20
-	}
-	if o.WeightDecay == 0 {
-		o.WeightDecay = 0.1
-	}
-	if o.Clip == 0 {
-		o.Clip = 1
-	}
-	if o.Beta1 == 0 {
-		o.Beta1 = 0.9
-	}
-	if o.Beta2 == 0 {
-		o.Beta2 = 0.95
-	}
-	if o.Eps == 0 {
-		o.Eps = 1e-8
-	}
-	if o.InitStd == 0 {
-		o.InitStd = 0.02
-	}
+	o.SeqLen = cmp.Or(o.SeqLen, 128)
+	o.Batch = cmp.Or(o.Batch, 8)
+	o.LR = cmp.Or(o.LR, 1e-3)
+	o.MinLR = cmp.Or(o.MinLR, o.LR/10)
+	o.Warmup = cmp.Or(o.Warmup, o.Steps/20)
+	o.WeightDecay = cmp.Or(o.WeightDecay, 0.1)
+	o.Clip = cmp.Or(o.Clip, 1)
+	o.Beta1 = cmp.Or(o.Beta1, 0.9)
+	o.Beta2 = cmp.Or(o.Beta2, 0.95)
+	o.Eps = cmp.Or(o.Eps, 1e-8)
+	o.InitStd = cmp.Or(o.InitStd, 0.02)
 }
 
 // Point is one step of the loss curve.
@@ -122,8 +102,8 @@ type Point struct {
 	TokensPerS float64 `json:"tokens_per_s"`
 }
 
-// Result summarises a run.
-type Result struct {
+// Summary is what a run reports about itself (gollm train --json).
+type Summary struct {
 	Out            string  `json:"out"`
 	Steps          int     `json:"steps"`
 	Params         int     `json:"params"`
@@ -131,7 +111,12 @@ type Result struct {
 	UnigramEntropy float64 `json:"unigram_entropy"`
 	FinalLoss      float64 `json:"final_loss"`
 	TokensPerS     float64 `json:"tokens_per_s"`
-	Curve          []Point `json:"curve"`
+}
+
+// Result summarises a run: its Summary and its loss curve.
+type Result struct {
+	Summary
+	Curve []Point `json:"curve"`
 	// Model is the trained model (also saved in Out).
 	Model *grad.Model `json:"-"`
 }

@@ -15,16 +15,6 @@ func init() {
 	register(command{name: "train", summary: "train a model from a config on local text (resumable)", run: runTrain})
 }
 
-type trainOutput struct {
-	Out            string  `json:"out"`
-	Steps          int     `json:"steps"`
-	Params         int     `json:"params"`
-	DataTokens     int     `json:"data_tokens"`
-	UnigramEntropy float64 `json:"unigram_entropy"`
-	FinalLoss      float64 `json:"final_loss"`
-	TokensPerS     float64 `json:"tokens_per_s"`
-}
-
 // resumeFlags are the train flags that may be given with --resume; the
 // others are the run's settings, saved in its checkpoint.
 var resumeFlags = map[string]bool{"out": true, "resume": true, "steps": true, "save-every": true, "overwrite": true,
@@ -33,7 +23,7 @@ var resumeFlags = map[string]bool{"out": true, "resume": true, "steps": true, "s
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cf := newFlags("train", stderr)
 	var o train.Options
-	fs.StringVar(&o.Arch, "arch", "", "architecture: llama, opt or chatglm")
+	fs.StringVar(&o.Arch, "arch", "", "architecture: "+train.ArchChoices())
 	fs.StringVar(&o.Config, "config", "", "Hugging Face config.json of the model to train (from scratch)")
 	data := fs.String("data", "", "text files to train on, comma-separated (each tokenized, followed by EOS)")
 	fs.StringVar(&o.Tokenizer, "tokenizer", "", "folder with tokenizer.json or tokenizer.model (copied into --out)")
@@ -100,10 +90,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	out := trainOutput{Out: res.Out, Steps: res.Steps, Params: res.Params, DataTokens: res.DataTokens,
-		UnigramEntropy: res.UnigramEntropy, FinalLoss: res.FinalLoss, TokensPerS: res.TokensPerS}
 	if cf.json {
-		return writeJSON(stdout, out)
+		return writeJSON(stdout, res.Summary)
 	}
 	fmt.Fprintf(stdout, "trained %d parameters for %d steps: loss %.4f (unigram entropy %.4f), %.0f tokens/s; checkpoint in %s\n",
 		res.Params, res.Steps, res.FinalLoss, res.UnigramEntropy, res.TokensPerS, res.Out)

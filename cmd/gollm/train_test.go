@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,9 +157,18 @@ func TestTrainCommand(t *testing.T) {
 	if strings.Contains(stderr, "\r") || !last.MatchString(lines[len(lines)-1]) {
 		t.Errorf("progress on a non-terminal: %q", stderr)
 	}
-	code, _, stderr = runCLI("train", "--resume", "--out", out, "--steps", "5", "--json")
+	code, stdout, stderr = runCLI("train", "--resume", "--out", out, "--steps", "5", "--json")
 	if code != 0 {
 		t.Fatalf("resume: exit %d: %s", code, stderr)
+	}
+	// --json: the run's summary, without the curve.
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatalf("--json output %q: %v", stdout, err)
+	}
+	keys := slices.Sorted(maps.Keys(sum))
+	if want := []string{"data_tokens", "final_loss", "out", "params", "steps", "tokens_per_s", "unigram_entropy"}; !slices.Equal(keys, want) || sum["steps"] != 5.0 {
+		t.Errorf("--json keys %v (steps %v), want %v (steps 5)", keys, sum["steps"], want)
 	}
 	if !strings.Contains(stderr, "train (resumed at step 3) 2/2 ") || !strings.Contains(stderr, " step 5 loss ") {
 		t.Errorf("progress of a resumed run: %q", stderr)

@@ -175,9 +175,26 @@ func GoldenDiff(want, got map[string]string) []string {
 // compares, logs the differences and skips unless every hash matches;
 // -update is refused there.
 type Golden struct {
-	File   string   // the golden file
-	Pkg    string   // the package's path for go test, e.g. "./compress"
-	Header []string // the comment lines -update writes first
+	File string // the golden file
+	Pkg  string // the package's path for go test, e.g. "./compress"
+	// Header are the comment lines -update writes first; a last line
+	// saying how to rewrite the file (rewriteLine) is added when no line
+	// says it.
+	Header []string
+}
+
+// rewriteLine is the header line that says how the golden file of the
+// package pkg is rewritten.
+func rewriteLine(pkg string) string {
+	return "Pure-Go GEMM (CGO_ENABLED=0). Rewrite: CGO_ENABLED=0 go test " + pkg + " -run Golden -update"
+}
+
+// header returns g.Header with rewriteLine(g.Pkg) added when absent.
+func (g Golden) header() []string {
+	if slices.Contains(g.Header, rewriteLine(g.Pkg)) {
+		return g.Header
+	}
+	return append(slices.Clip(g.Header), rewriteLine(g.Pkg))
 }
 
 // Start begins the golden test: it skips under -short and fails at once
@@ -203,7 +220,7 @@ func (g Golden) Finish(t testing.TB, backend string, got map[string]string) {
 		return
 	}
 	if *Update {
-		WriteGolden(t, g.File, g.Header, got)
+		WriteGolden(t, g.File, g.header(), got)
 		t.Logf("wrote %d hashes to %s", len(got), g.File)
 		return
 	}
