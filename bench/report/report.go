@@ -1,0 +1,321 @@
+// Package report renders a bench.Summary — an LLMCBench study arranged by
+// track — for people: Markdown tables (Markdown), one self-contained HTML
+// page with SVG figures and drill-downs (HTML), or the Summary itself as
+// JSON (JSON). It computes nothing the Summary does not hold; every number
+// it prints comes from the Summary, and in HTML links back to the cells and
+// per-sample records it came from.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/llmcbench/gollm/bench"
+)
+
+// JSON writes the Summary as indented JSON, as-is.
+func JSON(w io.Writer, s *bench.Summary) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// Flag kinds of a Value or RatioInput, and what a reader is told about each.
+var flagNotes = map[string]string{
+	"failed":      "the cell ran and failed (see Problems); counted as ratio 0 in the overall metrics",
+	"missing":     "no results file for this cell; counted as ratio 0 in the overall metrics",
+	"unsupported": "the method does not support this model or task; counted as ratio 0 in the overall metrics",
+}
+
+// flagNote returns what a flag means, for footnotes.
+func flagNote(flag string) string {
+	if n, ok := flagNotes[flag]; ok {
+		return n
+	}
+	return "not a measurement"
+}
+
+// headlineOM is the overall metric each track contributes to the radar
+// chart (the seed's figure plots one per track).
+var headlineOM = map[string]string{
+	"1": "om_perf", "2": "om_gen", "3": "om_train", "4": "om_inf", "5": "om_hard", "6": "om_trust",
+}
+
+// trackHeadline returns the OM name track t contributes to the radar: the
+// seed's headline OM, or else its last OM (a track's combined metric comes
+// after its parts), or "" for a track without OMs.
+func trackHeadline(t *bench.Track) string {
+	name := headlineOM[t.ID]
+	for _, om := range t.OMs {
+		if om.Name == name {
+			return name
+		}
+	}
+	if len(t.OMs) > 0 {
+		return t.OMs[len(t.OMs)-1].Name
+	}
+	return name
+}
+
+// seriesKey identifies one method line of a study: a method spec (or a
+// published method name) with its setting, from one source. Charts give
+// each its colour; the OM table gives each its row.
+type seriesKey struct{ Method, Setting, Source string }
+
+// series lists the compressed-method series of s in report order: gollm's
+// methods in s.Methods order, then the others as they first appear in the
+// tracks' OMs and rows. Dense is left out (it is the reference).
+func series(s *bench.Summary) []seriesKey {
+	var out []seriesKey
+	seen := map[seriesKey]bool{}
+	add := func(k seriesKey) {
+		if k.Method == bench.Dense || seen[k] {
+			return
+		}
+		seen[k] = true
+		out = append(out, k)
+	}
+	// Walk OMs first (they carry the settings), then rows.
+	for _, t := range s.Tracks {
+		for _, om := range t.OMs {
+			add(seriesKey{om.Method, om.Setting, om.Source})
+		}
+	}
+	for _, t := range s.Tracks {
+		for _, r := range t.Rows {
+			add(seriesKey{r.Method, r.Setting, r.Source})
+		}
+	}
+	// Order: gollm's in s.Methods order, then the rest in first-seen order.
+	rank := map[string]int{}
+	for i, m := range s.Methods {
+		rank[m] = i
+	}
+	gollm := func(k seriesKey) (int, bool) {
+		i, ok := rank[k.Method]
+		return i, ok && isGollm(k.Source)
+	}
+	sorted := make([]seriesKey, 0, len(out))
+	for i := range s.Methods {
+		for _, k := range out {
+			if r, ok := gollm(k); ok && r == i {
+				sorted = append(sorted, k)
+			}
+		}
+	}
+	for _, k := range out {
+		if _, ok := gollm(k); !ok {
+			sorted = append(sorted, k)
+		}
+	}
+	return sorted
+}
+
+// isGollm reports whether a Source names gollm's own measurements.
+func isGollm(source string) bool { return source == "" || source == "gollm" }
+
+// headlineKeys are the spec parameters a short label keeps.
+var headlineKeys = []string{"bits", "abits", "group", "sparsity", "pattern"}
+
+// shortMethod returns a readable label for a method spec and setting:
+// "gptq w4a16", or for a canonical spec without a setting its name and
+// headline parameters ("gptq bits=4 group=128"). Dense stays "dense".
+func shortMethod(method, setting string) string {
+	name, params, _ := strings.Cut(method, ":")
+	if setting != "" {
+		return name + " " + setting
+	}
+	if params == "" {
+		return name
+	}
+	var keep []string
+	for _, kv := range strings.Split(params, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		for _, h := range headlineKeys {
+			if k == h && v != "none" && v != "auto" && !(k == "abits" && v == "16") {
+				keep = append(keep, k+"="+v)
+			}
+		}
+	}
+	if len(keep) == 0 {
+		return name
+	}
+	return name + " " + strings.Join(keep, " ")
+}
+
+// label is a series' label: its short method, and its source when that is
+// not gollm.
+func (k seriesKey) label() string {
+	l := shortMethod(k.Method, k.Setting)
+	if !isGollm(k.Source) {
+		l += " [" + k.Source + "]"
+	}
+	return l
+}
+
+// weightBits returns the weight bit width a method stores: the spec's bits
+// parameter, else a "wN…"/"intN" setting, else 16 (dense models and pruning
+// methods keep 16-bit weights).
+func weightBits(method, setting string) float64 {
+	_, params, _ := strings.Cut(method, ":")
+	for _, kv := range strings.Split(params, ",") {
+		if k, v, _ := strings.Cut(kv, "="); k == "bits" {
+			if b, err := strconv.Atoi(v); err == nil && b > 0 {
+				return float64(b)
+			}
+		}
+	}
+	s := strings.ToLower(setting)
+	for _, prefix := range []string{"w", "int"} {
+		if rest, ok := strings.CutPrefix(s, prefix); ok {
+			n := 0
+			for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+				n++
+			}
+			if b, err := strconv.Atoi(rest[:n]); err == nil && b > 0 {
+				return float64(b)
+			}
+		}
+	}
+	return 16
+}
+
+// decimals is the number of decimals that shows v with four significant
+// digits (none at 1000 and above, at most six).
+func decimals(v float64) int {
+	a := math.Abs(v)
+	if a == 0 || math.IsNaN(a) || math.IsInf(a, 0) {
+		return 2
+	}
+	d := 3 - int(math.Floor(math.Log10(a)))
+	return max(0, min(d, 6))
+}
+
+// formatNum formats v with four significant digits.
+func formatNum(v float64) string {
+	return strconv.FormatFloat(v, 'f', decimals(v), 64)
+}
+
+// formatCI formats a value with its confidence interval: "46.31 ±2.10"
+// when the interval is symmetric at the printed precision, "5.473 [5.201,
+// 5.799]" otherwise, and the bare value without an interval.
+func formatCI(v float64, ci *[2]float64) string {
+	d := decimals(v)
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', d, 64) }
+	if ci == nil {
+		return f(v)
+	}
+	lo, hi := v-ci[0], ci[1]-v
+	if f(lo) == f(hi) {
+		return f(v) + " ±" + f(hi)
+	}
+	return f(v) + " [" + f(ci[0]) + ", " + f(ci[1]) + "]"
+}
+
+// scale is how a column's values are printed: divided by Div, with Unit.
+type scale struct {
+	Div  float64
+	Unit string
+}
+
+// columnScale picks the printed unit of a column: bytes become kB, MB or GB
+// by the column's largest value; other units are kept.
+func columnScale(c bench.Column, rows []bench.Row, col int) scale {
+	if c.Unit != "bytes" && c.Unit != "B" {
+		return scale{1, c.Unit}
+	}
+	var m float64
+	for _, r := range rows {
+		if col < len(r.Values) && r.Values[col].Flag == "" {
+			m = max(m, math.Abs(r.Values[col].V))
+		}
+	}
+	switch {
+	case m >= 1e9:
+		return scale{1e9, "GB"}
+	case m >= 1e6:
+		return scale{1e6, "MB"}
+	case m >= 1e3:
+		return scale{1e3, "kB"}
+	}
+	return scale{1, "bytes"}
+}
+
+// format prints a Value in a scale.
+func (sc scale) format(v bench.Value) string {
+	if v.CI == nil {
+		return formatCI(v.V/sc.Div, nil)
+	}
+	return formatCI(v.V/sc.Div, &[2]float64{v.CI[0] / sc.Div, v.CI[1] / sc.Div})
+}
+
+// columnHeader is a column's header: its name, metric and unit.
+func columnHeader(c bench.Column, sc scale) string {
+	h := c.Name
+	if c.Metric != "" && !strings.Contains(c.Name, c.Metric) {
+		h += " " + c.Metric
+	}
+	if sc.Unit != "" {
+		h += " (" + sc.Unit + ")"
+	}
+	if c.LowerIsBetter {
+		h += " ↓"
+	}
+	if c.Convention != "" {
+		h += " [" + c.Convention + "]"
+	}
+	return h
+}
+
+// omColumns lists the OM names of a summary in track order.
+func omColumns(s *bench.Summary) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, t := range s.Tracks {
+		for _, om := range t.OMs {
+			if !seen[om.Name] {
+				seen[om.Name] = true
+				names = append(names, om.Name)
+			}
+		}
+	}
+	return names
+}
+
+// omIndex finds OMs by series and name.
+type omIndex map[seriesKey]map[string]*bench.OMValue
+
+func indexOMs(s *bench.Summary) omIndex {
+	ix := omIndex{}
+	for ti := range s.Tracks {
+		for oi := range s.Tracks[ti].OMs {
+			om := &s.Tracks[ti].OMs[oi]
+			k := seriesKey{om.Method, om.Setting, om.Source}
+			if ix[k] == nil {
+				ix[k] = map[string]*bench.OMValue{}
+			}
+			ix[k][om.Name] = om
+		}
+	}
+	return ix
+}
+
+// omAnchor is the HTML id of an OM's drill-down.
+func omAnchor(trackID string, i int) string { return fmt.Sprintf("om-t%s-%d", trackID, i) }
+
+// ciLevel returns the coverage of the OMs' confidence intervals (the first
+// one given), or 0 when no OM has an interval.
+func ciLevel(s *bench.Summary) float64 {
+	for _, t := range s.Tracks {
+		for _, om := range t.OMs {
+			if om.CI != nil && om.Level > 0 {
+				return om.Level
+			}
+		}
+	}
+	return 0
+}
