@@ -87,6 +87,8 @@ type Row struct {
 	Setting string  `json:"setting,omitempty"`
 	Source  string  `json:"source"`
 	Values  []Value `json:"values"`
+	// Engine is the inference engine of a Track 5 row ("gollm-cpu").
+	Engine string `json:"engine,omitempty"`
 }
 
 // Value is one number of a table, with where it came from.
@@ -108,11 +110,13 @@ type Value struct {
 type OMValue struct {
 	// Name is "om_ka", "om_ia", "om_perf", "om_gen", "om_train",
 	// "om_inf", "om_hard", "om_trust", …
-	Name    string  `json:"name"`
-	Method  string  `json:"method"`
-	Setting string  `json:"setting,omitempty"`
-	Source  string  `json:"source"`
-	V       float64 `json:"v"`
+	Name    string `json:"name"`
+	Method  string `json:"method"`
+	Setting string `json:"setting,omitempty"`
+	Source  string `json:"source"`
+	// Engine is the inference engine of a Track 5 OM.
+	Engine string  `json:"engine,omitempty"`
+	V      float64 `json:"v"`
 	// CI is the bootstrap confidence interval (nil without per-sample
 	// records); Level its coverage (0.95).
 	CI    *[2]float64 `json:"ci,omitempty"`
