@@ -224,6 +224,9 @@ func fixtureSummary(t testing.TB, dir string) *bench.Summary {
 					continue
 				}
 				row := bench.Row{Model: model.Name, Method: meth.spec, Source: "gollm"}
+				if ft.kind == bench.KindSpeed {
+					row.Engine = "gollm-cpu"
+				}
 				for _, c := range ft.cols {
 					v := ft.value(mi, meth.quality, c)
 					inputs := map[string]string{"model": model.Name, "method": meth.spec, "track": ft.id, "column": c.Name}
@@ -273,6 +276,9 @@ func fixtureSummary(t testing.TB, dir string) *bench.Summary {
 			var parts []float64
 			for _, o := range ft.oms {
 				om := bench.OMValue{Name: o.name, Method: meth.spec, Source: "gollm", Level: 0.95}
+				if ft.kind == bench.KindSpeed {
+					om.Engine = "gollm-cpu"
+				}
 				if o.groups == nil {
 					v, err := bench.Combine(parts...)
 					if err != nil {

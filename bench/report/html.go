@@ -70,7 +70,7 @@ type chartView struct {
 type trackView struct {
 	ID, Title, Definition, Source string
 	Anchor                        string
-	WithSource                    bool
+	WithSource, WithEngine        bool
 	Head                          []string
 	Rows                          []rowView
 	Footnotes                     []string
@@ -78,8 +78,8 @@ type trackView struct {
 }
 
 type rowView struct {
-	ID, Model, Method, Source string
-	Values                    []valueView
+	ID, Model, Method, Engine, Source string
+	Values                            []valueView
 }
 
 type valueView struct {
@@ -169,7 +169,7 @@ func buildPage(s *bench.Summary) *page {
 		t := &s.Tracks[ti]
 		for oi := range t.OMs {
 			om := &t.OMs[oi]
-			d := omDetail{ID: omAnchors[om], Title: fmt.Sprintf("%s of %s (Track %s)", om.Name, seriesKey{om.Method, om.Setting, om.Source}.label(), t.ID),
+			d := omDetail{ID: omAnchors[om], Title: fmt.Sprintf("%s of %s (Track %s)", omName(om), seriesKey{om.Method, om.Setting, om.Source}.label(), t.ID),
 				Value: formatCI(om.V, om.CI), Method: om.Method, Level: om.Level, Flagged: om.Flagged}
 			for _, r := range om.Ratios {
 				rv := ratioView{Group: r.Group, Model: r.Model, Column: r.Column, Original: formatNum(r.Original),
@@ -238,6 +238,7 @@ func buildTrack(t *bench.Track, omAnchors map[*bench.OMValue]string, cells *cell
 	tv := trackView{ID: t.ID, Title: t.Title, Definition: t.Definition, Source: t.Source, Anchor: "track-" + t.ID}
 	for _, r := range t.Rows {
 		tv.WithSource = tv.WithSource || !isGollm(r.Source)
+		tv.WithEngine = tv.WithEngine || r.Engine != ""
 	}
 	scales := make([]scale, len(t.Columns))
 	for i, c := range t.Columns {
@@ -246,7 +247,7 @@ func buildTrack(t *bench.Track, omAnchors map[*bench.OMValue]string, cells *cell
 	}
 	var fn footnotes
 	for ri, r := range t.Rows {
-		rv := rowView{ID: fmt.Sprintf("row-t%s-%d", t.ID, ri), Model: r.Model, Method: shortMethod(r.Method, r.Setting), Source: sourceName(r.Source)}
+		rv := rowView{ID: fmt.Sprintf("row-t%s-%d", t.ID, ri), Model: r.Model, Method: shortMethod(r.Method, r.Setting), Engine: r.Engine, Source: sourceName(r.Source)}
 		for i, c := range t.Columns {
 			v := bench.Value{Flag: "missing"}
 			if i < len(r.Values) {
@@ -270,7 +271,7 @@ func buildTrack(t *bench.Track, omAnchors map[*bench.OMValue]string, cells *cell
 	}
 	for oi := range t.OMs {
 		om := &t.OMs[oi]
-		tv.OMs = append(tv.OMs, omLink{Name: om.Name, Method: seriesKey{om.Method, om.Setting, om.Source}.label(), Text: formatCI(om.V, om.CI), Href: "#" + omAnchors[om]})
+		tv.OMs = append(tv.OMs, omLink{Name: omName(om), Method: seriesKey{om.Method, om.Setting, om.Source}.label(), Text: formatCI(om.V, om.CI), Href: "#" + omAnchors[om]})
 	}
 	return tv
 }
@@ -321,6 +322,7 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 	}
 	var in []radarInput
 	var notes []string
+	lackers := map[string][]string{}
 	for _, k := range keys {
 		ri := radarInput{Label: k.label()}
 		ri.Color, ri.Dashed = style.of(k)
@@ -343,12 +345,18 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 		if any {
 			in = append(in, ri)
 			if len(lacking) > 0 {
-				notes = append(notes, fmt.Sprintf("%s has no %s: drawn at the centre.", k.label(), strings.Join(lacking, ", ")))
+				l := strings.Join(lacking, ", ")
+				if _, ok := lackers[l]; !ok {
+					notes = append(notes, l)
+				}
+				lackers[l] = append(lackers[l], k.label())
 			}
 		}
 	}
 	rd := layoutRadar("fig-radar", "Overall metrics per method (100 = the original model)", labels, missing, in)
-	rd.Notes = notes
+	for _, l := range notes {
+		rd.Notes = append(rd.Notes, fmt.Sprintf("No %s for %s: drawn at the centre.", l, strings.Join(lackers[l], ", ")))
+	}
 	out = append(out, chartView{Radar: &rd})
 
 	// Knowledge against inference ability (Track 1's OM_ka and OM_ia).
@@ -488,10 +496,16 @@ func cmpInt64(a, b int64) int {
 }
 
 // speedPoints returns Track 5's measurements against weight bits, one
-// series per column, and the columns' unit.
+// series per column and engine, and the columns' unit.
 func speedPoints(t *bench.Track) ([]dataSeries, string) {
 	if t == nil {
 		return nil, ""
+	}
+	var engines []string
+	for _, r := range t.Rows {
+		if !slices.Contains(engines, r.Engine) {
+			engines = append(engines, r.Engine)
+		}
 	}
 	var out []dataSeries
 	unit := ""
@@ -499,16 +513,19 @@ func speedPoints(t *bench.Track) ([]dataSeries, string) {
 		if unit == "" {
 			unit = c.Unit
 		}
-		ds := dataSeries{Label: c.Name, Color: color(i), Dashed: dashed(i)}
-		for ri, r := range t.Rows {
-			if i >= len(r.Values) || r.Values[i].Flag != "" || r.Values[i].V <= 0 {
-				continue
+		for ei, eng := range engines {
+			n := i*len(engines) + ei
+			ds := dataSeries{Label: strings.TrimSpace(strings.TrimSuffix(c.Name, "_tokens_per_second") + " " + eng), Color: color(n), Dashed: dashed(n)}
+			for ri, r := range t.Rows {
+				if r.Engine != eng || i >= len(r.Values) || r.Values[i].Flag != "" || r.Values[i].V <= 0 {
+					continue
+				}
+				ds.Points = append(ds.Points, point{X: weightBits(r.Method, r.Setting), Y: r.Values[i].V,
+					Title: fmt.Sprintf("%s, %s: %s %s %s", r.Model, shortMethod(r.Method, r.Setting), c.Name, formatNum(r.Values[i].V), c.Unit),
+					Href:  fmt.Sprintf("#row-t%s-%d", t.ID, ri)})
 			}
-			ds.Points = append(ds.Points, point{X: weightBits(r.Method, r.Setting), Y: r.Values[i].V,
-				Title: fmt.Sprintf("%s, %s: %s %s %s", r.Model, shortMethod(r.Method, r.Setting), c.Name, formatNum(r.Values[i].V), c.Unit),
-				Href:  fmt.Sprintf("#row-t%s-%d", t.ID, ri)})
+			out = append(out, ds)
 		}
-		out = append(out, ds)
 	}
 	return out, unit
 }

@@ -108,11 +108,15 @@ func writeTrackMarkdown(w io.Writer, t *bench.Track) {
 		fmt.Fprint(w, "No measurements.\n\n")
 		return
 	}
-	withSource := false
+	withSource, withEngine := false, false
 	for _, r := range t.Rows {
 		withSource = withSource || !isGollm(r.Source)
+		withEngine = withEngine || r.Engine != ""
 	}
 	head := []string{"Model", "Method"}
+	if withEngine {
+		head = append(head, "Engine")
+	}
 	if withSource {
 		head = append(head, "Source")
 	}
@@ -133,6 +137,9 @@ func writeTrackMarkdown(w io.Writer, t *bench.Track) {
 	var fn footnotes
 	for _, r := range t.Rows {
 		cells := []string{mdText(r.Model), mdText(shortMethod(r.Method, r.Setting))}
+		if withEngine {
+			cells = append(cells, mdText(r.Engine))
+		}
 		if withSource {
 			cells = append(cells, mdText(sourceName(r.Source)))
 		}
@@ -248,6 +255,6 @@ func writeRow(w io.Writer, cells []string) {
 
 // mdReplacer makes text safe in a Markdown table cell: no line breaks, no
 // column separators, no HTML.
-var mdReplacer = strings.NewReplacer("\r", " ", "\n", " ", "|", `\|`, "<", "&lt;", ">", "&gt;", "&", "&amp;")
+var mdReplacer = strings.NewReplacer("\r", " ", "\n", " ", "|", `\|`, "<", "&lt;", ">", "&gt;")
 
 func mdText(s string) string { return mdReplacer.Replace(s) }

@@ -25,10 +25,13 @@ func JSON(w io.Writer, s *bench.Summary) error {
 }
 
 // Flag kinds of a Value or RatioInput, and what a reader is told about each.
+// docs/BENCH.md ("Rules gollm chose") says how each counts.
 var flagNotes = map[string]string{
-	"failed":      "the cell ran and failed (see Problems); counted as ratio 0 in the overall metrics",
-	"missing":     "no results file for this cell; counted as ratio 0 in the overall metrics",
-	"unsupported": "the method does not support this model or task; counted as ratio 0 in the overall metrics",
+	bench.FlagFailed:      "the cell ran and failed (see Problems); counted as ratio 0 in the overall metrics",
+	bench.FlagMissing:     "no usable results file for this cell (see Problems); counted as ratio 0 in the overall metrics",
+	bench.FlagNotMeasured: "this source does not report the column; left out of the overall metrics that need it",
+	bench.FlagInvalid:     "the numbers cannot be compared (a lower-is-better measurement of 0); counted as ratio 0",
+	"unsupported":         "the method does not support this model or task; counted as ratio 0 in the overall metrics",
 }
 
 // flagNote returns what a flag means, for footnotes.
@@ -45,20 +48,30 @@ var headlineOM = map[string]string{
 	"1": "om_perf", "2": "om_gen", "3": "om_train", "4": "om_inf", "5": "om_hard", "6": "om_trust",
 }
 
-// trackHeadline returns the OM name track t contributes to the radar: the
-// seed's headline OM, or else its last OM (a track's combined metric comes
-// after its parts), or "" for a track without OMs.
+// trackHeadline returns the OM column (omName) track t contributes to the
+// radar: the seed's headline OM (on the first engine, for Track 5), or
+// else its last OM (a track's combined metric comes after its parts), or
+// the headline's name for a track without OMs.
 func trackHeadline(t *bench.Track) string {
 	name := headlineOM[t.ID]
 	for _, om := range t.OMs {
 		if om.Name == name {
-			return name
+			return omName(&om)
 		}
 	}
 	if len(t.OMs) > 0 {
-		return t.OMs[len(t.OMs)-1].Name
+		return omName(&t.OMs[len(t.OMs)-1])
 	}
 	return name
+}
+
+// omName is an OM's column in the OM table: its name, with its engine for
+// a Track 5 OM ("om_hard gollm-cpu").
+func omName(om *bench.OMValue) string {
+	if om.Engine != "" {
+		return om.Name + " " + om.Engine
+	}
+	return om.Name
 }
 
 // seriesKey identifies one method line of a study: a method spec (or a
@@ -152,7 +165,7 @@ func shortMethod(method, setting string) string {
 func (k seriesKey) label() string {
 	l := shortMethod(k.Method, k.Setting)
 	if !isGollm(k.Source) {
-		l += " [" + k.Source + "]"
+		l += " [" + strings.TrimSuffix(k.Source, ".csv") + "]"
 	}
 	return l
 }
@@ -216,17 +229,27 @@ func formatCI(v float64, ci *[2]float64) string {
 	return f(v) + " [" + f(ci[0]) + ", " + f(ci[1]) + "]"
 }
 
-// scale is how a column's values are printed: divided by Div, with Unit.
+// scale is how a column's values are printed: divided by Div, with Unit
+// (chosen when the column's largest value reaches From, or Div).
 type scale struct {
 	Div  float64
 	Unit string
+	From float64
 }
 
-// columnScale picks the printed unit of a column: bytes become kB, MB or GB
-// by the column's largest value; other units are kept.
+// columnScale picks the printed unit of a column by its largest value:
+// bytes become KiB, MiB or GiB (the seed's "G" is GiB, docs/BENCH.md),
+// MACs G- or T-MACs; other units are kept.
 func columnScale(c bench.Column, rows []bench.Row, col int) scale {
-	if c.Unit != "bytes" && c.Unit != "B" {
-		return scale{1, c.Unit}
+	var steps []scale
+	switch c.Unit {
+	case "bytes", "B":
+		steps = []scale{{1 << 30, "GiB", 0}, {1 << 20, "MiB", 0}, {1 << 10, "KiB", 0}}
+	case "MACs":
+		// The seed prints T-MACs (0.23 T for LLaMA-2-7B at int8).
+		steps = []scale{{1e12, "T-MACs", 1e11}, {1e9, "G-MACs", 0}, {1e6, "M-MACs", 0}}
+	default:
+		return scale{1, c.Unit, 0}
 	}
 	var m float64
 	for _, r := range rows {
@@ -234,15 +257,12 @@ func columnScale(c bench.Column, rows []bench.Row, col int) scale {
 			m = max(m, math.Abs(r.Values[col].V))
 		}
 	}
-	switch {
-	case m >= 1e9:
-		return scale{1e9, "GB"}
-	case m >= 1e6:
-		return scale{1e6, "MB"}
-	case m >= 1e3:
-		return scale{1e3, "kB"}
+	for _, st := range steps {
+		if m >= st.Div || st.From > 0 && m >= st.From {
+			return st
+		}
 	}
-	return scale{1, "bytes"}
+	return scale{1, c.Unit, 0}
 }
 
 // format prints a Value in a scale.
@@ -256,7 +276,7 @@ func (sc scale) format(v bench.Value) string {
 // columnHeader is a column's header: its name, metric and unit.
 func columnHeader(c bench.Column, sc scale) string {
 	h := c.Name
-	if c.Metric != "" && !strings.Contains(c.Name, c.Metric) {
+	if c.Metric != "" && !strings.Contains(c.Name, c.Metric) && !strings.Contains(c.Metric, " ") {
 		h += " " + c.Metric
 	}
 	if sc.Unit != "" {
@@ -277,9 +297,9 @@ func omColumns(s *bench.Summary) []string {
 	seen := map[string]bool{}
 	for _, t := range s.Tracks {
 		for _, om := range t.OMs {
-			if !seen[om.Name] {
-				seen[om.Name] = true
-				names = append(names, om.Name)
+			if n := omName(&om); !seen[n] {
+				seen[n] = true
+				names = append(names, n)
 			}
 		}
 	}
@@ -298,7 +318,7 @@ func indexOMs(s *bench.Summary) omIndex {
 			if ix[k] == nil {
 				ix[k] = map[string]*bench.OMValue{}
 			}
-			ix[k][om.Name] = om
+			ix[k][omName(om)] = om
 		}
 	}
 	return ix

@@ -29,6 +29,12 @@ const (
 	plotY0, plotY1 = 30, 320
 )
 
+// legendStep is the spacing of n legend lines: 18 units, less when that
+// would run past the chart's bottom.
+func legendStep(n int) float64 {
+	return min(18, float64(chartH-plotY0-10)/float64(max(n, 1)))
+}
+
 // mark is one drawn point: where, its tooltip and what it links to.
 type mark struct {
 	X, Y  float64
@@ -174,7 +180,9 @@ type dataSeries struct {
 }
 
 // layoutScatter places the series on axes fitted to their points (an axis
-// in log10 when logX or logY; its points must be positive). With no points it returns a chart with Empty
+// in log10 when logX or logY; its points must be positive). With no
+// points it returns a chart that says "no measurements", and why (empty)
+// in its notes.
 // set.
 func layoutScatter(id, title, xlabel, ylabel string, logX, logY bool, data []dataSeries, empty string) scatter {
 	sc := scatter{ID: id, Title: title, XLabel: xlabel, YLabel: ylabel, Width: chartW, Height: chartH,
@@ -189,7 +197,7 @@ func layoutScatter(id, title, xlabel, ylabel string, logX, logY bool, data []dat
 		}
 	}
 	if n == 0 {
-		sc.Empty = empty
+		sc.Empty, sc.Notes = "no measurements", []string{empty}
 		return sc
 	}
 	var xa axis
@@ -203,7 +211,7 @@ func layoutScatter(id, title, xlabel, ylabel string, logX, logY bool, data []dat
 		ya = logAxis(ylo, yhi, plotY1, plotY0)
 	}
 	sc.XTicks, sc.YTicks = xa.ticks, ya.ticks
-	y := float64(plotY0)
+	y, dy := float64(plotY0), legendStep(len(data))
 	for _, s := range data {
 		if len(s.Points) == 0 {
 			continue
@@ -221,7 +229,7 @@ func layoutScatter(id, title, xlabel, ylabel string, logX, logY bool, data []dat
 		sc.Marks += len(ps.Marks)
 		sc.Series = append(sc.Series, ps)
 		sc.Legend = append(sc.Legend, legendItem{Label: s.Label, Color: s.Color, Dashed: s.Dashed, Y: y})
-		y += 18
+		y += dy
 	}
 	return sc
 }
@@ -282,9 +290,9 @@ type radarInput struct {
 // so); a series' missing value sits at the centre, as the seed draws a
 // method that cannot run, and its vertex is not drawn.
 func layoutRadar(id, title string, labels []string, missing []bool, in []radarInput) radar {
-	r := radar{ID: id, Title: title, Width: chartW, Height: chartH + 40, CX: 205, CY: 210, R: 125}
+	r := radar{ID: id, Title: title, Width: chartW, Height: chartH + 40, CX: 215, CY: 210, R: 125}
 	if len(in) == 0 {
-		r.Empty = "no measurements: no track has overall metrics in this study"
+		r.Empty, r.Notes = "no measurements", []string{"No track has overall metrics in this study."}
 		return r
 	}
 	top := 100.0
@@ -313,9 +321,6 @@ func layoutRadar(id, title string, labels []string, missing []bool, in []radarIn
 		case c < -0.2:
 			anchor = "end"
 		}
-		if missing[i] {
-			l += " (no data)"
-		}
 		r.Axes = append(r.Axes, radarAxis{X: x, Y: y, LX: lx, LY: ly + 4, Anchor: anchor, Label: l, Missing: missing[i]})
 	}
 	for v := step; v <= top+step/2; v += step {
@@ -327,7 +332,7 @@ func layoutRadar(id, title string, labels []string, missing []bool, in []radarIn
 		lx, ly := at(0, v)
 		r.Rings = append(r.Rings, radarRing{Points: strings.Join(pts, " "), Label: formatTick(v, step), LX: lx + 4, LY: ly - 2})
 	}
-	ly := float64(plotY0)
+	ly, dy := float64(plotY0), legendStep(len(in))
 	for _, s := range in {
 		rs := radarSeries{Label: s.Label, Color: s.Color, Dashed: s.Dashed}
 		var pts []string
@@ -344,7 +349,7 @@ func layoutRadar(id, title string, labels []string, missing []bool, in []radarIn
 		r.Marks += len(rs.Marks)
 		r.Series = append(r.Series, rs)
 		r.Legend = append(r.Legend, legendItem{Label: s.Label, Color: s.Color, Dashed: s.Dashed, Y: ly})
-		ly += 18
+		ly += dy
 	}
 	return r
 }
