@@ -139,13 +139,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gollm-report-fixture-")
+	root, err := os.MkdirTemp("", "gollm-report-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	dir := filepath.Join(root, "example-study")
 	code := func() (code int) {
-		defer os.RemoveAll(dir)
+		defer os.RemoveAll(root)
 		defer func() {
 			if r := recover(); r != nil {
 				fmt.Fprintln(os.Stderr, "building the fixture:", r)
@@ -223,7 +224,7 @@ func fixtureSummary(t testing.TB, dir string) *bench.Summary {
 				if ft.kind == bench.KindCompress && meth.spec == bench.Dense {
 					continue
 				}
-				row := bench.Row{Model: model.Name, Method: meth.spec, Source: "gollm"}
+				row := bench.Row{Model: model.Name, Method: meth.spec, Setting: bench.SettingOf(meth.spec), Source: "gollm"}
 				if ft.kind == bench.KindSpeed {
 					row.Engine = "gollm-cpu"
 				}
@@ -275,7 +276,7 @@ func fixtureSummary(t testing.TB, dir string) *bench.Summary {
 		for _, meth := range fixtureMethods[1:] {
 			var parts []float64
 			for _, o := range ft.oms {
-				om := bench.OMValue{Name: o.name, Method: meth.spec, Source: "gollm", Level: 0.95}
+				om := bench.OMValue{Name: o.name, Method: meth.spec, Setting: bench.SettingOf(meth.spec), Source: "gollm", Level: 0.95}
 				if ft.kind == bench.KindSpeed {
 					om.Engine = "gollm-cpu"
 				}

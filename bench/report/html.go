@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -128,7 +129,7 @@ type problemView struct {
 func buildPage(s *bench.Summary) *page {
 	p := &page{Title: "LLMCBench study"}
 	if s.Study.Folder != "" {
-		p.Title += " — " + s.Study.Folder
+		p.Title += " — " + filepath.Base(s.Study.Folder)
 	}
 	p.Study = studyLines(s)
 	keys := series(s)
@@ -316,7 +317,8 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 		if t != nil {
 			name = trackHeadline(t)
 		}
-		labels = append(labels, "T"+id+" "+strings.TrimPrefix(name, "om_"))
+		om, engine, _ := strings.Cut(name, " ")
+		labels = append(labels, "T"+id+" "+strings.TrimPrefix(om, "om_")+"\n"+engine)
 		names = append(names, name)
 		missing = append(missing, t == nil || len(t.OMs) == 0)
 	}
@@ -333,7 +335,7 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 			if om == nil {
 				ri.Values, ri.Titles, ri.Hrefs = append(ri.Values, math.NaN()), append(ri.Titles, ""), append(ri.Hrefs, "")
 				if !missing[i] {
-					lacking = append(lacking, labels[i])
+					lacking = append(lacking, strings.TrimSpace(strings.ReplaceAll(labels[i], "\n", " ")))
 				}
 				continue
 			}

@@ -75,7 +75,7 @@ func TestHTMLFixture(t *testing.T) {
 	for _, a := range radar.all(byClass("axis-label")) {
 		axes = append(axes, a.text())
 	}
-	if strings.Join(axes, ",") != "T1 perf,T2 gen,T3 train,T4 inf,T5 hard gollm-cpu,T6 trust" {
+	if strings.Join(axes, ",") != "T1 perf,T2 gen,T3 train,T4 inf,T5 hardgollm-cpu,T6 trust" {
 		t.Errorf("radar axes %q, want the six tracks' headline OMs", axes)
 	}
 	// Every chart has axis or spoke labels and a title.

@@ -67,7 +67,7 @@ func TestMarkdownFixture(t *testing.T) {
 	t1 := tables["Track 1: Compression performance"]
 	var failedRow []string
 	for _, r := range t1 {
-		if r[0] == failedCell[0] && r[1] == "rtn bits=3 group=128" {
+		if r[0] == failedCell[0] && r[1] == "rtn w3a16" {
 			failedRow = r
 		}
 	}

@@ -256,7 +256,8 @@ type radarAxis struct {
 	LX, LY  float64 // its label
 	Anchor  string  // text-anchor of the label
 	Label   string
-	Missing bool // the track has no OMs in this study
+	Sub     string // a second line: the engine, or "(no data)"
+	Missing bool   // the track has no OMs in this study
 }
 
 // radarRing is one grid ring with its value label.
@@ -286,7 +287,7 @@ type radarInput struct {
 }
 
 // layoutRadar places the series on len(labels) spokes, the first at the
-// top, clockwise. missing marks spokes without data (drawn grey, labelled
+// top, clockwise (a label's second line follows a newline). missing marks spokes without data (drawn grey, labelled
 // so); a series' missing value sits at the centre, as the seed draws a
 // method that cannot run, and its vertex is not drawn.
 func layoutRadar(id, title string, labels []string, missing []bool, in []radarInput) radar {
@@ -321,7 +322,11 @@ func layoutRadar(id, title string, labels []string, missing []bool, in []radarIn
 		case c < -0.2:
 			anchor = "end"
 		}
-		r.Axes = append(r.Axes, radarAxis{X: x, Y: y, LX: lx, LY: ly + 4, Anchor: anchor, Label: l, Missing: missing[i]})
+		l, sub, _ := strings.Cut(l, "\n")
+		if missing[i] {
+			sub = "(no data)"
+		}
+		r.Axes = append(r.Axes, radarAxis{X: x, Y: y, LX: lx, LY: ly + 4, Anchor: anchor, Label: l, Sub: sub, Missing: missing[i]})
 	}
 	for v := step; v <= top+step/2; v += step {
 		var pts []string
