@@ -202,39 +202,6 @@ func buildPage(s *bench.Summary) *page {
 	return p
 }
 
-func studyLines(s *bench.Summary) []string {
-	st := s.Study
-	var out []string
-	if st.Folder != "" {
-		out = append(out, "Study folder: "+st.Folder)
-	}
-	if st.Gollm != "" {
-		out = append(out, "gollm "+st.Gollm)
-	}
-	if m := st.Machine; m.CPU != "" {
-		out = append(out, fmt.Sprintf("Machine: %s, %d cores, %d threads, %s, %s/%s", m.CPU, m.Cores, m.Threads, m.Device, m.OS, m.Arch))
-	}
-	if !st.Created.IsZero() {
-		out = append(out, "Started "+st.Created.UTC().Format("2006-01-02 15:04 UTC"))
-	}
-	if len(st.Cells) > 0 {
-		ks := make([]string, 0, len(st.Cells))
-		for k := range st.Cells {
-			ks = append(ks, k)
-		}
-		slices.Sort(ks)
-		var c []string
-		for _, k := range ks {
-			c = append(c, fmt.Sprintf("%d %s", st.Cells[k], k))
-		}
-		out = append(out, "Cells read: "+strings.Join(c, ", "))
-	}
-	if len(st.Published) > 0 {
-		out = append(out, "Published numbers beside ours: "+strings.Join(st.Published, ", "))
-	}
-	return out
-}
-
 func buildTrack(t *bench.Track, omAnchors map[*bench.OMValue]string, cells *cellSet) trackView {
 	tv := trackView{ID: t.ID, Title: t.Title, Definition: t.Definition, Source: t.Source, Anchor: "track-" + t.ID}
 	for _, r := range t.Rows {

@@ -37,34 +37,8 @@ func Markdown(w io.Writer, s *bench.Summary) error {
 }
 
 func writeStudyInfo(w io.Writer, s *bench.Summary) {
-	st := s.Study
-	var parts []string
-	if st.Gollm != "" {
-		parts = append(parts, "gollm "+mdText(st.Gollm))
-	}
-	if m := st.Machine; m.CPU != "" {
-		parts = append(parts, fmt.Sprintf("%s (%d cores, %s)", mdText(m.CPU), m.Cores, mdText(m.Device)))
-	}
-	if !st.Created.IsZero() {
-		parts = append(parts, "started "+st.Created.UTC().Format("2006-01-02 15:04 UTC"))
-	}
-	if len(st.Cells) > 0 {
-		keys := make([]string, 0, len(st.Cells))
-		for k := range st.Cells {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		var c []string
-		for _, k := range keys {
-			c = append(c, fmt.Sprintf("%d %s", st.Cells[k], mdText(k)))
-		}
-		parts = append(parts, "cells: "+strings.Join(c, ", "))
-	}
-	if len(st.Published) > 0 {
-		parts = append(parts, "published numbers beside ours: "+mdText(strings.Join(st.Published, ", ")))
-	}
-	if len(parts) > 0 {
-		fmt.Fprintf(w, "%s.\n\n", strings.Join(parts, "; "))
+	if lines := studyLines(s); len(lines) > 0 {
+		fmt.Fprintf(w, "%s.\n\n", mdText(strings.Join(lines, "; ")))
 	}
 }
 

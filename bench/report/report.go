@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -338,4 +340,40 @@ func ciLevel(s *bench.Summary) float64 {
 		}
 	}
 	return 0
+}
+
+// studyLines describes the study: folder, gollm version, machine, start,
+// the cells read by status, the published CSVs.
+func studyLines(s *bench.Summary) []string {
+	st := s.Study
+	var out []string
+	if st.Folder != "" {
+		out = append(out, "Study folder: "+st.Folder)
+	}
+	if st.Gollm != "" {
+		out = append(out, "gollm "+st.Gollm)
+	}
+	if m := st.Machine; m.CPU != "" {
+		out = append(out, fmt.Sprintf("Machine: %s, %d cores, %d threads, %s, %s/%s", m.CPU, m.Cores, m.Threads, m.Device, m.OS, m.Arch))
+	}
+	if !st.Created.IsZero() {
+		out = append(out, "Started "+st.Created.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	if len(st.Cells) > 0 {
+		out = append(out, "Cells read: "+joinCounts(st.Cells))
+	}
+	if len(st.Published) > 0 {
+		out = append(out, "Published numbers beside ours: "+strings.Join(st.Published, ", "))
+	}
+	return out
+}
+
+// joinCounts writes counts sorted by key: "1 failed,
+// 350 ok".
+func joinCounts(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprint(m[k])+" "+k)
+	}
+	return strings.Join(parts, ", ")
 }

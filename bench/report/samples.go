@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,13 +107,8 @@ func (cs *cellSet) fill(v *cellView) {
 		v.Info = append(v.Info, "gollm "+c.Gollm)
 	}
 	if len(c.Metrics) > 0 {
-		names := make([]string, 0, len(c.Metrics))
-		for n := range c.Metrics {
-			names = append(names, n)
-		}
-		slices.Sort(names)
 		var m []string
-		for _, n := range names {
+		for _, n := range slices.Sorted(maps.Keys(c.Metrics)) {
 			m = append(m, n+" "+formatNum(c.Metrics[n]))
 		}
 		v.Info = append(v.Info, "metrics: "+strings.Join(m, ", "))
