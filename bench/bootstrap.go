@@ -18,13 +18,14 @@ const (
 )
 
 // replicates returns BootstrapResamples bootstrap replicates of a statistic
-// over n documents: each replicate draws n document indices with
-// replacement and returns finish(Σ num(i), Σ den(i)) over the draws. The
-// draws depend only on pairKey and n, so two cells that score the same
-// documents in the same order (the dense and the compressed model on one
-// task) are resampled with the same indices: their ratio is a paired
-// comparison. Cost: n·BootstrapResamples draws.
-func replicates(pairKey string, n int, num, den func(i int) float64, finish func(num, den float64) float64) []float64 {
+// over n = len(num) documents: each replicate draws n document indices with
+// replacement and returns finish(Σ num[i], Σ den[i]) over the draws (den
+// nil: Σ 1). The draws depend only on pairKey and n, so two cells that
+// score the same documents in the same order (the dense and the
+// compressed model on one task) are resampled with the same indices: their
+// ratio is a paired comparison. Cost: n·BootstrapResamples draws.
+func replicates(pairKey string, num, den []float64, finish func(num, den float64) float64) []float64 {
+	n := len(num)
 	if n == 0 {
 		return nil
 	}
@@ -34,10 +35,17 @@ func replicates(pairKey string, n int, num, den func(i int) float64, finish func
 	reps := make([]float64, BootstrapResamples)
 	for b := range reps {
 		var sn, sd float64
-		for range n {
-			i := rng.IntN(n)
-			sn += num(i)
-			sd += den(i)
+		if den == nil {
+			for range n {
+				sn += num[rng.IntN(n)]
+			}
+			sd = float64(n)
+		} else {
+			for range n {
+				i := rng.IntN(n)
+				sn += num[i]
+				sd += den[i]
+			}
 		}
 		reps[b] = finish(sn, sd)
 	}
@@ -46,24 +54,18 @@ func replicates(pairKey string, n int, num, den func(i int) float64, finish func
 
 // meanReplicates returns bootstrap replicates of the mean of vals, scaled.
 func meanReplicates(pairKey string, vals []float64, scale float64) []float64 {
-	return replicates(pairKey, len(vals),
-		func(i int) float64 { return vals[i] },
-		func(int) float64 { return 1 },
-		func(n, d float64) float64 { return scale * n / d })
+	return replicates(pairKey, vals, nil, func(n, d float64) float64 { return scale * n / d })
 }
 
 // perplexityReplicates returns bootstrap replicates of exp(ΣNLL / ΣTokens)
 // over perplexity windows.
 func perplexityReplicates(pairKey string, nll, tokens []float64) []float64 {
-	return replicates(pairKey, len(nll),
-		func(i int) float64 { return nll[i] },
-		func(i int) float64 { return tokens[i] },
-		func(n, d float64) float64 {
-			if d <= 0 {
-				return math.NaN()
-			}
-			return math.Exp(n / d)
-		})
+	return replicates(pairKey, nll, tokens, func(n, d float64) float64 {
+		if d <= 0 {
+			return math.NaN()
+		}
+		return math.Exp(n / d)
+	})
 }
 
 // percentileCI returns the central BootstrapLevel interval of reps

@@ -2,7 +2,10 @@ package bench
 
 import (
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -129,4 +132,46 @@ func TestPercentileCI(t *testing.T) {
 	if percentileCI(nil) != nil {
 		t.Error("CI of no replicates")
 	}
+}
+
+func TestSamplesProblems(t *testing.T) {
+	s := newStudy(t)
+	gptq := "gptq:bits=4,group=128"
+	s.cell(evalCell("m1", Dense, "mmlu", "acc", 0.5), accSamples(10, 5, "acc"))
+	key := s.cell(evalCell("m1", gptq, "mmlu", "acc", 0.4), accSamples(10, 4, "acc"))
+	// A samples file that does not parse, and a samples path outside the
+	// study: the values stay (they are the cells'), the CIs go.
+	must(t, os.WriteFile(filepath.Join(s.dir, "samples", key+".jsonl"), []byte(`{"doc":0,"metrics":{"acc":1}}`+"\n{oops\n"), 0o644))
+	c := evalCell("m1", gptq, "arc_easy", "acc_norm", 0.4)
+	c.Samples = "../outside.jsonl"
+	s.cell(c, nil)
+	s.eval("m1", Dense, "arc_easy", "acc_norm", 0.5)
+	sum := s.load()
+	if v := value(t, sum, "1", gptq, "mmlu"); v.V != 40 || v.CI != nil {
+		t.Errorf("mmlu with corrupt samples = %v CI %v; want 40 without CI", v.V, v.CI)
+	}
+	kinds := map[string]string{}
+	for _, p := range sum.Problems {
+		kinds[p.Task] = p.Kind
+		if p.Task == "mmlu" && !strings.Contains(p.Detail, "line 2") {
+			t.Errorf("corrupt samples problem %+v does not name line 2", p)
+		}
+	}
+	if kinds["mmlu"] != ProblemCorrupt || kinds["arc_easy"] != ProblemForeign || len(sum.Problems) != 2 {
+		t.Errorf("problems %+v; want corrupt mmlu samples and a foreign arc_easy samples path", sum.Problems)
+	}
+}
+
+// BenchmarkBootstrapMMLU resamples one MMLU-sized cell (14,042 documents)
+// BootstrapResamples times.
+func BenchmarkBootstrapMMLU(b *testing.B) {
+	vals := make([]float64, 14042)
+	for i := range vals {
+		vals[i] = float64(i % 2)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		meanReplicates("m\x00mmlu", vals, 100)
+	}
+	b.ReportMetric(float64(len(vals)*BootstrapResamples)*float64(b.N)/b.Elapsed().Seconds()/1e6, "Mdraws/s")
 }

@@ -46,7 +46,7 @@ func (l *loader) addCell(c *Cell) {
 				continue
 			}
 			for _, col := range tr.cols {
-				if col.Name != c.Task {
+				if !l.feeds(col, c) {
 					continue
 				}
 				e := base
@@ -91,6 +91,24 @@ func (l *loader) addCell(c *Cell) {
 		l.addMeasure(c, base, "5", colPrefill, c.Metrics[colPrefill])
 		l.addMeasure(c, base, "5", colDecode, c.Metrics[colDecode])
 	}
+}
+
+// feeds reports whether an eval cell feeds a column: its task is one the
+// column reads and no cell of a preferred task exists for the same model
+// and method.
+func (l *loader) feeds(col colSpec, c *Cell) bool {
+	rank := col.taskRank(c.Task)
+	if rank < 0 {
+		return false
+	}
+	for _, o := range l.cells {
+		if o.Kind == KindEval && o.Model == c.Model && o.Method == c.Method {
+			if r := col.taskRank(o.Task); r >= 0 && r < rank {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // addMeasure files one measurement of a cell; a finished cell without it
@@ -196,7 +214,9 @@ func (l *loader) tableOf(tr *trackSpec, src string) *table {
 			if !slices.ContainsFunc(t.dense, func(d methodKey) bool { return d.engine == e.engine }) {
 				t.dense = append(t.dense, mk)
 			}
-			if _, dup := t.orig[origKey(e.model, e.engine, e.col)]; !dup {
+			if _, dup := t.orig[origKey(e.model, e.engine, e.col)]; dup {
+				l.duplicate(tr, e)
+			} else {
 				t.orig[origKey(e.model, e.engine, e.col)] = e
 			}
 			continue
@@ -204,7 +224,9 @@ func (l *loader) tableOf(tr *trackSpec, src string) *table {
 		if !slices.Contains(t.methods, mk) {
 			t.methods = append(t.methods, mk)
 		}
-		if _, dup := t.comp[compKey(e.model, mk, e.col)]; !dup {
+		if _, dup := t.comp[compKey(e.model, mk, e.col)]; dup {
+			l.duplicate(tr, e)
+		} else {
 			t.comp[compKey(e.model, mk, e.col)] = e
 		}
 	}
@@ -232,6 +254,13 @@ func (l *loader) tableOf(tr *trackSpec, src string) *table {
 		})
 	}
 	return t
+}
+
+// duplicate reports a published row that repeats an earlier one (the
+// first is used).
+func (l *loader) duplicate(tr *trackSpec, e *entry) {
+	l.sum.Problems = append(l.sum.Problems, Problem{File: filepath.Join(PublishedDir, e.source), Kind: ProblemForeign, Model: e.model, Method: e.method, Task: e.col,
+		Detail: fmt.Sprintf("line %d repeats track %s %s × %s %s %s (the first row is used)", e.line, tr.id, e.model, e.method, e.setting, e.col)})
 }
 
 // track arranges one track: its rows and OMs for every source.

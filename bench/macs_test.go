@@ -114,3 +114,26 @@ func TestParseModelConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestFootprintCorruptResult(t *testing.T) {
+	s := newStudy(t)
+	res, _ := json.Marshal(map[string]any{"config": json.RawMessage(llama2_7b), "spec": Dense})
+	s.cell(Cell{Kind: KindFootprint, Model: "m1", Method: Dense, Metrics: map[string]float64{"eval_peak_rss_bytes": 2e9, "checkpoint_bytes": 1e9}, Result: res}, nil)
+	bad := s.cell(Cell{Kind: KindFootprint, Model: "m1", Method: "rtn:bits=4", Metrics: map[string]float64{"eval_peak_rss_bytes": 1e9, "checkpoint_bytes": 5e8}, Result: json.RawMessage(`{"config":{"hidden_size":1}}`)}, nil)
+	sum := s.load()
+	o := om(t, sum, "4", "om_inf", "rtn:bits=4")
+	// Memory ratio 2 stands; size and MACs cannot be computed: 0, flagged.
+	if want := 100 * math.Sqrt(4.0/3); !near(o.V, want, 1e-9) || o.Flagged != 2 {
+		t.Errorf("om_inf = %v flagged %d; want %v with 2 flagged", o.V, o.Flagged, want)
+	}
+	if g := om(t, sum, "4", "om_inf_gollm", "rtn:bits=4"); g.Flagged != 1 {
+		t.Errorf("om_inf_gollm flagged %d; want 1 (MACs)", g.Flagged)
+	}
+	found := false
+	for _, p := range sum.Problems {
+		found = found || (p.Kind == ProblemCorrupt && p.Key == bad)
+	}
+	if !found {
+		t.Errorf("no corrupt problem for the footprint result: %+v", sum.Problems)
+	}
+}

@@ -101,17 +101,7 @@ func roundingBounds(t *testing.T, o OMValue, unit map[string]float64) (lo, hi fl
 }
 
 func findOM(sum *Summary, track, name, method, setting string) (OMValue, bool) {
-	for _, tr := range sum.Tracks {
-		if tr.ID != track {
-			continue
-		}
-		for _, o := range tr.OMs {
-			if o.Name == name && o.Method == method && o.Setting == setting {
-				return o, true
-			}
-		}
-	}
-	return OMValue{}, false
+	return findOMWhere(sum, track, func(o OMValue) bool { return o.Name == name && o.Method == method && o.Setting == setting })
 }
 
 func TestReadPublished(t *testing.T) {
@@ -148,13 +138,17 @@ func TestPublishedBesideGollm(t *testing.T) {
 	s.eval("m1", "gptq:bits=4", "wikitext2", "ppl", 11)
 	must(t, os.MkdirAll(filepath.Join(s.dir, PublishedDir), 0o755))
 	must(t, os.WriteFile(filepath.Join(s.dir, PublishedDir, "paper.csv"),
-		[]byte(PublishedHeader+"\n2,generalization,m1,dense,,wikitext2,ppl,5,true\n2,generalization,m1,gptq,w4,wikitext2,ppl,6.25,true\n"), 0o644))
+		[]byte(PublishedHeader+"\n2,generalization,m1,dense,,wikitext2,ppl,5,true\n2,generalization,m1,gptq,w4,wikitext2,ppl,6.25,true\n"+
+			"2,generalization,m1,gptq,w4,wikitext2,ppl,7,true\n"), 0o644))
 	sum := s.load()
 	if g := om(t, sum, "2", "om_gen", "gptq:bits=4"); g.Source != SourceGollm || !near(g.V, 100/1.1, 1e-9) {
 		t.Errorf("gollm om_gen = %+v", g)
 	}
 	if p := om(t, sum, "2", "om_gen", "gptq"); p.Source != "paper.csv" || !near(p.V, 80, 1e-9) {
 		t.Errorf("published om_gen = %+v", p)
+	}
+	if len(sum.Problems) != 1 || !strings.Contains(sum.Problems[0].Detail, "line 4 repeats") {
+		t.Errorf("problems %+v; want the duplicate row on line 4", sum.Problems)
 	}
 	if len(sum.Study.Published) != 1 || sum.Study.Published[0] != "paper.csv" {
 		t.Errorf("Published = %v", sum.Study.Published)

@@ -110,6 +110,8 @@ type entry struct {
 	v                                      float64
 	cell                                   string
 	flag                                   string
+	// line is a published row's line in its CSV.
+	line int
 	// reps are the value's bootstrap replicates (nil without samples).
 	reps []float64
 }
@@ -228,7 +230,7 @@ func (l *loader) addPublished(name string, rows []PublishedRow) {
 				Detail: fmt.Sprintf("line %d: track %s has no column for task %q metric %q", r.Line, r.Track, r.Task, r.Metric)})
 			continue
 		}
-		l.add(tr.id, &entry{source: name, model: r.Model, method: r.Method, setting: r.Setting, col: c.Name, v: r.Value * f})
+		l.add(tr.id, &entry{source: name, model: r.Model, method: r.Method, setting: r.Setting, col: c.Name, v: r.Value * f, line: r.Line})
 	}
 }
 

@@ -77,21 +77,29 @@ func (s *studyDir) load() *Summary {
 	return sum
 }
 
-// om finds an overall metric of a method.
-func om(t *testing.T, sum *Summary, track, name, method string) OMValue {
-	t.Helper()
+// findOMWhere finds the first overall metric of a track that match accepts.
+func findOMWhere(sum *Summary, track string, match func(OMValue) bool) (OMValue, bool) {
 	for _, tr := range sum.Tracks {
 		if tr.ID != track {
 			continue
 		}
 		for _, o := range tr.OMs {
-			if o.Name == name && o.Method == method {
-				return o
+			if match(o) {
+				return o, true
 			}
 		}
 	}
-	t.Fatalf("no %s for %s in track %s", name, method, track)
-	return OMValue{}
+	return OMValue{}, false
+}
+
+// om finds an overall metric of a method.
+func om(t *testing.T, sum *Summary, track, name, method string) OMValue {
+	t.Helper()
+	o, ok := findOMWhere(sum, track, func(o OMValue) bool { return o.Name == name && o.Method == method })
+	if !ok {
+		t.Fatalf("no %s for %s in track %s", name, method, track)
+	}
+	return o
 }
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -276,15 +284,10 @@ func TestLoadStudyTracks3to6(t *testing.T) {
 		{"5", "om_hard", b, "other", 100},
 		{"6", "om_trust", b, "", 100 * math.Sqrt((0.25+1)/2)},
 	} {
-		var got *OMValue
-		for _, tr := range sum.Tracks {
-			for i, o := range tr.OMs {
-				if tr.ID == x.track && o.Name == x.name && o.Method == x.method && o.Engine == x.engine {
-					got = &tr.OMs[i]
-				}
-			}
-		}
-		if got == nil || !near(got.V, x.want, 1e-9) || got.Flagged != 0 {
+		got, ok := findOMWhere(sum, x.track, func(o OMValue) bool {
+			return o.Name == x.name && o.Method == x.method && o.Engine == x.engine
+		})
+		if !ok || !near(got.V, x.want, 1e-9) || got.Flagged != 0 {
 			t.Errorf("track %s %s %s %s = %+v; want %v", x.track, x.name, x.method, x.engine, got, x.want)
 		}
 	}
@@ -292,5 +295,21 @@ func TestLoadStudyTracks3to6(t *testing.T) {
 	// their om_inf is 0 and flagged.
 	if o := om(t, sum, "4", "om_inf", a); o.V != 0 || o.Flagged != 3 {
 		t.Errorf("om_inf of a method without footprint cells = %v flagged %d", o.V, o.Flagged)
+	}
+}
+
+func TestMNLIMismatchedPreferred(t *testing.T) {
+	s := newStudy(t)
+	awq := "awq:bits=4,group=128"
+	s.eval("m1", Dense, "mnli", "acc", 0.5)
+	s.eval("m1", Dense, "mnli_mismatch", "acc", 0.6)
+	s.eval("m1", awq, "mnli", "acc", 0.1)
+	s.eval("m1", awq, "mnli_mismatch", "acc", 0.3)
+	s.eval("m2", Dense, "mnli", "acc", 0.4) // m2 has matched only
+	s.eval("m2", awq, "mnli", "acc", 0.4)
+	sum := s.load()
+	ia := om(t, sum, "1", "om_ia", awq)
+	if want := 100 * math.Sqrt((0.25+1)/2); !near(ia.V, want, 1e-9) || len(ia.Ratios) != 2 {
+		t.Errorf("om_ia = %v from %+v; want %v (m1 mismatched 0.3/0.6, m2 matched 1)", ia.V, ia.Ratios, want)
 	}
 }
