@@ -290,12 +290,12 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 		missing = append(missing, t == nil || len(t.OMs) == 0)
 	}
 	var in []radarInput
-	var notes []string
+	var notes, single []string
 	lackers := map[string][]string{}
 	for _, k := range keys {
 		ri := radarInput{Label: k.label()}
 		ri.Color, ri.Dashed = style.of(k)
-		any := false
+		drawn := 0
 		var lacking []string
 		for i, n := range names {
 			om := ix[k][n]
@@ -306,12 +306,15 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 				}
 				continue
 			}
-			any = true
+			drawn++
 			ri.Values = append(ri.Values, om.V)
 			ri.Titles = append(ri.Titles, fmt.Sprintf("%s %s: %s", k.label(), n, formatCI(om.V, om.CI)))
 			ri.Hrefs = append(ri.Hrefs, "#"+omAnchors[om])
 		}
-		if any {
+		if drawn == 1 {
+			single = append(single, k.label())
+		}
+		if drawn > 1 {
 			in = append(in, ri)
 			if len(lacking) > 0 {
 				l := strings.Join(lacking, ", ")
@@ -325,6 +328,9 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 	rd := layoutRadar("fig-radar", "Overall metrics per method (100 = the original model)", labels, missing, in)
 	for _, l := range notes {
 		rd.Notes = append(rd.Notes, fmt.Sprintf("No %s for %s: drawn at the centre.", l, strings.Join(lackers[l], ", ")))
+	}
+	if len(single) > 0 {
+		rd.Notes = append(rd.Notes, fmt.Sprintf("Not drawn, an overall metric of one track only (see the OM table): %s.", strings.Join(single, ", ")))
 	}
 	out = append(out, chartView{Radar: &rd})
 
@@ -355,7 +361,7 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 	}
 	sz := layoutScatter("fig-acc-size", "Accuracy against model size (Track 1)", "parameters (log scale)", ylabel, true, false, accSize,
 		"no measurements: Track 1 has no row with every accuracy measured and a known parameter count")
-	sz.Notes = append([]string{"Mean over Track 1's accuracy columns (higher is better; perplexity left out)."}, accNotes...)
+	sz.Notes = append([]string{"Mean over the Track 1 accuracy columns each row's source measures (perplexity left out)."}, accNotes...)
 	out = append(out, chartView{Scatter: &sz})
 	bt := layoutScatter("fig-acc-bits", "Accuracy against weight bits (Track 1)", "weight bits (pruned and dense models: 16)", ylabel, false, false, accBits,
 		"no measurements: Track 1 has no row with every accuracy measured")
@@ -413,16 +419,24 @@ func accuracyPoints(t *bench.Track, params map[string]int64, style seriesStyle) 
 	bySeries := map[seriesKey][]rowPoint{}
 	var order []seriesKey
 	for ri, r := range t.Rows {
+		// The mean is over the columns the row's source measures; a
+		// failed, missing or invalid one keeps the row off the figure.
 		var sum float64
+		n := 0
 		flagged := false
 		for _, i := range acc {
-			if i >= len(r.Values) || r.Values[i].Flag != "" {
+			switch {
+			case i >= len(r.Values):
 				flagged = true
-				break
+			case r.Values[i].Flag == bench.FlagNotMeasured:
+			case r.Values[i].Flag != "":
+				flagged = true
+			default:
+				sum += r.Values[i].V
+				n++
 			}
-			sum += r.Values[i].V
 		}
-		if flagged {
+		if flagged || n == 0 {
 			notes = append(notes, fmt.Sprintf("%s %s not placed: not every accuracy was measured.", r.Model, shortMethod(r.Method, r.Setting)))
 			continue
 		}
@@ -430,7 +444,7 @@ func accuracyPoints(t *bench.Track, params map[string]int64, style seriesStyle) 
 		if _, ok := bySeries[k]; !ok {
 			order = append(order, k)
 		}
-		bySeries[k] = append(bySeries[k], rowPoint{r, sum / float64(len(acc)), ri})
+		bySeries[k] = append(bySeries[k], rowPoint{r, sum / float64(n), ri})
 	}
 	for _, k := range order {
 		c, d := style.of(k)

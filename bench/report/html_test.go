@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,8 +21,9 @@ func renderHTML(t *testing.T, s *bench.Summary) (string, *node) {
 
 // fixtureMarks is what each chart of the fixture must draw.
 var fixtureMarks = map[string]int{
-	// Six gollm methods on six tracks, the published method on Track 1.
-	"fig-radar": 6*6 + 1,
+	// Six gollm methods on six tracks (the published method has Track 1
+	// only: not drawn).
+	"fig-radar": 6 * 6,
 	// Every method with OM_ka and OM_ia: six of gollm's, one published.
 	"fig-ka-ia": 7,
 	// 3 models × 7 methods less the row with a failed cell, and two
@@ -68,8 +70,11 @@ func TestHTMLFixture(t *testing.T) {
 	}
 	checkCharts(t, root, fixtureMarks)
 	radar := charts(root)["fig-radar"]
-	if n := len(radar.all(byClass("series"))); n != 7 {
-		t.Errorf("radar: %d polygons, want one per method (7)", n)
+	if n := len(radar.all(byClass("series"))); n != 6 {
+		t.Errorf("radar: %d polygons, want one per gollm method (6)", n)
+	}
+	if !strings.Contains(root.text(), "Not drawn, an overall metric of one track only (see the OM table): wanda 50% [published-example].") {
+		t.Error("the radar does not say the published method with one track is left out")
 	}
 	var axes []string
 	for _, a := range radar.all(byClass("axis-label")) {
@@ -208,7 +213,7 @@ func TestHTMLMissingData(t *testing.T) {
 	for k, v := range fixtureMarks {
 		want[k] = v
 	}
-	want["fig-radar"] = 6*4 + 1
+	want["fig-radar"] = 6 * 4
 	want["fig-speed-bits"] = 0
 	checkCharts(t, root, want)
 	var missing []string
@@ -248,5 +253,35 @@ func TestHTMLUnreadableSamples(t *testing.T) {
 		if found == nil || !strings.Contains(found.text(), want) {
 			t.Errorf("cell %q: its drill-down does not say %q", key, want)
 		}
+	}
+}
+
+// accuracyPoints averages the accuracy columns a row's source measures
+// and leaves off the figures a row with a failed or missing accuracy.
+func TestAccuracyPoints(t *testing.T) {
+	tr := &bench.Track{ID: "1", Columns: []bench.Column{
+		{Name: "mmlu", Unit: "%"}, {Name: "piqa", Unit: "%"}, {Name: "wikitext2", LowerIsBetter: true},
+	}, Rows: []bench.Row{
+		{Model: "a", Method: bench.Dense, Values: []bench.Value{{V: 40}, {V: 60}, {V: 9}}},
+		{Model: "a", Method: "rtn:bits=4", Values: []bench.Value{{V: 30}, {Flag: bench.FlagNotMeasured}, {V: 12}}},
+		{Model: "a", Method: "gptq:bits=4", Values: []bench.Value{{V: 30}, {Flag: bench.FlagFailed}, {V: 12}}},
+		{Model: "a", Method: "wanda", Setting: "50%", Source: "p.csv", Values: []bench.Value{{Flag: bench.FlagNotMeasured}, {Flag: bench.FlagNotMeasured}, {V: 12}}},
+	}}
+	size, bits, unit, notes := accuracyPoints(tr, map[string]int64{"a": 1000}, seriesStyle{})
+	got := map[string][2]float64{}
+	for i, s := range bits {
+		for _, p := range s.Points {
+			got[s.Label] = [2]float64{p.X, p.Y}
+		}
+		if len(size[i].Points) != len(s.Points) {
+			t.Errorf("%s: %d points by size, %d by bits", s.Label, len(size[i].Points), len(s.Points))
+		}
+	}
+	want := map[string][2]float64{"dense": {16, 50}, "rtn bits=4": {4, 30}}
+	if !reflect.DeepEqual(got, want) || unit != "%" {
+		t.Errorf("points %v (unit %q), want %v", got, unit, want)
+	}
+	if len(notes) != 2 || !strings.Contains(strings.Join(notes, " "), "a gptq bits=4 not placed") {
+		t.Errorf("notes %q: want the failed row and the row without accuracies", notes)
 	}
 }
