@@ -63,10 +63,7 @@ func (f *footnotes) write(w io.Writer) {
 		if i < len(flagMarks) {
 			m = flagMarks[i]
 		}
-		fmt.Fprintf(w, "%s %s: %s.  \n", m, mdText(fl), flagNote(fl))
-	}
-	if len(f.flags) > 0 {
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "%s %s: %s.\n\n", m, mdText(fl), flagNote(fl))
 	}
 }
 
