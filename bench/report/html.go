@@ -145,17 +145,18 @@ func buildPage(s *bench.Summary) *page {
 		}
 	}
 	cells := newCellSet(s.Study.Folder)
+	nm := newNames(s)
 
-	p.Charts = buildCharts(s, keys, colors, dashes, omAnchors)
+	p.Charts = buildCharts(s, nm, keys, colors, dashes, omAnchors)
 
 	for ti := range s.Tracks {
-		p.Tracks = append(p.Tracks, buildTrack(&s.Tracks[ti], omAnchors, cells))
+		p.Tracks = append(p.Tracks, buildTrack(&s.Tracks[ti], nm, omAnchors, cells))
 	}
 
 	ix := indexOMs(s)
 	p.OMHead = omColumns(s)
 	for _, k := range keys {
-		row := omRow{Label: k.label(), Color: colors[k]}
+		row := omRow{Label: nm.series(k), Color: colors[k]}
 		for _, n := range p.OMHead {
 			om := ix[k][n]
 			if om == nil {
@@ -170,7 +171,7 @@ func buildPage(s *bench.Summary) *page {
 		t := &s.Tracks[ti]
 		for oi := range t.OMs {
 			om := &t.OMs[oi]
-			d := omDetail{ID: omAnchors[om], Title: fmt.Sprintf("%s of %s (Track %s)", omName(om), seriesKey{om.Method, om.Setting, om.Source}.label(), t.ID),
+			d := omDetail{ID: omAnchors[om], Title: fmt.Sprintf("%s of %s (Track %s)", omName(om), nm.series(seriesKey{om.Method, om.Setting, om.Source}), t.ID),
 				Value: formatCI(om.V, om.CI), Method: om.Method, Level: om.Level, Flagged: om.Flagged}
 			for _, r := range om.Ratios {
 				rv := ratioView{Group: r.Group, Model: r.Model, Column: r.Column, Original: formatNum(r.Original),
@@ -179,20 +180,16 @@ func buildPage(s *bench.Summary) *page {
 					rv.OriginalHref = "#" + cells.use(r.OriginalCell, fmt.Sprintf("Track %s %s: original of %s, %s", t.ID, om.Name, r.Model, r.Column))
 				}
 				if r.CompressedCell != "" {
-					rv.CompressedHref = "#" + cells.use(r.CompressedCell, fmt.Sprintf("Track %s %s: %s, %s, %s", t.ID, om.Name, shortMethod(om.Method, om.Setting), r.Model, r.Column))
+					rv.CompressedHref = "#" + cells.use(r.CompressedCell, fmt.Sprintf("Track %s %s: %s, %s, %s", t.ID, om.Name, nm.method(om.Method, om.Setting, om.Source), r.Model, r.Column))
 				}
 				d.Ratios = append(d.Ratios, rv)
 			}
 			p.OMs = append(p.OMs, d)
 		}
 	}
-	for _, k := range keys {
-		if isGollm(k.Source) && k.Method != shortMethod(k.Method, k.Setting) {
-			p.Methods = append(p.Methods, [2]string{k.label(), k.Method})
-		}
-	}
+	p.Methods = nm.specs(s)
 	for _, pr := range s.Problems {
-		pv := problemView{Kind: pr.Kind, Model: pr.Model, Method: shortMethod(pr.Method, ""), Task: pr.Task, File: pr.File, Detail: pr.Detail}
+		pv := problemView{Kind: pr.Kind, Model: pr.Model, Method: nm.method(pr.Method, bench.SettingOf(pr.Method), bench.SourceGollm), Task: pr.Task, File: pr.File, Detail: pr.Detail}
 		if pr.Key != "" && cells.has(pr.Key) {
 			pv.Href = "#" + cellAnchor(pr.Key)
 		}
@@ -202,7 +199,7 @@ func buildPage(s *bench.Summary) *page {
 	return p
 }
 
-func buildTrack(t *bench.Track, omAnchors map[*bench.OMValue]string, cells *cellSet) trackView {
+func buildTrack(t *bench.Track, nm names, omAnchors map[*bench.OMValue]string, cells *cellSet) trackView {
 	tv := trackView{ID: t.ID, Title: t.Title, Definition: t.Definition, Source: t.Source, Anchor: "track-" + t.ID}
 	for _, r := range t.Rows {
 		tv.WithSource = tv.WithSource || !isGollm(r.Source)
@@ -215,7 +212,7 @@ func buildTrack(t *bench.Track, omAnchors map[*bench.OMValue]string, cells *cell
 	}
 	var fn footnotes
 	for ri, r := range t.Rows {
-		rv := rowView{ID: fmt.Sprintf("row-t%s-%d", t.ID, ri), Model: r.Model, Method: shortMethod(r.Method, r.Setting), Engine: r.Engine, Source: sourceName(r.Source)}
+		rv := rowView{ID: fmt.Sprintf("row-t%s-%d", t.ID, ri), Model: r.Model, Method: nm.method(r.Method, r.Setting, r.Source), Engine: r.Engine, Source: sourceName(r.Source)}
 		for i, c := range t.Columns {
 			v := bench.Value{Flag: "missing"}
 			if i < len(r.Values) {
@@ -228,7 +225,7 @@ func buildTrack(t *bench.Track, omAnchors map[*bench.OMValue]string, cells *cell
 				vv.Text = scales[i].format(v)
 			}
 			if v.Cell != "" {
-				vv.Href = "#" + cells.use(v.Cell, fmt.Sprintf("Track %s: %s, %s, %s", t.ID, r.Model, shortMethod(r.Method, r.Setting), c.Name))
+				vv.Href = "#" + cells.use(v.Cell, fmt.Sprintf("Track %s: %s, %s, %s", t.ID, r.Model, nm.method(r.Method, r.Setting, r.Source), c.Name))
 			}
 			rv.Values = append(rv.Values, vv)
 		}
@@ -239,7 +236,7 @@ func buildTrack(t *bench.Track, omAnchors map[*bench.OMValue]string, cells *cell
 	}
 	for oi := range t.OMs {
 		om := &t.OMs[oi]
-		tv.OMs = append(tv.OMs, omLink{Name: omName(om), Method: seriesKey{om.Method, om.Setting, om.Source}.label(), Text: formatCI(om.V, om.CI), Href: "#" + omAnchors[om]})
+		tv.OMs = append(tv.OMs, omLink{Name: omName(om), Method: nm.series(seriesKey{om.Method, om.Setting, om.Source}), Text: formatCI(om.V, om.CI), Href: "#" + omAnchors[om]})
 	}
 	return tv
 }
@@ -261,7 +258,7 @@ func (st seriesStyle) of(k seriesKey) (string, bool) {
 	return st.colors[k], st.dashes[k]
 }
 
-func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string, dashes map[seriesKey]bool, omAnchors map[*bench.OMValue]string) []chartView {
+func buildCharts(s *bench.Summary, nm names, keys []seriesKey, colors map[seriesKey]string, dashes map[seriesKey]bool, omAnchors map[*bench.OMValue]string) []chartView {
 	style := seriesStyle{colors, dashes}
 	ix := indexOMs(s)
 	var out []chartView
@@ -293,7 +290,7 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 	var notes, single []string
 	lackers := map[string][]string{}
 	for _, k := range keys {
-		ri := radarInput{Label: k.label()}
+		ri := radarInput{Label: nm.series(k)}
 		ri.Color, ri.Dashed = style.of(k)
 		drawn := 0
 		var lacking []string
@@ -308,11 +305,11 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 			}
 			drawn++
 			ri.Values = append(ri.Values, om.V)
-			ri.Titles = append(ri.Titles, fmt.Sprintf("%s %s: %s", k.label(), n, formatCI(om.V, om.CI)))
+			ri.Titles = append(ri.Titles, fmt.Sprintf("%s %s: %s", nm.series(k), n, formatCI(om.V, om.CI)))
 			ri.Hrefs = append(ri.Hrefs, "#"+omAnchors[om])
 		}
 		if drawn == 1 {
-			single = append(single, k.label())
+			single = append(single, nm.series(k))
 		}
 		if drawn > 1 {
 			in = append(in, ri)
@@ -321,7 +318,7 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 				if _, ok := lackers[l]; !ok {
 					notes = append(notes, l)
 				}
-				lackers[l] = append(lackers[l], k.label())
+				lackers[l] = append(lackers[l], nm.series(k))
 			}
 		}
 	}
@@ -342,8 +339,8 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 			continue
 		}
 		c, d := style.of(k)
-		ki = append(ki, dataSeries{Label: k.label(), Color: c, Dashed: d, Points: []point{{X: ka.V, Y: ia.V,
-			Title: fmt.Sprintf("%s: om_ka %s, om_ia %s", k.label(), formatCI(ka.V, ka.CI), formatCI(ia.V, ia.CI)), Href: "#" + omAnchors[ka]}}})
+		ki = append(ki, dataSeries{Label: nm.series(k), Color: c, Dashed: d, Points: []point{{X: ka.V, Y: ia.V,
+			Title: fmt.Sprintf("%s: om_ka %s, om_ia %s", nm.series(k), formatCI(ka.V, ka.CI), formatCI(ia.V, ia.CI)), Href: "#" + omAnchors[ka]}}})
 	}
 	out = append(out, chartView{Scatter: ptr(layoutScatter("fig-ka-ia", "Knowledge against inference ability (Track 1)",
 		"OM_ka (knowledge ability)", "OM_ia (inference ability)", false, false, ki,
@@ -354,7 +351,7 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 	for _, m := range s.Models {
 		params[m.Name] = m.Params
 	}
-	accSize, accBits, unit, accNotes := accuracyPoints(byID["1"], params, style)
+	accSize, accBits, unit, accNotes := accuracyPoints(byID["1"], nm, params, style)
 	ylabel := "mean accuracy"
 	if unit != "" {
 		ylabel += " (" + unit + ")"
@@ -369,7 +366,7 @@ func buildCharts(s *bench.Summary, keys []seriesKey, colors map[seriesKey]string
 	out = append(out, chartView{Scatter: &bt})
 
 	// Speed against bits (Track 5).
-	sp, spUnit := speedPoints(byID["5"])
+	sp, spUnit := speedPoints(byID["5"], nm)
 	spLabel := "speed, log scale"
 	if spUnit != "" {
 		spLabel += " (" + spUnit + ")"
@@ -395,7 +392,7 @@ func ptr[T any](v T) *T { return &v }
 // accuracyPoints returns Track 1's mean accuracy per row against model
 // size (per series, lines over models) and against weight bits, the unit
 // of the accuracy columns, and notes on rows not placed.
-func accuracyPoints(t *bench.Track, params map[string]int64, style seriesStyle) (size, bits []dataSeries, unit string, notes []string) {
+func accuracyPoints(t *bench.Track, nm names, params map[string]int64, style seriesStyle) (size, bits []dataSeries, unit string, notes []string) {
 	if t == nil {
 		return nil, nil, "", nil
 	}
@@ -437,7 +434,7 @@ func accuracyPoints(t *bench.Track, params map[string]int64, style seriesStyle) 
 			}
 		}
 		if flagged || n == 0 {
-			notes = append(notes, fmt.Sprintf("%s %s not placed: not every accuracy was measured.", r.Model, shortMethod(r.Method, r.Setting)))
+			notes = append(notes, fmt.Sprintf("%s %s not placed: not every accuracy was measured.", r.Model, nm.series(seriesKey{r.Method, r.Setting, r.Source})))
 			continue
 		}
 		k := seriesKey{r.Method, r.Setting, r.Source}
@@ -448,12 +445,12 @@ func accuracyPoints(t *bench.Track, params map[string]int64, style seriesStyle) 
 	}
 	for _, k := range order {
 		c, d := style.of(k)
-		sz := dataSeries{Label: k.label(), Color: c, Dashed: d, Line: true}
-		bt := dataSeries{Label: k.label(), Color: c, Dashed: d}
+		sz := dataSeries{Label: nm.series(k), Color: c, Dashed: d, Line: true}
+		bt := dataSeries{Label: nm.series(k), Color: c, Dashed: d}
 		pts := bySeries[k]
 		slices.SortStableFunc(pts, func(a, b rowPoint) int { return cmpInt64(params[a.row.Model], params[b.row.Model]) })
 		for _, rp := range pts {
-			title := fmt.Sprintf("%s, %s: mean accuracy %s", rp.row.Model, k.label(), formatNum(rp.mean))
+			title := fmt.Sprintf("%s, %s: mean accuracy %s", rp.row.Model, nm.series(k), formatNum(rp.mean))
 			href := fmt.Sprintf("#row-t%s-%d", t.ID, rp.index)
 			bt.Points = append(bt.Points, point{X: weightBits(k.Method, k.Setting), Y: rp.mean, Title: title, Href: href})
 			if p := params[rp.row.Model]; p > 0 {
@@ -480,7 +477,7 @@ func cmpInt64(a, b int64) int {
 
 // speedPoints returns Track 5's measurements against weight bits, one
 // series per column and engine, and the columns' unit.
-func speedPoints(t *bench.Track) ([]dataSeries, string) {
+func speedPoints(t *bench.Track, nm names) ([]dataSeries, string) {
 	if t == nil {
 		return nil, ""
 	}
@@ -504,7 +501,7 @@ func speedPoints(t *bench.Track) ([]dataSeries, string) {
 					continue
 				}
 				ds.Points = append(ds.Points, point{X: weightBits(r.Method, r.Setting), Y: r.Values[i].V,
-					Title: fmt.Sprintf("%s, %s: %s %s %s", r.Model, shortMethod(r.Method, r.Setting), c.Name, formatNum(r.Values[i].V), c.Unit),
+					Title: fmt.Sprintf("%s, %s: %s %s %s", r.Model, nm.series(seriesKey{r.Method, r.Setting, r.Source}), c.Name, formatNum(r.Values[i].V), c.Unit),
 					Href:  fmt.Sprintf("#row-t%s-%d", t.ID, ri)})
 			}
 			out = append(out, ds)

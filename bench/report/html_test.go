@@ -267,7 +267,7 @@ func TestAccuracyPoints(t *testing.T) {
 		{Model: "a", Method: "gptq:bits=4", Values: []bench.Value{{V: 30}, {Flag: bench.FlagFailed}, {V: 12}}},
 		{Model: "a", Method: "wanda", Setting: "50%", Source: "p.csv", Values: []bench.Value{{Flag: bench.FlagNotMeasured}, {Flag: bench.FlagNotMeasured}, {V: 12}}},
 	}}
-	size, bits, unit, notes := accuracyPoints(tr, map[string]int64{"a": 1000}, seriesStyle{})
+	size, bits, unit, notes := accuracyPoints(tr, names{}, map[string]int64{"a": 1000}, seriesStyle{})
 	got := map[string][2]float64{}
 	for i, s := range bits {
 		for _, p := range s.Points {

@@ -27,12 +27,13 @@ func Markdown(w io.Writer, s *bench.Summary) error {
 	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
 	p("%s\n# LLMCBench study\n\n", MarkdownMarker)
 	writeStudyInfo(bw, s)
+	nm := newNames(s)
 	for i := range s.Tracks {
-		writeTrackMarkdown(bw, &s.Tracks[i])
+		writeTrackMarkdown(bw, &s.Tracks[i], nm)
 	}
-	writeOMMarkdown(bw, s)
-	writeMethodsMarkdown(bw, s)
-	writeProblemsMarkdown(bw, s)
+	writeOMMarkdown(bw, s, nm)
+	writeMethodsMarkdown(bw, s, nm)
+	writeProblemsMarkdown(bw, s, nm)
 	return bw.Flush()
 }
 
@@ -67,7 +68,7 @@ func (f *footnotes) write(w io.Writer) {
 	}
 }
 
-func writeTrackMarkdown(w io.Writer, t *bench.Track) {
+func writeTrackMarkdown(w io.Writer, t *bench.Track, nm names) {
 	fmt.Fprintf(w, "## Track %s: %s\n\n", mdText(t.ID), mdText(t.Title))
 	if t.Definition != "" {
 		fmt.Fprintf(w, "%s\n\n", mdText(t.Definition))
@@ -107,7 +108,7 @@ func writeTrackMarkdown(w io.Writer, t *bench.Track) {
 	writeRow(w, sep)
 	var fn footnotes
 	for _, r := range t.Rows {
-		cells := []string{mdText(r.Model), mdText(shortMethod(r.Method, r.Setting))}
+		cells := []string{mdText(r.Model), mdText(nm.method(r.Method, r.Setting, r.Source))}
 		if withEngine {
 			cells = append(cells, mdText(r.Engine))
 		}
@@ -140,7 +141,7 @@ func sourceName(s string) string {
 	return s
 }
 
-func writeOMMarkdown(w io.Writer, s *bench.Summary) {
+func writeOMMarkdown(w io.Writer, s *bench.Summary, nm names) {
 	names := omColumns(s)
 	fmt.Fprint(w, "## Overall metrics\n\n")
 	keys := series(s)
@@ -166,7 +167,7 @@ func writeOMMarkdown(w io.Writer, s *bench.Summary) {
 	writeRow(w, sep)
 	flagged := false
 	for _, k := range keys {
-		cells := []string{mdText(k.label())}
+		cells := []string{mdText(nm.series(k))}
 		for _, n := range names {
 			om := ix[k][n]
 			if om == nil {
@@ -188,12 +189,10 @@ func writeOMMarkdown(w io.Writer, s *bench.Summary) {
 	}
 }
 
-func writeMethodsMarkdown(w io.Writer, s *bench.Summary) {
+func writeMethodsMarkdown(w io.Writer, s *bench.Summary, nm names) {
 	var rows [][]string
-	for _, k := range series(s) {
-		if isGollm(k.Source) && k.Method != shortMethod(k.Method, k.Setting) {
-			rows = append(rows, []string{mdText(k.label()), "`" + strings.ReplaceAll(k.Method, "`", "'") + "`"})
-		}
+	for _, sp := range nm.specs(s) {
+		rows = append(rows, []string{mdText(sp[0]), "`" + strings.ReplaceAll(sp[1], "`", "'") + "`"})
 	}
 	if len(rows) == 0 {
 		return
@@ -207,7 +206,7 @@ func writeMethodsMarkdown(w io.Writer, s *bench.Summary) {
 	fmt.Fprintln(w)
 }
 
-func writeProblemsMarkdown(w io.Writer, s *bench.Summary) {
+func writeProblemsMarkdown(w io.Writer, s *bench.Summary, nm names) {
 	fmt.Fprint(w, "## Problems\n\n")
 	if len(s.Problems) == 0 {
 		fmt.Fprint(w, "None: every cell the tracks need was read and measured.\n")
@@ -216,7 +215,7 @@ func writeProblemsMarkdown(w io.Writer, s *bench.Summary) {
 	writeRow(w, []string{"Kind", "Model", "Method", "Task", "File", "Detail"})
 	writeRow(w, []string{"---", "---", "---", "---", "---", "---"})
 	for _, p := range s.Problems {
-		writeRow(w, []string{mdText(p.Kind), mdText(p.Model), mdText(shortMethod(p.Method, "")), mdText(p.Task), mdText(p.File), mdText(p.Detail)})
+		writeRow(w, []string{mdText(p.Kind), mdText(p.Model), mdText(nm.method(p.Method, bench.SettingOf(p.Method), bench.SourceGollm)), mdText(p.Task), mdText(p.File), mdText(p.Detail)})
 	}
 }
 

@@ -191,3 +191,32 @@ func TestShortMethodAndBits(t *testing.T) {
 		}
 	}
 }
+
+// Two specs with one label (RTN at two group sizes) are told apart, and
+// the Methods table gives each label's spec.
+func TestMarkdownSameLabel(t *testing.T) {
+	row := func(method, setting string, v float64) bench.Row {
+		return bench.Row{Model: "m", Method: method, Setting: setting, Source: "gollm", Values: []bench.Value{{V: v}}}
+	}
+	s := &bench.Summary{
+		Methods: []string{bench.Dense, "rtn:bits=4,group=128", "rtn:bits=4,group=8"},
+		Tracks: []bench.Track{{ID: "1", Title: "Compression performance", Columns: []bench.Column{{Name: "mmlu", Metric: "acc"}},
+			Rows: []bench.Row{row(bench.Dense, "", 50), row("rtn:bits=4,group=128", "w4a16", 45), row("rtn:bits=4,group=8", "w4a16", 47)}}},
+	}
+	var b bytes.Buffer
+	if err := Markdown(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	tables := mdTables(b.String())
+	var methods []string
+	for _, r := range tables["Track 1: Compression performance"][2:] {
+		methods = append(methods, r[1])
+	}
+	if want := []string{"dense", "rtn w4a16 #1", "rtn w4a16 #2"}; !reflect.DeepEqual(methods, want) {
+		t.Errorf("methods %q, want %q", methods, want)
+	}
+	specs := tables["Methods"]
+	if len(specs) != 4 || specs[2][0] != "rtn w4a16 #1" || specs[2][1] != "`rtn:bits=4,group=128`" || specs[3][1] != "`rtn:bits=4,group=8`" {
+		t.Errorf("Methods table %q: want both specs", specs)
+	}
+}

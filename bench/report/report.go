@@ -162,14 +162,79 @@ func shortMethod(method, setting string) string {
 	return name + " " + strings.Join(keep, " ")
 }
 
-// label is a series' label: its short method, and its source when that is
-// not gollm.
-func (k seriesKey) label() string {
-	l := shortMethod(k.Method, k.Setting)
+// names labels a summary's methods: each (method, setting, source) by
+// its short method (shortMethod), unique within its source — methods that
+// would share a label ("rtn w4a16" for two group sizes) get " #1", " #2"
+// in report order, and the Methods table gives each label's full spec.
+type names map[seriesKey]string
+
+func newNames(s *bench.Summary) names {
+	var keys []seriesKey
+	seen := map[seriesKey]bool{}
+	add := func(k seriesKey) {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range series(s) {
+		add(k)
+	}
+	for _, t := range s.Tracks {
+		for _, r := range t.Rows {
+			add(seriesKey{r.Method, r.Setting, r.Source})
+		}
+	}
+	type group struct{ base, source string }
+	members := map[group][]seriesKey{}
+	for _, k := range keys {
+		g := group{shortMethod(k.Method, k.Setting), sourceName(k.Source)}
+		members[g] = append(members[g], k)
+	}
+	n := names{}
+	for g, ks := range members {
+		for i, k := range ks {
+			n[k] = g.base
+			if len(ks) > 1 {
+				n[k] = fmt.Sprintf("%s #%d", g.base, i+1)
+			}
+		}
+	}
+	return n
+}
+
+// method returns the label of a method of a table row (without its
+// source, which the table shows).
+func (n names) method(method, setting, source string) string {
+	if l, ok := n[seriesKey{method, setting, source}]; ok {
+		return l
+	}
+	if l, ok := n[seriesKey{method, setting, sourceName(source)}]; ok {
+		return l
+	}
+	return shortMethod(method, setting)
+}
+
+// series returns a series' label: its method's label, and its source when
+// that is not gollm.
+func (n names) series(k seriesKey) string {
+	l := n.method(k.Method, k.Setting, k.Source)
 	if !isGollm(k.Source) {
 		l += " [" + strings.TrimSuffix(k.Source, ".csv") + "]"
 	}
 	return l
+}
+
+// specs lists the gollm methods whose label is not their spec, with the
+// spec: the Methods table.
+func (n names) specs(s *bench.Summary) [][2]string {
+	var out [][2]string
+	for _, k := range series(s) {
+		if l := n.series(k); isGollm(k.Source) && l != k.Method {
+			out = append(out, [2]string{l, k.Method})
+		}
+	}
+	return out
 }
 
 // weightBits returns the weight bit width a method stores: the spec's bits
