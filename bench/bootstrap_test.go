@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -103,6 +104,10 @@ func TestBootstrapCI(t *testing.T) {
 	// cell's metric, the CI from the samples.
 	if v := value(t, small, "2", wanda, "wikitext2"); v.CI == nil || !(v.CI[0] < v.V && v.V < v.CI[1]) {
 		t.Errorf("wikitext2 CI %v", v.CI)
+	}
+	// The Summary is what gollm report renders as JSON: it must marshal.
+	if _, err := json.Marshal(small); err != nil {
+		t.Errorf("json.Marshal(Summary): %v", err)
 	}
 	if again := build(40); !reflect.DeepEqual(small.Tracks, again.Tracks) {
 		t.Error("bootstrap is not deterministic")

@@ -313,3 +313,19 @@ func TestMNLIMismatchedPreferred(t *testing.T) {
 		t.Errorf("om_ia = %v from %+v; want %v (m1 mismatched 0.3/0.6, m2 matched 1)", ia.V, ia.Ratios, want)
 	}
 }
+
+func TestTrack6PartsStandAlone(t *testing.T) {
+	// A study without AdvGLUE still has its truthfulness OM; om_trust
+	// needs both groups.
+	s := newStudy(t)
+	rtn := "rtn:bits=4,group=128"
+	s.eval("m1", Dense, "truthfulqa_mc1", "acc", 0.4)
+	s.eval("m1", rtn, "truthfulqa_mc1", "acc", 0.2)
+	sum := s.load()
+	if o := om(t, sum, "6", "om_truth", rtn); !near(o.V, 50, 1e-9) {
+		t.Errorf("om_truth = %v; want 50", o.V)
+	}
+	if _, ok := findOMWhere(sum, "6", func(o OMValue) bool { return o.Name == "om_trust" }); ok {
+		t.Error("om_trust computed without robustness numbers")
+	}
+}

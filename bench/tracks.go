@@ -146,7 +146,7 @@ var tracks = []trackSpec{
 	},
 	{
 		id: "6", title: "Trustworthiness", kind: KindEval,
-		definition: "Robustness: accuracy (%) on the six AdvGLUE dev subtasks; truthfulness: TruthfulQA MC1 and MC2; ratios compressed/dense; OM_trust over the two groups.",
+		definition: "Robustness: accuracy (%) on the six AdvGLUE dev subtasks; truthfulness: TruthfulQA MC1 and MC2; ratios compressed/dense; OM_robust and OM_truth over each group, OM_trust their quadratic mean.",
 		source:     "LLMCBench (NeurIPS 2024 D&B), Track 6",
 		cols: []colSpec{
 			accCol("advglue_sst2", "acc", "robustness"),
@@ -159,8 +159,11 @@ var tracks = []trackSpec{
 			withMetrics(accCol("truthfulqa_mc2", "acc", "truthfulness"), "acc", "mc2"),
 		},
 		// The poster prints no Track 6 OM: two equal groups is gollm's
-		// reading (docs/BENCH.md).
-		oms: []omSpec{{"om_trust", []string{"robustness", "truthfulness"}}},
+		// reading (docs/BENCH.md). om_trust = Combine(om_robust,
+		// om_truth) is OM(robustness, truthfulness); the parts stand
+		// alone when a study measures only one of them.
+		oms:     []omSpec{{"om_robust", []string{"robustness"}}, {"om_truth", []string{"truthfulness"}}},
+		combine: &combineSpec{"om_trust", []string{"om_robust", "om_truth"}},
 	},
 }
 
