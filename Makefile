@@ -4,7 +4,7 @@ BIN      ?= bin
 FUZZTIME ?= 60s
 TEST_FUZZTIME ?= 3s
 
-.PHONY: all build run test deps oracle vet fuzz bench bench-kernels clean reference-models
+.PHONY: all build run test deps oracle chromium vet fuzz bench bench-kernels clean reference-models
 
 # The CUDA build (make kernels, cuda-vet, cuda-emu-test, cuda-bins): docs/GPU.md.
 include cuda/kernels.mk
@@ -38,6 +38,18 @@ oracle:
 		|| echo "npm install failed: the Hugging Face conformance test of tokenizer/bpetrain will be skipped"; \
 	fi
 
+# chromium installs Debian's chromium when missing: the real-browser test
+# of the HTML report (bench/report TestChromium) renders the page headless
+# with it (and skips, saying so, without it).
+chromium:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	else \
+		echo "installing chromium (for the headless-browser test of gollm report's HTML)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium \
+		|| echo "could not install chromium: the browser test of the HTML report will be skipped"; \
+	fi
+
 build: deps
 	$(GO) build -o $(BIN)/gollm ./cmd/gollm
 
@@ -48,9 +60,9 @@ run: build
 vet:
 	$(GO) vet ./...
 
-# test: vet, the whole suite (OpenBLAS build), the whole suite in the pure-Go
-# build, and a short run (TEST_FUZZTIME) of every fuzz target.
-test: deps oracle vet
+# test: vet, the whole suite (OpenBLAS build; with chromium for the HTML
+# report's browser test), the whole suite in the pure-Go build, and a short run (TEST_FUZZTIME) of every fuzz target.
+test: deps oracle chromium vet
 	$(GO) test ./...
 	CGO_ENABLED=0 $(GO) test ./...
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
