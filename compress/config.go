@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/llmcbench/gollm/compress/llmpruner"
 	"github.com/llmcbench/gollm/internal/badinput"
 )
 
@@ -29,25 +30,10 @@ const (
 	GPTQ        = "gptq"
 	AWQ         = "awq"
 	SmoothQuant = "smoothquant"
-	// LLMPruner and OmniQuant run through their own packages
-	// (compress/llmpruner, compress/omniquant), not through Run.
+	// LLMPruner and OmniQuant need the whole model at once (gradients):
+	// Run hands them to compress/llmpruner and compress/omniquant.
 	LLMPruner = "llm-pruner"
 	OmniQuant = "omniquant"
-)
-
-// The calibration sampling schemes (Config.Sampling).
-const (
-	// SampleWindow is GPTQ's loader: pick random documents until one has
-	// more than seqlen tokens, take a random window of seqlen tokens from
-	// it; one document (WikiText joined) gives windows of that document.
-	SampleWindow = "window"
-	// SampleConcat is AWQ's loader: shuffle the documents, keep those of at
-	// most seqlen tokens until nsamples are kept, concatenate them and cut
-	// the result into blocks of seqlen tokens.
-	SampleConcat = "concat"
-	// SampleTruncate is SmoothQuant's loader: shuffle the documents and
-	// take the first seqlen tokens of each of the first nsamples.
-	SampleTruncate = "truncate"
 )
 
 // Tokenizer turns calibration text into token ids (tokenizer.Tokenizer
@@ -77,9 +63,14 @@ type Config struct {
 	// Seed seeds the sampling; negative means the method's reference seed
 	// (0 for GPTQ/SparseGPT/Wanda, 42 for AWQ/SmoothQuant).
 	Seed int64
-	// Sampling is SampleWindow, SampleConcat or SampleTruncate ("" means
-	// the method's reference loader).
+	// Sampling is corpus.SampleWindow, SampleConcat or SampleTruncate (""
+	// means the method's reference loader).
 	Sampling string
+	// Samples, when set, is the calibration set itself (token ids, every
+	// sample the same length): Calib is then not read, and NSamples and
+	// Seqlen are its size. It lets a caller reuse another calibration
+	// loader (tests: random token ids).
+	Samples [][]int
 	// Tokenizer encodes the calibration text; nil means the model folder's
 	// own tokenizer.
 	Tokenizer Tokenizer
@@ -115,6 +106,24 @@ type Config struct {
 	// BlockSize is the GPTQ/SparseGPT column block (0: 128).
 	BlockSize int
 
+	// ABits is OmniQuant's activation width (4–8, or 16: weight-only; 0:
+	// the default, 16) and Epochs its training epochs per block (0: 20).
+	ABits, Epochs int
+
+	// LayerRatio is LLM-Pruner's per-layer fraction of heads and MLP
+	// channels removed, instead of Sparsity (then the fraction of all the
+	// model's parameters); exactly one of the two is set.
+	LayerRatio float64
+	// BlockStart and BlockEnd bound LLM-Pruner's pruned layers [BlockStart,
+	// BlockEnd) (BlockEnd 0: the last layer).
+	BlockStart, BlockEnd int
+	// Importance is LLM-Pruner's importance criterion (llmpruner.Element1,
+	// Vector, Element2, or a reference alias; "": element1).
+	Importance string
+	// LoRA is LLM-Pruner's optional recovery after pruning (LoRA.Steps 0:
+	// none; zero settings take the spec defaults; LoRA.Data nil: Calib).
+	LoRA llmpruner.LoRAConfig
+
 	// Alpha is SmoothQuant's migration strength (0: the model's published
 	// value; see DefaultAlpha).
 	Alpha float64
@@ -140,6 +149,14 @@ type Config struct {
 func Defaults(method string) Config {
 	c := Config{Method: method, Damp: 0.01, BlockSize: 128, Seed: -1}
 	if sp, err := ParseSpec(method); err == nil {
+		c.ApplySpec(sp)
+	} else if info, ok := LookupMethod(method); ok {
+		// The parameters' defaults alone (LLM-Pruner's bare spec is
+		// incomplete: it wants one of sparsity and layer_ratio).
+		sp := Spec{Method: method, info: info, vals: make([]string, len(info.Params))}
+		for i, p := range info.Params {
+			sp.vals[i] = p.Default
+		}
 		c.ApplySpec(sp)
 	}
 	return c
@@ -183,6 +200,30 @@ func (c *Config) ApplySpec(sp Spec) {
 			c.Seed = int64(sp.Int(key))
 		case "sampling":
 			c.Sampling = sp.Get(key)
+		case "abits":
+			c.ABits = sp.Int(key)
+		case "epochs":
+			c.Epochs = sp.Int(key)
+		case "layer_ratio":
+			c.LayerRatio = sp.Float(key)
+		case "block_start":
+			c.BlockStart = sp.Int(key)
+		case "block_end":
+			c.BlockEnd = sp.Int(key) // auto: 0
+		case "importance":
+			c.Importance = sp.Get(key)
+		case "lora_steps":
+			c.LoRA.Steps = sp.Int(key)
+		case "lora_rank":
+			c.LoRA.Rank = sp.Int(key)
+		case "lora_alpha":
+			c.LoRA.Alpha = sp.Float(key)
+		case "lora_lr":
+			c.LoRA.LR = sp.Float(key)
+		case "lora_batch":
+			c.LoRA.Batch = sp.Int(key)
+		case "lora_seqlen":
+			c.LoRA.Seqlen = sp.Int(key)
 		}
 	}
 }
@@ -232,6 +273,30 @@ func (c *Config) specValue(key string) string {
 		return strconv.FormatInt(c.Seed, 10)
 	case "sampling":
 		return c.Sampling
+	case "abits":
+		return strconv.Itoa(c.ABits)
+	case "epochs":
+		return strconv.Itoa(c.Epochs)
+	case "layer_ratio":
+		return formatFloat(c.LayerRatio)
+	case "block_start":
+		return strconv.Itoa(c.BlockStart)
+	case "block_end":
+		return auto(c.BlockEnd == 0, strconv.Itoa(c.BlockEnd))
+	case "importance":
+		return c.Importance
+	case "lora_steps":
+		return strconv.Itoa(c.LoRA.Steps)
+	case "lora_rank":
+		return strconv.Itoa(c.LoRA.Rank)
+	case "lora_alpha":
+		return formatFloat(c.LoRA.Alpha)
+	case "lora_lr":
+		return formatFloat(c.LoRA.LR)
+	case "lora_batch":
+		return strconv.Itoa(c.LoRA.Batch)
+	case "lora_seqlen":
+		return strconv.Itoa(c.LoRA.Seqlen)
 	}
 	return ""
 }
@@ -267,6 +332,9 @@ func (c *Config) Spec() (Spec, error) {
 // Wanda stays 0 until the model is known).
 func (c *Config) resolve() {
 	d := Defaults(c.Method)
+	if len(c.Samples) > 0 {
+		c.NSamples, c.Seqlen = len(c.Samples), len(c.Samples[0])
+	}
 	if c.NSamples == 0 {
 		c.NSamples = d.NSamples
 	}
@@ -297,6 +365,30 @@ func (c *Config) resolve() {
 			f.fixSettings(c)
 		}
 	}
+	if c.ABits == 0 {
+		c.ABits = d.ABits
+	}
+	if c.Epochs == 0 {
+		c.Epochs = d.Epochs
+	}
+	if c.Importance == "" {
+		c.Importance = d.Importance
+	}
+	lc, dl := &c.LoRA, d.LoRA
+	for _, f := range []struct{ v, def *int }{{&lc.Rank, &dl.Rank}, {&lc.Batch, &dl.Batch}, {&lc.Seqlen, &dl.Seqlen}} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
+	}
+	if lc.Alpha == 0 {
+		lc.Alpha = dl.Alpha
+	}
+	if lc.LR == 0 {
+		lc.LR = dl.LR
+	}
+	if len(lc.Data) == 0 && hasParam(c.Method, "lora_steps") {
+		lc.Data = c.Calib
+	}
 	if c.Damp == 0 {
 		c.Damp = 0.01
 	}
@@ -311,12 +403,7 @@ func (c *Config) resolve() {
 // flag or file. Run calls it, then checks the settings against the model's
 // shapes and the memory before any work.
 func (c *Config) Validate() error {
-	if m, ok := lookup(c.Method); ok {
-		if _, isBlock := m.(blockMethod); !isBlock {
-			return badInput("--method %s runs through package compress/%s, not compress.Run", c.Method, strings.ReplaceAll(c.Method, "-", ""))
-		}
-	}
-	if !slices.Contains(Methods, c.Method) {
+	if !slices.Contains(AllMethods, c.Method) {
 		return badInput("--method %q: want one of %s", c.Method, strings.Join(AllMethods, ", "))
 	}
 	c.resolve()
@@ -359,6 +446,17 @@ func (c *Config) validateMethod() error {
 
 func (c *Config) validateCalib() error {
 	if !needsCalib(c.Method) {
+		return nil
+	}
+	if c.Samples != nil {
+		if len(c.Samples) == 0 {
+			return badInput("calibration samples: none given")
+		}
+		for i, s := range c.Samples {
+			if len(s) < 2 || len(s) != len(c.Samples[0]) {
+				return badInput("calibration sample %d has %d tokens, sample 0 %d: want equal lengths of at least 2", i, len(s), len(c.Samples[0]))
+			}
+		}
 		return nil
 	}
 	if len(c.Calib) == 0 {

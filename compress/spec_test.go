@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/llmcbench/gollm/internal/corpus"
 )
 
 // Specs that mean the same run print the same canonical string, and the
@@ -68,7 +70,7 @@ func TestSpecEveryMethod(t *testing.T) {
 			t.Errorf("%s: %s", m, sp)
 		}
 	}
-	if c := Defaults(GPTQ); c.Bits != 4 || c.GroupSize != 128 || !c.TrueSequential || c.NSamples != 128 || c.Seqlen != 2048 || c.Seed != 0 || c.Sampling != SampleWindow {
+	if c := Defaults(GPTQ); c.Bits != 4 || c.GroupSize != 128 || !c.TrueSequential || c.NSamples != 128 || c.Seqlen != 2048 || c.Seed != 0 || c.Sampling != corpus.SampleWindow {
 		t.Errorf("Defaults(gptq) = %+v", c)
 	}
 	if c := Defaults(Wanda); c.Sparsity != 0.5 || c.Seqlen != 0 {

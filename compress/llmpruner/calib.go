@@ -11,7 +11,7 @@ import (
 // sample, documents are drawn with randint(0, len(docs)−1) until one that
 // was not drawn before has at least seqlen tokens, then a window start with
 // randint(0, tokens−seqlen). Documents are tokenized with BOS (the
-// reference's tokenizer call). It returns ErrBadInput when the documents
+// reference's tokenizer call). It returns an error wrapping badinput.ErrBadInput when the documents
 // cannot supply the samples (where the reference would loop forever).
 func SampleCalibration(docs []string, tok Tokenizer, nsamples, seqlen int, seed int64) ([][]int, error) {
 	if nsamples < 1 || seqlen < 1 {

@@ -71,7 +71,7 @@ func (lc *LoRAConfig) defaults() {
 	}
 }
 
-// Validate checks the settings (errors wrap ErrBadInput).
+// Validate checks the settings (errors wrap badinput.ErrBadInput).
 func (lc *LoRAConfig) Validate() error {
 	switch {
 	case lc.Steps < 0:

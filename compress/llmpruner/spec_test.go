@@ -1,10 +1,11 @@
-package llmpruner
+package llmpruner_test
 
 import (
 	"strconv"
 	"testing"
 
 	"github.com/llmcbench/gollm/compress"
+	. "github.com/llmcbench/gollm/compress/llmpruner"
 )
 
 // The defaults of the llm-pruner method spec (compress.ParseSpec, what the
@@ -14,8 +15,7 @@ func TestSpecDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc := LoRAConfig{Steps: 1}
-	lc.defaults()
+	lc := LoRADefaults()
 	for key, want := range map[string]string{
 		"nsamples": strconv.Itoa(DefaultNSamples), "seqlen": strconv.Itoa(DefaultSeqlen), "seed": strconv.Itoa(DefaultSeed),
 		"importance": Element1, "lora_rank": strconv.Itoa(lc.Rank), "lora_alpha": strconv.FormatFloat(lc.Alpha, 'g', -1, 64),

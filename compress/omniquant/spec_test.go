@@ -1,10 +1,11 @@
-package omniquant
+package omniquant_test
 
 import (
 	"strconv"
 	"testing"
 
 	"github.com/llmcbench/gollm/compress"
+	. "github.com/llmcbench/gollm/compress/omniquant"
 )
 
 // The defaults of the omniquant method spec (compress.ParseSpec, what the
