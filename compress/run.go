@@ -23,19 +23,40 @@ type linearShape struct {
 	Out, In int
 }
 
-// blockShapes lists the linears of one block from the config alone (the
-// models description of block 0: a structurally pruned model's other
-// layers may be narrower).
-func blockShapes(c *models.Config) []linearShape {
+// blockShapes lists the linears of every block, block by block, from the
+// config alone: the models description, with each layer's own sizes (a
+// structurally pruned model's layers may be narrower, see
+// models.Config.LayerHeads). It returns nil for an architecture models
+// does not describe.
+func blockShapes(c *models.Config) [][]linearShape {
 	a, err := models.ArchitectureOf(c)
 	if err != nil {
 		return nil
 	}
-	var shapes []linearShape
-	for _, l := range a.Block(c, 0).Linears {
-		shapes = append(shapes, linearShape{l.Short, l.Out, l.In})
+	shapes := make([][]linearShape, c.Layers)
+	for i := range shapes {
+		for _, l := range a.Block(c, i).Linears {
+			shapes[i] = append(shapes[i], linearShape{l.Short, l.Out, l.In})
+		}
 	}
 	return shapes
+}
+
+// distinctShapes lists each linear shape of blocks once, in order of
+// first appearance (one block's worth for a model whose layers are
+// alike).
+func distinctShapes(blocks [][]linearShape) []linearShape {
+	var out []linearShape
+	seen := map[linearShape]bool{}
+	for _, b := range blocks {
+		for _, s := range b {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // outputFormat is the checkpoint layout a run writes: "dense" (pruned, or
@@ -46,10 +67,11 @@ func (c *Config) outputFormat() string { return c.blockMethod().format(c) }
 // checkModel checks the settings against the model's shapes, context and
 // the memory, before any work.
 func (c *Config) checkModel(mc *models.Config, calibTokens int) error {
-	shapes := blockShapes(mc)
-	if shapes == nil {
+	blocks := blockShapes(mc)
+	if blocks == nil {
 		return badInput("model %s: architecture %q is not supported by compress", c.Model, mc.Arch)
 	}
+	shapes := distinctShapes(blocks)
 	if len(mc.Quantization) > 0 {
 		return badInput("model %s is already quantized (quantization_config present): compress a float checkpoint", c.Model)
 	}
@@ -104,17 +126,21 @@ func gib(b int64) float64 { return float64(b) / (1 << 30) }
 
 // estimateMemory returns the expected peak memory of a run in bytes: the
 // non-block parameters (float32), the compressed blocks kept for saving
-// (none for dense and 2:4 outputs, whose blocks are spilled), one
+// (none for dense and 2:4 outputs, whose blocks are spilled), the largest
 // block being compressed with its working copies, the calibration
 // activations and the statistics.
 func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
-	shapes := blockShapes(mc)
-	var blockParams, maxIn, maxLinear int64
-	for _, s := range shapes {
-		p := int64(s.Out) * int64(s.In)
-		blockParams += p
-		maxIn = max(maxIn, int64(s.In))
-		maxLinear = max(maxLinear, p)
+	var allParams, blockParams, maxIn, maxLinear int64
+	for _, b := range blockShapes(mc) {
+		var params int64
+		for _, s := range b {
+			p := int64(s.Out) * int64(s.In)
+			params += p
+			maxIn = max(maxIn, int64(s.In))
+			maxLinear = max(maxLinear, p)
+		}
+		allParams += params
+		blockParams = max(blockParams, params)
 	}
 	h := int64(mc.Hidden)
 	embed := int64(mc.Vocab) * int64(max(mc.WordEmbedProjDim, mc.Hidden))
@@ -122,7 +148,6 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 	if !mc.TieEmbed {
 		nonBlock += 4 * embed
 	}
-	layers := int64(mc.Layers)
 	var kept8 int64 // eighths of a byte per parameter of a finished block
 	switch c.outputFormat() {
 	case "dense", "2:4":
@@ -132,7 +157,7 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 	default:
 		kept8 = 8 + int64(c.Bits) + 1 // codes + packed codes + scales and zeros
 	}
-	total := nonBlock + kept8*blockParams*layers/8 + 4*blockParams*2 + 4*maxLinear*2
+	total := nonBlock + kept8*allParams/8 + 4*blockParams*2 + 4*maxLinear*2
 	if needsCalib(c.Method) {
 		t := int64(tokens)
 		act := int64(4)
