@@ -11,6 +11,7 @@ import (
 
 	"github.com/llmcbench/gollm/compress/llmpruner"
 	"github.com/llmcbench/gollm/internal/badinput"
+	"github.com/llmcbench/gollm/internal/corpus"
 )
 
 // ErrBadInput marks bad input: an unknown method, an unsupported bit width
@@ -36,12 +37,9 @@ const (
 	OmniQuant = "omniquant"
 )
 
-// Tokenizer turns calibration text into token ids (tokenizer.Tokenizer
-// satisfies it). addSpecial adds the model's BOS/prefix tokens, as Hugging
-// Face tokenizers do by default.
-type Tokenizer interface {
-	Encode(text string, addSpecial bool) []int
-}
+// Tokenizer turns calibration text into token ids: corpus.Encoder, which
+// tokenizer.Tokenizer satisfies.
+type Tokenizer = corpus.Encoder
 
 // Config is one compression run: the model, the method and its settings,
 // the calibration data and the output folder. Defaults returns the

@@ -16,6 +16,7 @@ import (
 	"fmt"
 
 	"github.com/llmcbench/gollm/internal/badinput"
+	"github.com/llmcbench/gollm/internal/corpus"
 )
 
 // badInput is a bad configuration or unusable input (model folder,
@@ -50,11 +51,9 @@ const (
 	DefaultSeed     = 42
 )
 
-// Tokenizer turns calibration text into token ids (tokenizer.Tokenizer
-// satisfies it). addSpecial adds BOS as Hugging Face tokenizers do.
-type Tokenizer interface {
-	Encode(text string, addSpecial bool) []int
-}
+// Tokenizer turns calibration text into token ids: corpus.Encoder, which
+// tokenizer.Tokenizer satisfies.
+type Tokenizer = corpus.Encoder
 
 // Config is one LLM-Pruner run.
 type Config struct {
