@@ -160,143 +160,128 @@ func Defaults(method string) Config {
 	return c
 }
 
+// specField returns a pointer to the field of c that spec parameter key
+// sets (*int, *int64, *float64, *bool or *string), or nil for the two
+// parameters that are not one field (pattern: PatternN and PatternM;
+// clip: !NoClip) and for an unknown key. ApplySpec and specValue read it:
+// one binding of keys to fields for both directions.
+func (c *Config) specField(key string) any {
+	switch key {
+	case "sparsity":
+		return &c.Sparsity
+	case "bits":
+		return &c.Bits
+	case "group":
+		return &c.GroupSize
+	case "sym":
+		return &c.Sym
+	case "act_order":
+		return &c.ActOrder
+	case "static_groups":
+		return &c.StaticGroups
+	case "true_sequential":
+		return &c.TrueSequential
+	case "damp":
+		return &c.Damp
+	case "block":
+		return &c.BlockSize
+	case "alpha":
+		return &c.Alpha
+	case "nsamples":
+		return &c.NSamples
+	case "seqlen":
+		return &c.Seqlen
+	case "seed":
+		return &c.Seed
+	case "sampling":
+		return &c.Sampling
+	case "abits":
+		return &c.ABits
+	case "epochs":
+		return &c.Epochs
+	case "layer_ratio":
+		return &c.LayerRatio
+	case "block_start":
+		return &c.BlockStart
+	case "block_end":
+		return &c.BlockEnd
+	case "importance":
+		return &c.Importance
+	case "lora_steps":
+		return &c.LoRA.Steps
+	case "lora_rank":
+		return &c.LoRA.Rank
+	case "lora_alpha":
+		return &c.LoRA.Alpha
+	case "lora_lr":
+		return &c.LoRA.LR
+	case "lora_batch":
+		return &c.LoRA.Batch
+	case "lora_seqlen":
+		return &c.LoRA.Seqlen
+	}
+	return nil
+}
+
 // ApplySpec sets the method and the fields of c that the parameters of sp
 // name ("auto" sets 0: the model's value).
 func (c *Config) ApplySpec(sp Spec) {
 	c.Method = sp.Method
 	for _, key := range sp.Keys() {
-		switch key {
-		case "sparsity":
-			c.Sparsity = sp.Float(key)
-		case "pattern":
-			c.PatternN, c.PatternM = sp.Pattern()
-		case "bits":
-			c.Bits = sp.Int(key)
-		case "group":
-			c.GroupSize = sp.Int(key)
-		case "sym":
-			c.Sym = sp.Bool(key)
-		case "act_order":
-			c.ActOrder = sp.Bool(key)
-		case "static_groups":
-			c.StaticGroups = sp.Bool(key)
-		case "true_sequential":
-			c.TrueSequential = sp.Bool(key)
-		case "damp":
-			c.Damp = sp.Float(key)
-		case "block":
-			c.BlockSize = sp.Int(key)
-		case "alpha":
-			c.Alpha = sp.Float(key) // auto: 0
-		case "clip":
-			c.NoClip = !sp.Bool(key)
-		case "nsamples":
-			c.NSamples = sp.Int(key)
-		case "seqlen":
-			c.Seqlen = sp.Int(key) // auto: 0
-		case "seed":
-			c.Seed = int64(sp.Int(key))
-		case "sampling":
-			c.Sampling = sp.Get(key)
-		case "abits":
-			c.ABits = sp.Int(key)
-		case "epochs":
-			c.Epochs = sp.Int(key)
-		case "layer_ratio":
-			c.LayerRatio = sp.Float(key)
-		case "block_start":
-			c.BlockStart = sp.Int(key)
-		case "block_end":
-			c.BlockEnd = sp.Int(key) // auto: 0
-		case "importance":
-			c.Importance = sp.Get(key)
-		case "lora_steps":
-			c.LoRA.Steps = sp.Int(key)
-		case "lora_rank":
-			c.LoRA.Rank = sp.Int(key)
-		case "lora_alpha":
-			c.LoRA.Alpha = sp.Float(key)
-		case "lora_lr":
-			c.LoRA.LR = sp.Float(key)
-		case "lora_batch":
-			c.LoRA.Batch = sp.Int(key)
-		case "lora_seqlen":
-			c.LoRA.Seqlen = sp.Int(key)
+		switch f := c.specField(key).(type) {
+		case *int:
+			*f = sp.Int(key)
+		case *int64:
+			*f = int64(sp.Int(key))
+		case *float64:
+			*f = sp.Float(key)
+		case *bool:
+			*f = sp.Bool(key)
+		case *string:
+			*f = sp.Get(key)
+		case nil:
+			switch key {
+			case "pattern":
+				c.PatternN, c.PatternM = sp.Pattern()
+			case "clip":
+				c.NoClip = !sp.Bool(key)
+			}
 		}
 	}
 }
 
-// specValue returns the value of spec parameter key in c, as a flag would
-// spell it ("auto" for the zero of a model-dependent setting).
-func (c *Config) specValue(key string) string {
-	auto := func(zero bool, v string) string {
-		if zero {
-			return "auto"
+// specValue returns the value of spec parameter p in c, as a flag would
+// spell it ("auto" for the zero of a setting whose default is "auto": a
+// value from the model).
+func (c *Config) specValue(p Param) string {
+	var v string
+	zero := false
+	switch f := c.specField(p.Key).(type) {
+	case *int:
+		v, zero = strconv.Itoa(*f), *f == 0
+	case *int64:
+		v, zero = strconv.FormatInt(*f, 10), *f == 0
+	case *float64:
+		v, zero = formatFloat(*f), *f == 0
+	case *bool:
+		v = strconv.FormatBool(*f)
+	case *string:
+		v = *f
+	case nil:
+		switch p.Key {
+		case "pattern":
+			if c.PatternN == 0 && c.PatternM == 0 {
+				return "none"
+			}
+			return fmt.Sprintf("%d:%d", c.PatternN, c.PatternM)
+		case "clip":
+			return strconv.FormatBool(!c.NoClip)
 		}
-		return v
 	}
-	switch key {
-	case "sparsity":
-		return formatFloat(c.Sparsity)
-	case "pattern":
-		if c.PatternN == 0 && c.PatternM == 0 {
-			return "none"
-		}
-		return fmt.Sprintf("%d:%d", c.PatternN, c.PatternM)
-	case "bits":
-		return strconv.Itoa(c.Bits)
-	case "group":
-		return strconv.Itoa(c.GroupSize)
-	case "sym":
-		return strconv.FormatBool(c.Sym)
-	case "act_order":
-		return strconv.FormatBool(c.ActOrder)
-	case "static_groups":
-		return strconv.FormatBool(c.StaticGroups)
-	case "true_sequential":
-		return strconv.FormatBool(c.TrueSequential)
-	case "damp":
-		return formatFloat(c.Damp)
-	case "block":
-		return strconv.Itoa(c.BlockSize)
-	case "alpha":
-		return auto(c.Alpha == 0, formatFloat(c.Alpha))
-	case "clip":
-		return strconv.FormatBool(!c.NoClip)
-	case "nsamples":
-		return strconv.Itoa(c.NSamples)
-	case "seqlen":
-		return auto(c.Seqlen == 0 && autoParam(c.Method, key), strconv.Itoa(c.Seqlen))
-	case "seed":
-		return strconv.FormatInt(c.Seed, 10)
-	case "sampling":
-		return c.Sampling
-	case "abits":
-		return strconv.Itoa(c.ABits)
-	case "epochs":
-		return strconv.Itoa(c.Epochs)
-	case "layer_ratio":
-		return formatFloat(c.LayerRatio)
-	case "block_start":
-		return strconv.Itoa(c.BlockStart)
-	case "block_end":
-		return auto(c.BlockEnd == 0, strconv.Itoa(c.BlockEnd))
-	case "importance":
-		return c.Importance
-	case "lora_steps":
-		return strconv.Itoa(c.LoRA.Steps)
-	case "lora_rank":
-		return strconv.Itoa(c.LoRA.Rank)
-	case "lora_alpha":
-		return formatFloat(c.LoRA.Alpha)
-	case "lora_lr":
-		return formatFloat(c.LoRA.LR)
-	case "lora_batch":
-		return strconv.Itoa(c.LoRA.Batch)
-	case "lora_seqlen":
-		return strconv.Itoa(c.LoRA.Seqlen)
+	if zero && p.Default == "auto" {
+		return "auto"
 	}
-	return ""
+	return v
 }
 
 // Spec returns the method spec of c's settings (call after the defaults
@@ -310,7 +295,7 @@ func (c *Config) Spec() (Spec, error) {
 	sp := Spec{Method: c.Method, info: info, vals: make([]string, len(info.Params))}
 	given := make([]bool, len(info.Params))
 	for i, p := range info.Params {
-		v := c.specValue(p.Key)
+		v := c.specValue(p)
 		cv, err := canonical(p, v)
 		if err != nil {
 			if p.Flag != "" {
