@@ -166,61 +166,16 @@ func Defaults(method string) Config {
 // clip: !NoClip) and for an unknown key. ApplySpec and specValue read it:
 // one binding of keys to fields for both directions.
 func (c *Config) specField(key string) any {
-	switch key {
-	case "sparsity":
-		return &c.Sparsity
-	case "bits":
-		return &c.Bits
-	case "group":
-		return &c.GroupSize
-	case "sym":
-		return &c.Sym
-	case "act_order":
-		return &c.ActOrder
-	case "static_groups":
-		return &c.StaticGroups
-	case "true_sequential":
-		return &c.TrueSequential
-	case "damp":
-		return &c.Damp
-	case "block":
-		return &c.BlockSize
-	case "alpha":
-		return &c.Alpha
-	case "nsamples":
-		return &c.NSamples
-	case "seqlen":
-		return &c.Seqlen
-	case "seed":
-		return &c.Seed
-	case "sampling":
-		return &c.Sampling
-	case "abits":
-		return &c.ABits
-	case "epochs":
-		return &c.Epochs
-	case "layer_ratio":
-		return &c.LayerRatio
-	case "block_start":
-		return &c.BlockStart
-	case "block_end":
-		return &c.BlockEnd
-	case "importance":
-		return &c.Importance
-	case "lora_steps":
-		return &c.LoRA.Steps
-	case "lora_rank":
-		return &c.LoRA.Rank
-	case "lora_alpha":
-		return &c.LoRA.Alpha
-	case "lora_lr":
-		return &c.LoRA.LR
-	case "lora_batch":
-		return &c.LoRA.Batch
-	case "lora_seqlen":
-		return &c.LoRA.Seqlen
-	}
-	return nil
+	lc := &c.LoRA
+	return map[string]any{
+		"sparsity": &c.Sparsity, "bits": &c.Bits, "group": &c.GroupSize, "sym": &c.Sym,
+		"act_order": &c.ActOrder, "static_groups": &c.StaticGroups, "true_sequential": &c.TrueSequential,
+		"damp": &c.Damp, "block": &c.BlockSize, "alpha": &c.Alpha, "abits": &c.ABits, "epochs": &c.Epochs,
+		"nsamples": &c.NSamples, "seqlen": &c.Seqlen, "seed": &c.Seed, "sampling": &c.Sampling,
+		"layer_ratio": &c.LayerRatio, "block_start": &c.BlockStart, "block_end": &c.BlockEnd, "importance": &c.Importance,
+		"lora_steps": &lc.Steps, "lora_rank": &lc.Rank, "lora_alpha": &lc.Alpha, "lora_lr": &lc.LR,
+		"lora_batch": &lc.Batch, "lora_seqlen": &lc.Seqlen,
+	}[key]
 }
 
 // ApplySpec sets the method and the fields of c that the parameters of sp

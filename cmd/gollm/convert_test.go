@@ -94,9 +94,7 @@ func TestConvertBadInput(t *testing.T) {
 	badConfig := filepath.Join(dir, "badconfig")
 	os.Mkdir(badConfig, 0o755)
 	os.WriteFile(filepath.Join(badConfig, "config.json"), []byte(`[1, 2]`), 0o644)
-	other := filepath.Join(dir, "other")
-	os.Mkdir(other, 0o755)
-	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644)
+	other := foreignFolder(t, dir)
 	out := filepath.Join(dir, "out")
 	before := names(t, dir)
 	for _, tc := range []struct {

@@ -36,9 +36,7 @@ func TestTokenizerTrainBadInput(t *testing.T) {
 	os.WriteFile(small, []byte("ab ab ab cd\n"), 0o644)
 	folder := filepath.Join(dir, "folder")
 	os.Mkdir(folder, 0o755)
-	other := filepath.Join(dir, "other")
-	os.Mkdir(other, 0o755)
-	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644)
+	other := foreignFolder(t, dir)
 	out := filepath.Join(dir, "out")
 	before := names(t, dir)
 
