@@ -530,33 +530,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestSampleCalibration(t *testing.T) {
-	docs := []string{"short", strings.Repeat("a", 30), strings.Repeat("b", 40), "tiny", strings.Repeat("c", 25)}
-	tok := byteTokenizer{64}
-	s1, err := SampleCalibration(docs, tok, 3, 20, 42)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2, _ := SampleCalibration(docs, tok, 3, 20, 42)
-	if len(s1) != 3 || !slices.EqualFunc(s1, s2, slices.Equal) {
-		t.Fatalf("samples not deterministic: %v vs %v", s1, s2)
-	}
-	seen := map[int]bool{}
-	for _, s := range s1 {
-		if len(s) != 20 {
-			t.Fatalf("sample of %d tokens", len(s))
-		}
-		// Every window comes from one document, without repeats.
-		seen[s[len(s)-1]] = true
-	}
-	if len(seen) != 3 {
-		t.Fatalf("documents repeated: %v", s1)
-	}
-	if _, err := SampleCalibration(docs, tok, 4, 20, 42); !errors.Is(err, badinput.ErrBadInput) {
-		t.Fatalf("4 samples from 3 long documents: %v", err)
-	}
-}
-
 // BenchmarkLLMPruner prunes a random ~5M-parameter LLaMA (vocab 4096,
 // hidden 256, 4 layers, 8 heads / 4 kv heads, intermediate 688) by 20% of
 // its parameters over all layers from 10 × 64 calibration tokens, writing

@@ -350,9 +350,11 @@ func calibration(cfg Config, mc *models.Config) ([][]int, error) {
 			}
 			tok = t
 		}
-		if samples, err = SampleCalibration(docs, tok, cfg.nsamples(), cfg.seqlen(), cfg.seed()); err != nil {
+		calib, err := corpus.Sample(docs, tok, corpus.SampleDistinct, cfg.nsamples(), cfg.seqlen(), cfg.seed())
+		if err != nil {
 			return nil, err
 		}
+		samples = calib.Samples
 	}
 	for i, s := range samples {
 		for _, id := range s {

@@ -22,6 +22,10 @@ const (
 	// SampleTruncate is SmoothQuant's loader: shuffle the documents and
 	// take the first seqlen tokens of each of the first nsamples.
 	SampleTruncate = "truncate"
+	// SampleDistinct is LLM-Pruner's get_bookcorpus: like SampleWindow,
+	// but a document holds at least seqlen tokens and is drawn at most
+	// once.
+	SampleDistinct = "distinct"
 )
 
 // Encoder turns text into token ids (tokenizer.Tokenizer satisfies it).
@@ -96,6 +100,8 @@ func Sample(docs []string, tok Encoder, sampling string, nsamples, seqlen int, s
 		err = c.sampleConcat(docs, tok)
 	case SampleTruncate:
 		err = c.sampleTruncate(docs, tok)
+	case SampleDistinct:
+		err = c.sampleDistinct(docs, tok)
 	default:
 		err = badinput.Errorf("calibration sampling %q unknown", sampling)
 	}
@@ -258,6 +264,54 @@ func (c *Calibration) sampleTruncate(docs []string, tok Encoder) error {
 	}
 	if len(c.Samples) == 0 {
 		return badinput.Errorf("calibration: every sampled document is empty")
+	}
+	return nil
+}
+
+// sampleDistinct is LLM-Pruner's get_bookcorpus, with Python's random
+// seeded by the seed: per sample, documents are drawn with randint(0,
+// len(docs)−1) until one that was not drawn before has at least seqlen
+// tokens, then a window start with randint(0, tokens−seqlen). Documents
+// are tokenized with BOS (the reference's tokenizer call). The request is
+// refused when the documents cannot supply the samples (where the
+// reference would loop forever).
+func (c *Calibration) sampleDistinct(docs []string, tok Encoder) error {
+	nsamples, seqlen := c.NSamples, c.Seqlen
+	cache := make(map[int][]int)
+	encode := func(i int) []int {
+		if ids, ok := cache[i]; ok {
+			return ids
+		}
+		ids := tok.Encode(docs[i], true)
+		cache[i] = ids
+		return ids
+	}
+	// Count the documents long enough, so an impossible request fails
+	// instead of looping (this tokenizes every document once).
+	long := 0
+	for i := range docs {
+		if len(encode(i)) >= seqlen {
+			long++
+		}
+	}
+	if long < nsamples {
+		return badinput.Errorf("calibration: %d documents have at least %d tokens, %d samples need as many", long, seqlen, nsamples)
+	}
+	rng := pyrand.New(c.Seed)
+	used := make(map[int]bool)
+	for range nsamples {
+		var ids []int
+		var d int
+		for {
+			d, _ = rng.Randint(0, len(docs)-1) // docs is not empty
+			ids = encode(d)
+			if len(ids) >= seqlen && !used[d] {
+				used[d] = true
+				break
+			}
+		}
+		j, _ := rng.Randint(0, len(ids)-seqlen) // len(ids) ≥ seqlen
+		c.add(d, j, ids[j:j+seqlen])
 	}
 	return nil
 }

@@ -121,3 +121,30 @@ func TestSampleConcatAndTruncate(t *testing.T) {
 		t.Error("sampling is not deterministic")
 	}
 }
+
+// LLM-Pruner's loader: deterministic, one window per document and no
+// document twice, refused when too few documents are long enough.
+func TestSampleDistinct(t *testing.T) {
+	docs := []string{"short", strings.Repeat("a", 30), strings.Repeat("b", 40), "tiny", strings.Repeat("c", 25)}
+	c1, err := Sample(docs, ByteEncoder{}, SampleDistinct, 3, 20, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := Sample(docs, ByteEncoder{}, SampleDistinct, 3, 20, 42)
+	if len(c1.Samples) != 3 || !slices.EqualFunc(c1.Samples, c2.Samples, slices.Equal) {
+		t.Fatalf("samples not deterministic: %v vs %v", c1.Samples, c2.Samples)
+	}
+	seen := map[int]bool{}
+	for i, w := range c1.Windows {
+		if w.Len != 20 || len(c1.Samples[i]) != 20 {
+			t.Fatalf("window %+v", w)
+		}
+		seen[w.Doc] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("documents repeated: %v", c1.Windows)
+	}
+	if _, err := Sample(docs, ByteEncoder{}, SampleDistinct, 4, 20, 42); !errors.Is(err, badinput.ErrBadInput) {
+		t.Fatalf("4 samples from 3 long documents: %v", err)
+	}
+}

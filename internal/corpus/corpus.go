@@ -5,7 +5,7 @@
 // read through Read; the evaluation tasks read their own record formats
 // (eval's readers) and training reads whole files as one stream. Sample
 // draws a compression method's calibration set from the documents (the
-// GPTQ, AWQ and SmoothQuant loaders, Python-compatible where the
+// GPTQ, AWQ, SmoothQuant and LLM-Pruner loaders, Python-compatible where the
 // reference is); Sampler draws the random token windows that training and
 // LoRA recovery fit.
 package corpus
