@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 )
@@ -540,7 +541,7 @@ func (awq) Info() MethodInfo {
 	return MethodInfo{Name: AWQ, Doc: "activation-aware scaling and clipping search, then round to nearest (AWQ)", Params: []Param{
 		bitsParam(4, bits2to8), groupParam, symParam,
 		{Key: "clip", Type: "bool", Default: "true", NegFlag: "no-clip", Doc: "search the clipping range per group"},
-		nsamplesParam(128), seqlenParam("512"), seedParam(42), samplingParam(SampleConcat)}}
+		nsamplesParam(128), seqlenParam("512"), seedParam(42), samplingParam(corpus.SampleConcat)}}
 }
 
 func (awq) calibrated() bool { return true }

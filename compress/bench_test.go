@@ -100,10 +100,12 @@ func BenchmarkCompress(b *testing.B) {
 					calib = ids
 				}
 				var params int64
-				for _, s := range blockShapes(m.Config) {
-					params += int64(s.Out) * int64(s.In)
+				for _, blk := range blockShapes(m.Config) {
+					for _, s := range blk {
+						params += int64(s.Out) * int64(s.In)
+					}
 				}
-				b.SetBytes(4 * params * int64(layers))
+				b.SetBytes(4 * params)
 				resetPeakRSS()
 				b.StartTimer()
 				if _, _, err := compressLoaded(context.Background(), &cfg, m, rules, calib, nil, nil); err != nil {

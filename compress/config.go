@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/llmcbench/gollm/compress/llmpruner"
 	"github.com/llmcbench/gollm/internal/badinput"
+	"github.com/llmcbench/gollm/internal/corpus"
 )
 
 // ErrBadInput marks bad input: an unknown method, an unsupported bit width
@@ -29,33 +31,15 @@ const (
 	GPTQ        = "gptq"
 	AWQ         = "awq"
 	SmoothQuant = "smoothquant"
-	// LLMPruner and OmniQuant run through their own packages
-	// (compress/llmpruner, compress/omniquant), not through Run.
+	// LLMPruner and OmniQuant need the whole model at once (gradients):
+	// Run hands them to compress/llmpruner and compress/omniquant.
 	LLMPruner = "llm-pruner"
 	OmniQuant = "omniquant"
 )
 
-// The calibration sampling schemes (Config.Sampling).
-const (
-	// SampleWindow is GPTQ's loader: pick random documents until one has
-	// more than seqlen tokens, take a random window of seqlen tokens from
-	// it; one document (WikiText joined) gives windows of that document.
-	SampleWindow = "window"
-	// SampleConcat is AWQ's loader: shuffle the documents, keep those of at
-	// most seqlen tokens until nsamples are kept, concatenate them and cut
-	// the result into blocks of seqlen tokens.
-	SampleConcat = "concat"
-	// SampleTruncate is SmoothQuant's loader: shuffle the documents and
-	// take the first seqlen tokens of each of the first nsamples.
-	SampleTruncate = "truncate"
-)
-
-// Tokenizer turns calibration text into token ids (tokenizer.Tokenizer
-// satisfies it). addSpecial adds the model's BOS/prefix tokens, as Hugging
-// Face tokenizers do by default.
-type Tokenizer interface {
-	Encode(text string, addSpecial bool) []int
-}
+// Tokenizer turns calibration text into token ids: corpus.Encoder, which
+// tokenizer.Tokenizer satisfies.
+type Tokenizer = corpus.Encoder
 
 // Config is one compression run: the model, the method and its settings,
 // the calibration data and the output folder. Defaults returns the
@@ -77,9 +61,14 @@ type Config struct {
 	// Seed seeds the sampling; negative means the method's reference seed
 	// (0 for GPTQ/SparseGPT/Wanda, 42 for AWQ/SmoothQuant).
 	Seed int64
-	// Sampling is SampleWindow, SampleConcat or SampleTruncate ("" means
-	// the method's reference loader).
+	// Sampling is corpus.SampleWindow, SampleConcat or SampleTruncate (""
+	// means the method's reference loader).
 	Sampling string
+	// Samples, when set, is the calibration set itself (token ids, every
+	// sample the same length): Calib is then not read, and NSamples and
+	// Seqlen are its size. It lets a caller reuse another calibration
+	// loader (tests: random token ids).
+	Samples [][]int
 	// Tokenizer encodes the calibration text; nil means the model folder's
 	// own tokenizer.
 	Tokenizer Tokenizer
@@ -115,6 +104,24 @@ type Config struct {
 	// BlockSize is the GPTQ/SparseGPT column block (0: 128).
 	BlockSize int
 
+	// ABits is OmniQuant's activation width (4–8, or 16: weight-only; 0:
+	// the default, 16) and Epochs its training epochs per block (0: 20).
+	ABits, Epochs int
+
+	// LayerRatio is LLM-Pruner's per-layer fraction of heads and MLP
+	// channels removed, instead of Sparsity (then the fraction of all the
+	// model's parameters); exactly one of the two is set.
+	LayerRatio float64
+	// BlockStart and BlockEnd bound LLM-Pruner's pruned layers [BlockStart,
+	// BlockEnd) (BlockEnd 0: the last layer).
+	BlockStart, BlockEnd int
+	// Importance is LLM-Pruner's importance criterion (llmpruner.Element1,
+	// Vector, Element2, or a reference alias; "": element1).
+	Importance string
+	// LoRA is LLM-Pruner's optional recovery after pruning (LoRA.Steps 0:
+	// none; zero settings take the spec defaults; LoRA.Data nil: Calib).
+	LoRA llmpruner.LoRAConfig
+
 	// Alpha is SmoothQuant's migration strength (0: the model's published
 	// value; see DefaultAlpha).
 	Alpha float64
@@ -141,8 +148,34 @@ func Defaults(method string) Config {
 	c := Config{Method: method, Damp: 0.01, BlockSize: 128, Seed: -1}
 	if sp, err := ParseSpec(method); err == nil {
 		c.ApplySpec(sp)
+	} else if info, ok := LookupMethod(method); ok {
+		// The parameters' defaults alone (LLM-Pruner's bare spec is
+		// incomplete: it wants one of sparsity and layer_ratio).
+		sp := Spec{Method: method, info: info, vals: make([]string, len(info.Params))}
+		for i, p := range info.Params {
+			sp.vals[i] = p.Default
+		}
+		c.ApplySpec(sp)
 	}
 	return c
+}
+
+// specField returns a pointer to the field of c that spec parameter key
+// sets (*int, *int64, *float64, *bool or *string), or nil for the two
+// parameters that are not one field (pattern: PatternN and PatternM;
+// clip: !NoClip) and for an unknown key. ApplySpec and specValue read it:
+// one binding of keys to fields for both directions.
+func (c *Config) specField(key string) any {
+	lc := &c.LoRA
+	return map[string]any{
+		"sparsity": &c.Sparsity, "bits": &c.Bits, "group": &c.GroupSize, "sym": &c.Sym,
+		"act_order": &c.ActOrder, "static_groups": &c.StaticGroups, "true_sequential": &c.TrueSequential,
+		"damp": &c.Damp, "block": &c.BlockSize, "alpha": &c.Alpha, "abits": &c.ABits, "epochs": &c.Epochs,
+		"nsamples": &c.NSamples, "seqlen": &c.Seqlen, "seed": &c.Seed, "sampling": &c.Sampling,
+		"layer_ratio": &c.LayerRatio, "block_start": &c.BlockStart, "block_end": &c.BlockEnd, "importance": &c.Importance,
+		"lora_steps": &lc.Steps, "lora_rank": &lc.Rank, "lora_alpha": &lc.Alpha, "lora_lr": &lc.LR,
+		"lora_batch": &lc.Batch, "lora_seqlen": &lc.Seqlen,
+	}[key]
 }
 
 // ApplySpec sets the method and the fields of c that the parameters of sp
@@ -150,90 +183,60 @@ func Defaults(method string) Config {
 func (c *Config) ApplySpec(sp Spec) {
 	c.Method = sp.Method
 	for _, key := range sp.Keys() {
-		switch key {
-		case "sparsity":
-			c.Sparsity = sp.Float(key)
-		case "pattern":
-			c.PatternN, c.PatternM = sp.Pattern()
-		case "bits":
-			c.Bits = sp.Int(key)
-		case "group":
-			c.GroupSize = sp.Int(key)
-		case "sym":
-			c.Sym = sp.Bool(key)
-		case "act_order":
-			c.ActOrder = sp.Bool(key)
-		case "static_groups":
-			c.StaticGroups = sp.Bool(key)
-		case "true_sequential":
-			c.TrueSequential = sp.Bool(key)
-		case "damp":
-			c.Damp = sp.Float(key)
-		case "block":
-			c.BlockSize = sp.Int(key)
-		case "alpha":
-			c.Alpha = sp.Float(key) // auto: 0
-		case "clip":
-			c.NoClip = !sp.Bool(key)
-		case "nsamples":
-			c.NSamples = sp.Int(key)
-		case "seqlen":
-			c.Seqlen = sp.Int(key) // auto: 0
-		case "seed":
-			c.Seed = int64(sp.Int(key))
-		case "sampling":
-			c.Sampling = sp.Get(key)
+		switch f := c.specField(key).(type) {
+		case *int:
+			*f = sp.Int(key)
+		case *int64:
+			*f = int64(sp.Int(key))
+		case *float64:
+			*f = sp.Float(key)
+		case *bool:
+			*f = sp.Bool(key)
+		case *string:
+			*f = sp.Get(key)
+		case nil:
+			switch key {
+			case "pattern":
+				c.PatternN, c.PatternM = sp.Pattern()
+			case "clip":
+				c.NoClip = !sp.Bool(key)
+			}
 		}
 	}
 }
 
-// specValue returns the value of spec parameter key in c, as a flag would
-// spell it ("auto" for the zero of a model-dependent setting).
-func (c *Config) specValue(key string) string {
-	auto := func(zero bool, v string) string {
-		if zero {
-			return "auto"
+// specValue returns the value of spec parameter p in c, as a flag would
+// spell it ("auto" for the zero of a setting whose default is "auto": a
+// value from the model).
+func (c *Config) specValue(p Param) string {
+	var v string
+	zero := false
+	switch f := c.specField(p.Key).(type) {
+	case *int:
+		v, zero = strconv.Itoa(*f), *f == 0
+	case *int64:
+		v, zero = strconv.FormatInt(*f, 10), *f == 0
+	case *float64:
+		v, zero = formatFloat(*f), *f == 0
+	case *bool:
+		v = strconv.FormatBool(*f)
+	case *string:
+		v = *f
+	case nil:
+		switch p.Key {
+		case "pattern":
+			if c.PatternN == 0 && c.PatternM == 0 {
+				return "none"
+			}
+			return fmt.Sprintf("%d:%d", c.PatternN, c.PatternM)
+		case "clip":
+			return strconv.FormatBool(!c.NoClip)
 		}
-		return v
 	}
-	switch key {
-	case "sparsity":
-		return formatFloat(c.Sparsity)
-	case "pattern":
-		if c.PatternN == 0 && c.PatternM == 0 {
-			return "none"
-		}
-		return fmt.Sprintf("%d:%d", c.PatternN, c.PatternM)
-	case "bits":
-		return strconv.Itoa(c.Bits)
-	case "group":
-		return strconv.Itoa(c.GroupSize)
-	case "sym":
-		return strconv.FormatBool(c.Sym)
-	case "act_order":
-		return strconv.FormatBool(c.ActOrder)
-	case "static_groups":
-		return strconv.FormatBool(c.StaticGroups)
-	case "true_sequential":
-		return strconv.FormatBool(c.TrueSequential)
-	case "damp":
-		return formatFloat(c.Damp)
-	case "block":
-		return strconv.Itoa(c.BlockSize)
-	case "alpha":
-		return auto(c.Alpha == 0, formatFloat(c.Alpha))
-	case "clip":
-		return strconv.FormatBool(!c.NoClip)
-	case "nsamples":
-		return strconv.Itoa(c.NSamples)
-	case "seqlen":
-		return auto(c.Seqlen == 0 && autoParam(c.Method, key), strconv.Itoa(c.Seqlen))
-	case "seed":
-		return strconv.FormatInt(c.Seed, 10)
-	case "sampling":
-		return c.Sampling
+	if zero && p.Default == "auto" {
+		return "auto"
 	}
-	return ""
+	return v
 }
 
 // Spec returns the method spec of c's settings (call after the defaults
@@ -247,7 +250,7 @@ func (c *Config) Spec() (Spec, error) {
 	sp := Spec{Method: c.Method, info: info, vals: make([]string, len(info.Params))}
 	given := make([]bool, len(info.Params))
 	for i, p := range info.Params {
-		v := c.specValue(p.Key)
+		v := c.specValue(p)
 		cv, err := canonical(p, v)
 		if err != nil {
 			if p.Flag != "" {
@@ -267,6 +270,9 @@ func (c *Config) Spec() (Spec, error) {
 // Wanda stays 0 until the model is known).
 func (c *Config) resolve() {
 	d := Defaults(c.Method)
+	if len(c.Samples) > 0 {
+		c.NSamples, c.Seqlen = len(c.Samples), len(c.Samples[0])
+	}
 	if c.NSamples == 0 {
 		c.NSamples = d.NSamples
 	}
@@ -297,6 +303,30 @@ func (c *Config) resolve() {
 			f.fixSettings(c)
 		}
 	}
+	if c.ABits == 0 {
+		c.ABits = d.ABits
+	}
+	if c.Epochs == 0 {
+		c.Epochs = d.Epochs
+	}
+	if c.Importance == "" {
+		c.Importance = d.Importance
+	}
+	lc, dl := &c.LoRA, d.LoRA
+	for _, f := range []struct{ v, def *int }{{&lc.Rank, &dl.Rank}, {&lc.Batch, &dl.Batch}, {&lc.Seqlen, &dl.Seqlen}} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
+	}
+	if lc.Alpha == 0 {
+		lc.Alpha = dl.Alpha
+	}
+	if lc.LR == 0 {
+		lc.LR = dl.LR
+	}
+	if len(lc.Data) == 0 && hasParam(c.Method, "lora_steps") {
+		lc.Data = c.Calib
+	}
 	if c.Damp == 0 {
 		c.Damp = 0.01
 	}
@@ -311,12 +341,7 @@ func (c *Config) resolve() {
 // flag or file. Run calls it, then checks the settings against the model's
 // shapes and the memory before any work.
 func (c *Config) Validate() error {
-	if m, ok := lookup(c.Method); ok {
-		if _, isBlock := m.(blockMethod); !isBlock {
-			return badInput("--method %s runs through package compress/%s, not compress.Run", c.Method, strings.ReplaceAll(c.Method, "-", ""))
-		}
-	}
-	if !slices.Contains(Methods, c.Method) {
+	if !slices.Contains(AllMethods, c.Method) {
 		return badInput("--method %q: want one of %s", c.Method, strings.Join(AllMethods, ", "))
 	}
 	c.resolve()
@@ -359,6 +384,17 @@ func (c *Config) validateMethod() error {
 
 func (c *Config) validateCalib() error {
 	if !needsCalib(c.Method) {
+		return nil
+	}
+	if c.Samples != nil {
+		if len(c.Samples) == 0 {
+			return badInput("calibration samples: none given")
+		}
+		for i, s := range c.Samples {
+			if len(s) < 2 || len(s) != len(c.Samples[0]) {
+				return badInput("calibration sample %d has %d tokens, sample 0 %d: want equal lengths of at least 2", i, len(s), len(c.Samples[0]))
+			}
+		}
 		return nil
 	}
 	if len(c.Calib) == 0 {

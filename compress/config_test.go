@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/models"
 )
@@ -86,7 +87,7 @@ func TestValidateBadInput(t *testing.T) {
 	}
 	// Zero values take the method's defaults.
 	c := Config{Method: AWQ, Model: llama2Tiny, Out: out, Calib: []string{calibJSONL}, Seed: -1}
-	if err := c.Validate(); err != nil || c.Bits != 4 || c.GroupSize != 128 || c.NSamples != 128 || c.Seqlen != 512 || c.Seed != 42 || c.Sampling != SampleConcat {
+	if err := c.Validate(); err != nil || c.Bits != 4 || c.GroupSize != 128 || c.NSamples != 128 || c.Seqlen != 512 || c.Seed != 42 || c.Sampling != corpus.SampleConcat {
 		t.Errorf("AWQ defaults: %+v, %v", c, err)
 	}
 }

@@ -2,12 +2,13 @@ package compress
 
 import (
 	"context"
-	"github.com/llmcbench/gollm/models/packed"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/llmcbench/gollm/models/packed"
 
 	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/kernels"
@@ -27,7 +28,7 @@ var fixtures = map[string]fixture{
 	"llama3": {llama3Tiny, 16, nil},
 	"opt":    {optTiny, 32, nil},
 	"opt350": {opt350Tiny, 32, nil},
-	"glm":    {glmTiny, -1, byteTok{}},
+	"glm":    {glmTiny, -1, corpus.ByteEncoder{}},
 }
 
 func fixtureConfig(t *testing.T, name, method string) Config {
@@ -38,8 +39,8 @@ func fixtureConfig(t *testing.T, name, method string) Config {
 	if method != SmoothQuant {
 		c.GroupSize = f.group
 	}
-	if c.Sampling == SampleConcat {
-		c.Sampling = SampleWindow // the fixture documents are longer than 48 tokens
+	if c.Sampling == corpus.SampleConcat {
+		c.Sampling = corpus.SampleWindow // the fixture documents are longer than 48 tokens
 	}
 	return c
 }
@@ -207,13 +208,13 @@ func logitsOf(t *testing.T, m *models.Model, ids []int) []float32 {
 	return slices.Clone(l)
 }
 
-func evalIDs(t *testing.T, c *Calibration) [][]int {
+func evalIDs(t *testing.T, c *corpus.Calibration) [][]int {
 	// Held-out text: a window of the WikiText fixture.
 	docs, _, err := corpus.Read([]string{"../testdata/calib/wiki.train.raw"}, corpus.Whole)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := byteTok{}
+	tok := corpus.ByteEncoder{}
 	ids := tok.Encode(docs[0][:400], true)
 	_ = c
 	return [][]int{ids[:48], ids[100:148], ids[200:248]}

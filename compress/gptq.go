@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/kernels"
 )
 
@@ -296,7 +297,7 @@ func (gptq) Info() MethodInfo {
 		{Key: "act_order", Type: "bool", Default: "false", Flag: "act-order", Doc: "quantize columns by decreasing Hessian diagonal (desc_act)"},
 		{Key: "static_groups", Type: "bool", Default: "false", Flag: "static-groups", Doc: "group quantizers from the original weights"},
 		{Key: "true_sequential", Type: "bool", Default: "true", NegFlag: "no-true-sequential", Doc: "quantize a block in the order [k,v,q] → [o] → [up,gate] → [down], recollecting statistics"},
-		dampParam, blockParam, nsamplesParam(128), seqlenParam("2048"), seedParam(0), samplingParam(SampleWindow)}}
+		dampParam, blockParam, nsamplesParam(128), seqlenParam("2048"), seedParam(0), samplingParam(corpus.SampleWindow)}}
 }
 
 func (gptq) calibrated() bool                             { return true }

@@ -1,12 +1,19 @@
 package compress
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/llmcbench/gollm/compress/llmpruner"
+)
 
 // llmPruner is LLM-Pruner: whole attention kv groups and MLP channels
 // removed by gradient importance, optionally followed by LoRA recovery. It
-// needs the gradients of the whole model, so it runs as a whole-model
-// method in package compress/llmpruner (llmpruner.PruneRecover), not
-// through the block engine; this file owns its spec parameters.
+// needs the gradients of the whole model, so it is a modelMethod: the
+// pruning and recovery are package compress/llmpruner's
+// (llmpruner.PruneRecover); this file owns its spec parameters and its
+// part of the record.
 type llmPruner struct{}
 
 func (llmPruner) Info() MethodInfo {
@@ -39,5 +46,26 @@ func (llmPruner) checkSpec(s *Spec) error {
 	if end := s.Get("block_end"); end != "auto" && s.Int("block_start") >= s.Int("block_end") {
 		return fmt.Errorf("block_start=%d ≥ block_end=%s (--block-start, --block-end): the layer range is empty", s.Int("block_start"), end)
 	}
+	return nil
+}
+
+func (llmPruner) record(c *Config, mc *MethodConfig) { mc.Sparsity = c.Sparsity }
+
+// compress prunes (and recovers) into dir: the recovered checkpoint, never
+// the pruned one before recovery, reaches c.Out.
+func (llmPruner) compress(ctx context.Context, c *Config, dir string, rec *Record, progress io.Writer) error {
+	pc := llmpruner.Config{Model: c.Model, Out: c.Out, Sparsity: c.Sparsity, LayerRatio: c.LayerRatio,
+		BlockStart: c.BlockStart, BlockEnd: c.BlockEnd, Importance: c.Importance,
+		Calib: c.Calib, Samples: c.Samples, NSamples: c.NSamples, Seqlen: c.Seqlen, Seed: c.Seed, Tokenizer: c.Tokenizer}
+	res, lr, err := llmpruner.PruneRecover(ctx, pc, c.LoRA, dir, progress)
+	if err != nil {
+		return err
+	}
+	rec.Format = "dense"
+	rec.CompressSeconds = res.Seconds
+	if lr != nil {
+		rec.CompressSeconds += lr.Seconds
+	}
+	rec.Notes = append(rec.Notes, fmt.Sprintf("removed %d of %d parameters (%.4f)", res.Removed, res.ParamsBefore, res.Fraction))
 	return nil
 }

@@ -3,24 +3,33 @@ package compress
 import (
 	"context"
 	"fmt"
+	"io"
 )
 
 // Method is one compression method. Each lives in its own file
 // (magnitude.go, wanda.go, sparsegpt.go, llm_pruner.go, rtn.go, gptq.go,
 // awq.go, smoothquant.go, omniquant.go) and owns its name, description and
-// spec parameters (with their defaults and checks, see Param); a method
-// the engine runs block by block (Run) is also a blockMethod. Adding a
-// method is one new file and one line in registry.
+// spec parameters (with their defaults and checks, see Param). Run drives
+// every method: a method the engine runs block by block is a blockMethod,
+// one that needs the whole model at once (gradients through every block)
+// a modelMethod. Adding a method is one new file and one line in registry.
 type Method interface {
 	// Info returns the method's name, one-line description and spec
 	// parameters in canonical order.
 	Info() MethodInfo
 }
 
+// recorder is a method that records its settings: every method.
+type recorder interface {
+	Method
+	// record fills the method's fields of the recorded configuration.
+	record(c *Config, mc *MethodConfig)
+}
+
 // blockMethod is a method the engine runs block by block (Run): what it
 // needs, what it writes, what it records, and its block step.
 type blockMethod interface {
-	Method
+	recorder
 	// calibrated reports whether the method reads calibration data (and
 	// so runs the blocks on calibration activations).
 	calibrated() bool
@@ -35,11 +44,21 @@ type blockMethod interface {
 	// activations and scratch: maxIn is the widest linear input, tokens
 	// the calibration tokens, hidden the model width.
 	workBytes(c *Config, maxIn, tokens, hidden int64) int64
-	// record fills the method's fields of the recorded configuration.
-	record(c *Config, mc *MethodConfig)
 	// block compresses the linears of block i, and leaves in e.outs the
 	// block outputs the next block reads (calibrated methods).
 	block(ctx context.Context, e *engine, i int) error
+}
+
+// modelMethod is a method that needs the whole model at once (LLM-Pruner,
+// OmniQuant: gradients through every block), run by its own package. Run
+// validates the Config, takes the output folder and starts the record as
+// for a block method, then hands the method the staging folder.
+type modelMethod interface {
+	recorder
+	// compress compresses c.Model, writes the checkpoint into dir (the
+	// staging folder of c.Out) and fills in rec's format, compression
+	// time, calibration and notes.
+	compress(ctx context.Context, c *Config, dir string, rec *Record, progress io.Writer) error
 }
 
 // registry lists every method, in the order the CLI and the docs list
@@ -48,7 +67,8 @@ var registry = []Method{
 	magnitude{}, wanda{}, sparseGPT{}, llmPruner{}, rtn{}, gptq{}, awq{}, smoothQuant{}, omniQuant{},
 }
 
-// Methods lists the methods Run compresses with (the block methods).
+// Methods lists the block methods (the engine compresses them block by
+// block).
 var Methods = func() []string {
 	var names []string
 	for _, m := range registry {
@@ -59,8 +79,9 @@ var Methods = func() []string {
 	return names
 }()
 
-// AllMethods lists every method gollm implements, in registry order:
-// Methods and the two whole-model gradient methods.
+// AllMethods lists every method gollm implements (Run compresses with
+// each), in registry order: Methods and the two whole-model gradient
+// methods.
 var AllMethods = func() []string {
 	names := make([]string, len(registry))
 	for i, m := range registry {
@@ -80,13 +101,20 @@ func lookup(name string) (Method, bool) {
 }
 
 // blockMethod returns the block method of c; it panics on a method
-// Validate would have refused.
+// Validate would have refused or a modelMethod.
 func (c *Config) blockMethod() blockMethod {
 	m, ok := lookup(c.Method)
 	if bm, isBlock := m.(blockMethod); ok && isBlock {
 		return bm
 	}
 	panic(fmt.Sprintf("compress: %q is not a block method (Config not validated)", c.Method))
+}
+
+// modelMethod returns the whole-model method of c, if it is one.
+func (c *Config) modelMethod() (modelMethod, bool) {
+	m, _ := lookup(c.Method)
+	mm, ok := m.(modelMethod)
+	return mm, ok
 }
 
 // hasParam reports whether method name takes spec parameter key.

@@ -11,22 +11,40 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/compress/llmpruner"
 	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/models"
 )
 
-// outputCases are a fast method and calibrated ones (GPTQ packs, SparseGPT
-// spills its blocks into the staging folder).
-var outputCases = []struct{ model, method string }{
-	{"llama3", Magnitude},
-	{"llama2", GPTQ},
-	{"opt", SparseGPT},
+// outputCases are a fast method, calibrated ones (GPTQ packs, SparseGPT
+// spills its blocks into the staging folder) and the two whole-model
+// methods (LLM-Pruner interrupted while pruning and during LoRA recovery,
+// which runs in the staging folder before the commit), each with the
+// progress marker after which a test interrupts or races it.
+var outputCases = []struct{ model, method, marker string }{
+	{"llama3", Magnitude, "block 1/"},
+	{"llama2", GPTQ, "block 1/"},
+	{"opt", SparseGPT, "block 1/"},
+	{"llama2", LLMPruner, "llm-pruner: layer "},
+	{"llama2", LLMPruner, "LoRA recovery"},
+	{"llama3", OmniQuant, "omniquant: block 1/"},
 }
 
 func outConfig(t *testing.T, model, method, out string) Config {
 	c := fixtureConfig(t, model, method)
 	c.Out = out
+	switch method {
+	case LLMPruner:
+		text := filepath.Join(t.TempDir(), "recover.txt")
+		if err := os.WriteFile(text, []byte(strings.Repeat("the cat sat on the mat and the dog ran to the log\n", 60)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.LayerRatio, c.NSamples, c.Seqlen = 0.5, 2, 16
+		c.LoRA = llmpruner.LoRAConfig{Steps: 4, Rank: 2, Alpha: 4, LR: 1e-2, Batch: 2, Seqlen: 16, Data: []string{text}, Seed: 1}
+	case OmniQuant:
+		c.Epochs, c.NSamples, c.Seqlen = 1, 2, 16
+	}
 	return c
 }
 
@@ -36,7 +54,7 @@ func outConfig(t *testing.T, model, method, out string) Config {
 func TestRunInterruptedLeavesOut(t *testing.T) {
 	for _, tc := range outputCases {
 		for _, previous := range []bool{false, true} {
-			name := tc.model + "-" + tc.method + map[bool]string{false: "-absent", true: "-previous"}[previous]
+			name := tc.model + "-" + tc.method + "-" + strings.TrimSuffix(strings.Fields(tc.marker)[0], ":") + map[bool]string{false: "-absent", true: "-previous"}[previous]
 			t.Run(name, func(t *testing.T) {
 				var prev func(out string)
 				if previous {
@@ -46,7 +64,7 @@ func TestRunInterruptedLeavesOut(t *testing.T) {
 						}
 					}
 				}
-				testfs.InterruptedLeavesOut(t, "block 1/", prev, func(ctx context.Context, out string, w io.Writer) error {
+				testfs.InterruptedLeavesOut(t, tc.marker, prev, func(ctx context.Context, out string, w io.Writer) error {
 					_, err := Run(ctx, outConfig(t, tc.model, tc.method, out), w)
 					return err
 				})
@@ -60,7 +78,7 @@ func TestRunInterruptedLeavesOut(t *testing.T) {
 // nothing but the output's files, and is still refused over another
 // model's weights.
 func TestRunRefusesForeignOut(t *testing.T) {
-	for _, tc := range outputCases[:2] {
+	for _, tc := range outputCases[1:5:5] {
 		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
 			model := filepath.Join(t.TempDir(), "other-model")
 			testfs.CopyTree(t, fixtures["opt"].dir, model)
@@ -78,12 +96,15 @@ func TestRunRefusesForeignOut(t *testing.T) {
 // holds the folder, is refused with ErrBusy naming the holder; the first
 // completes and the folder is its output alone.
 func TestRunConcurrentOut(t *testing.T) {
-	for _, tc := range outputCases[:2] {
+	for _, tc := range outputCases {
+		if tc.method == SparseGPT || strings.HasPrefix(tc.marker, "LoRA") {
+			continue // one run per kind is enough
+		}
 		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
 			second := outConfig(t, tc.model, RTN, out)
 			second.Bits = 8
-			firstErr, err := testfs.WhileHeld("block 1/", func(w io.Writer) error {
+			firstErr, err := testfs.WhileHeld(tc.marker, func(w io.Writer) error {
 				_, err := Run(context.Background(), outConfig(t, tc.model, tc.method, out), w)
 				return err
 			}, func() error {

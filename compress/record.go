@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/internal/procfs"
 	"github.com/llmcbench/gollm/kernels"
 )
@@ -52,8 +53,8 @@ type Record struct {
 	Spec   string       `json:"spec"`
 	Config MethodConfig `json:"config"`
 	// Calibration is the calibration set (nil for magnitude and RTN).
-	Calibration *Calibration `json:"calibration,omitempty"`
-	Started     time.Time    `json:"started"`
+	Calibration *corpus.Calibration `json:"calibration,omitempty"`
+	Started     time.Time           `json:"started"`
 	// WallSeconds covers everything from validation to the saved record.
 	WallSeconds float64 `json:"wall_seconds"`
 	// CompressSeconds covers the block-by-block compression alone.

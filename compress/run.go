@@ -23,19 +23,40 @@ type linearShape struct {
 	Out, In int
 }
 
-// blockShapes lists the linears of one block from the config alone (the
-// models description of block 0: a structurally pruned model's other
-// layers may be narrower).
-func blockShapes(c *models.Config) []linearShape {
+// blockShapes lists the linears of every block, block by block, from the
+// config alone: the models description, with each layer's own sizes (a
+// structurally pruned model's layers may be narrower, see
+// models.Config.LayerHeads). It returns nil for an architecture models
+// does not describe.
+func blockShapes(c *models.Config) [][]linearShape {
 	a, err := models.ArchitectureOf(c)
 	if err != nil {
 		return nil
 	}
-	var shapes []linearShape
-	for _, l := range a.Block(c, 0).Linears {
-		shapes = append(shapes, linearShape{l.Short, l.Out, l.In})
+	shapes := make([][]linearShape, c.Layers)
+	for i := range shapes {
+		for _, l := range a.Block(c, i).Linears {
+			shapes[i] = append(shapes[i], linearShape{l.Short, l.Out, l.In})
+		}
 	}
 	return shapes
+}
+
+// distinctShapes lists each linear shape of blocks once, in order of
+// first appearance (one block's worth for a model whose layers are
+// alike).
+func distinctShapes(blocks [][]linearShape) []linearShape {
+	var out []linearShape
+	seen := map[linearShape]bool{}
+	for _, b := range blocks {
+		for _, s := range b {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // outputFormat is the checkpoint layout a run writes: "dense" (pruned, or
@@ -46,10 +67,11 @@ func (c *Config) outputFormat() string { return c.blockMethod().format(c) }
 // checkModel checks the settings against the model's shapes, context and
 // the memory, before any work.
 func (c *Config) checkModel(mc *models.Config, calibTokens int) error {
-	shapes := blockShapes(mc)
-	if shapes == nil {
+	blocks := blockShapes(mc)
+	if blocks == nil {
 		return badInput("model %s: architecture %q is not supported by compress", c.Model, mc.Arch)
 	}
+	shapes := distinctShapes(blocks)
 	if len(mc.Quantization) > 0 {
 		return badInput("model %s is already quantized (quantization_config present): compress a float checkpoint", c.Model)
 	}
@@ -104,17 +126,21 @@ func gib(b int64) float64 { return float64(b) / (1 << 30) }
 
 // estimateMemory returns the expected peak memory of a run in bytes: the
 // non-block parameters (float32), the compressed blocks kept for saving
-// (none for dense and 2:4 outputs, whose blocks are spilled), one
+// (none for dense and 2:4 outputs, whose blocks are spilled), the largest
 // block being compressed with its working copies, the calibration
 // activations and the statistics.
 func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
-	shapes := blockShapes(mc)
-	var blockParams, maxIn, maxLinear int64
-	for _, s := range shapes {
-		p := int64(s.Out) * int64(s.In)
-		blockParams += p
-		maxIn = max(maxIn, int64(s.In))
-		maxLinear = max(maxLinear, p)
+	var allParams, blockParams, maxIn, maxLinear int64
+	for _, b := range blockShapes(mc) {
+		var params int64
+		for _, s := range b {
+			p := int64(s.Out) * int64(s.In)
+			params += p
+			maxIn = max(maxIn, int64(s.In))
+			maxLinear = max(maxLinear, p)
+		}
+		allParams += params
+		blockParams = max(blockParams, params)
 	}
 	h := int64(mc.Hidden)
 	embed := int64(mc.Vocab) * int64(max(mc.WordEmbedProjDim, mc.Hidden))
@@ -122,7 +148,6 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 	if !mc.TieEmbed {
 		nonBlock += 4 * embed
 	}
-	layers := int64(mc.Layers)
 	var kept8 int64 // eighths of a byte per parameter of a finished block
 	switch c.outputFormat() {
 	case "dense", "2:4":
@@ -132,7 +157,7 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 	default:
 		kept8 = 8 + int64(c.Bits) + 1 // codes + packed codes + scales and zeros
 	}
-	total := nonBlock + kept8*blockParams*layers/8 + 4*blockParams*2 + 4*maxLinear*2
+	total := nonBlock + kept8*allParams/8 + 4*blockParams*2 + 4*maxLinear*2
 	if needsCalib(c.Method) {
 		t := int64(tokens)
 		act := int64(4)
@@ -148,15 +173,17 @@ func estimateMemory(c *Config, mc *models.Config, tokens int) int64 {
 	return total + 64<<20
 }
 
-// Run compresses cfg.Model with cfg.Method and writes the compressed
-// checkpoint and the record (RecordFile) into cfg.Out. It validates
-// everything first (errors wrap ErrBadInput), checks and locks cfg.Out
-// (outdir.Create: errors wrap outdir.ErrForeign, ErrBusy or ErrBadPath)
-// before the model or any data is read, reads and samples the calibration
-// text, loads the model lazily and compresses it block by block. The
-// output is built in a hidden staging folder beside cfg.Out and moved into
-// place only when complete: an error or a cancelled ctx leaves cfg.Out as
-// it was. Progress lines go to progress (may be nil).
+// Run compresses cfg.Model with cfg.Method — any of AllMethods — and
+// writes the compressed checkpoint and the record (RecordFile) into
+// cfg.Out. It validates everything first (errors wrap ErrBadInput), checks
+// and locks cfg.Out (outdir.Create: errors wrap outdir.ErrForeign, ErrBusy
+// or ErrBadPath) before the model or any data is read, then runs the
+// method: a block method reads and samples the calibration text, loads the
+// model lazily and compresses it block by block; a whole-model method
+// (LLM-Pruner, OmniQuant) runs in its own package. The output is built in
+// a hidden staging folder beside cfg.Out and moved into place only when
+// complete: an error or a cancelled ctx leaves cfg.Out as it was. Progress
+// lines go to progress (may be nil).
 func Run(ctx context.Context, cfg Config, progress io.Writer) (*Record, error) {
 	rec, c, err := run(ctx, &cfg, progress, nil)
 	if c != nil {
@@ -165,8 +192,8 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Record, error) {
 	return rec, err
 }
 
-// run is Run returning the compressed model (open; the caller closes it)
-// and taking an engine hook, for tests.
+// run is Run returning the compressed model of a block method (open; the
+// caller closes it) and taking an engine hook, for tests.
 func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engine)) (*Record, *compressed, error) {
 	start := time.Now()
 	if err := cfg.Validate(); err != nil {
@@ -183,24 +210,12 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	defer d.Abort() // after Commit: only releases the lock
 	rec := StartRecord(spec, cfg.Model, cfg.Out)
 	rec.Started = start // the wall time covers the validation too
-	c, err := compressIn(ctx, cfg, d.Tmp, progress, adjust)
-	if err != nil {
-		return nil, nil, err
-	}
-	rec.CompressSeconds = c.seconds
-	format := cfg.outputFormat()
-	logf(progress, "saving %s checkpoint to %s", format, cfg.Out)
-	rec.Format = format
-	rec.Config = cfg.methodConfig()
-	rec.Calibration = c.calib
-	rec.Layers, rec.Scales = c.res.layers, c.res.scales
-	rec.Sparsity = overallSparsity(c.res.layers)
-	if format == "dense" && !hasParam(cfg.Method, "sparsity") {
-		rec.Notes = append(rec.Notes, fmt.Sprintf("%d-bit codes have no packed layout: the checkpoint holds the fake-quantized float weights", cfg.Bits))
-	}
-	err = saveModel(c.m, cfg, d.Tmp, c.res, format, &rec, c.spillDir)
-	if c.spillDir != "" {
-		os.RemoveAll(c.spillDir) // before Commit: the spill is no part of the output
+	var c *compressed
+	if mm, ok := cfg.modelMethod(); ok {
+		rec.Config = cfg.methodConfig()
+		err = mm.compress(ctx, cfg, d.Tmp, &rec, progress)
+	} else {
+		c, err = compressBlocks(ctx, cfg, d.Tmp, &rec, progress, adjust)
 	}
 	if err == nil {
 		err = ctx.Err() // interrupted while saving: commit nothing
@@ -221,6 +236,57 @@ func run(ctx context.Context, cfg *Config, progress io.Writer, adjust func(*engi
 	return &rec, c, nil
 }
 
+// compressBlocks runs a block method: it compresses the model block by
+// block, saves the checkpoint into dir (the staging folder) and fills in
+// rec.
+func compressBlocks(ctx context.Context, cfg *Config, dir string, rec *Record, progress io.Writer, adjust func(*engine)) (*compressed, error) {
+	c, err := compressIn(ctx, cfg, dir, progress, adjust)
+	if err != nil {
+		return nil, err
+	}
+	rec.CompressSeconds = c.seconds
+	format := cfg.outputFormat()
+	logf(progress, "saving %s checkpoint to %s", format, cfg.Out)
+	rec.Format = format
+	rec.Config = cfg.methodConfig()
+	rec.Calibration = c.calib
+	rec.Layers, rec.Scales = c.res.layers, c.res.scales
+	rec.Sparsity = overallSparsity(c.res.layers)
+	if format == "dense" && !hasParam(cfg.Method, "sparsity") {
+		rec.Notes = append(rec.Notes, fmt.Sprintf("%d-bit codes have no packed layout: the checkpoint holds the fake-quantized float weights", cfg.Bits))
+	}
+	err = saveModel(c.m, cfg, dir, c.res, format, rec, c.spillDir)
+	if c.spillDir != "" {
+		os.RemoveAll(c.spillDir) // before Commit: the spill is no part of the output
+	}
+	return c, err
+}
+
+// tokenizer returns c.Tokenizer, or the model folder's tokenizer.
+func (c *Config) tokenizer() (Tokenizer, error) {
+	if c.Tokenizer != nil {
+		return c.Tokenizer, nil
+	}
+	t, err := tokenizer.Load(c.Model)
+	if err != nil {
+		return nil, badInput("--model %s: no tokenizer for the calibration text: %v", c.Model, err)
+	}
+	return t, nil
+}
+
+// checkVocab checks that every calibration token id is in the model's
+// vocabulary of vocab ids.
+func checkVocab(samples [][]int, vocab int) error {
+	for i, s := range samples {
+		for _, id := range s {
+			if id < 0 || id >= vocab {
+				return badInput("calibration sample %d: token id %d outside the model's vocabulary of %d (wrong tokenizer?)", i, id, vocab)
+			}
+		}
+	}
+	return nil
+}
+
 func logf(w io.Writer, format string, args ...any) {
 	if w != nil {
 		fmt.Fprintf(w, format+"\n", args...)
@@ -231,7 +297,7 @@ func logf(w io.Writer, format string, args ...any) {
 type compressed struct {
 	m       *models.Model
 	res     *results
-	calib   *Calibration
+	calib   *corpus.Calibration
 	seconds float64
 	// spillDir holds the finished blocks' spills ("" when none).
 	spillDir string
@@ -270,41 +336,31 @@ func compressIn(ctx context.Context, cfg *Config, stage string, progress io.Writ
 	if err := cfg.checkModel(mc, cfg.NSamples*cfg.Seqlen); err != nil {
 		return nil, err
 	}
-	var calib *Calibration
-	if needsCalib(cfg.Method) {
+	var calib *corpus.Calibration
+	samples := cfg.Samples
+	if samples == nil && needsCalib(cfg.Method) {
 		docs, files, err := corpus.Read(cfg.Calib, corpus.Whole)
 		if err != nil {
 			return nil, err
 		}
-		tok := cfg.Tokenizer
-		if tok == nil {
-			t, err := tokenizer.Load(cfg.Model)
-			if err != nil {
-				return nil, badInput("--model %s: no tokenizer for the calibration text: %v", cfg.Model, err)
-			}
-			tok = t
+		tok, err := cfg.tokenizer()
+		if err != nil {
+			return nil, err
 		}
-		calib, err = Sample(docs, tok, cfg.Sampling, cfg.NSamples, cfg.Seqlen, cfg.Seed)
+		calib, err = corpus.Sample(docs, tok, cfg.Sampling, cfg.NSamples, cfg.Seqlen, cfg.Seed)
 		if err != nil {
 			return nil, fmt.Errorf("--calib %s: %w", strings.Join(cfg.Calib, ","), err)
 		}
 		calib.Files = files
-		for i, s := range calib.Samples {
-			for _, id := range s {
-				if id < 0 || id >= mc.Vocab {
-					return nil, badInput("calibration sample %d: token id %d outside the model's vocabulary of %d (wrong tokenizer?)", i, id, mc.Vocab)
-				}
-			}
-		}
+		samples = calib.Samples
 		logf(progress, "calibration: %d samples, %d tokens (%s, seed %d) from %d documents", len(calib.Samples), calib.Tokens, calib.Sampling, calib.Seed, len(docs))
+	}
+	if err := checkVocab(samples, mc.Vocab); err != nil {
+		return nil, err
 	}
 	m, err := models.Load(cfg.Model, models.Options{Lazy: true})
 	if err != nil {
 		return nil, err
-	}
-	var samples [][]int
-	if calib != nil {
-		samples = calib.Samples
 	}
 	spillDir := ""
 	if spills(cfg) && stage != "" {
@@ -349,10 +405,12 @@ func compressLoaded(ctx context.Context, cfg *Config, m *models.Model, rules *ar
 }
 
 // methodConfig is the recorded configuration of c: the method's own
-// fields (blockMethod.record), the device and the thread count.
+// fields (its record), the device and the thread count.
 func (c *Config) methodConfig() MethodConfig {
 	mc := MethodConfig{Method: c.Method, Device: "cpu", Threads: kernels.MaxThreads()}
-	c.blockMethod().record(c, &mc)
+	if m, ok := lookup(c.Method); ok {
+		m.(recorder).record(c, &mc)
+	}
 	return mc
 }
 

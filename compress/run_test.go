@@ -262,3 +262,37 @@ func TestSpillSavesSameBytes(t *testing.T) {
 		})
 	}
 }
+
+// The checks before any work see every layer's own sizes: on an
+// LLM-Pruner output whose layer 1 keeps 44 of llama2-tiny's 88 MLP
+// channels (layer 0 unpruned), 8-bit RTN in groups of 8 is refused for
+// that layer's down_proj, and one group per row runs.
+func TestRunChecksPrunedLayers(t *testing.T) {
+	pruned := filepath.Join(t.TempDir(), "pruned")
+	pc := fixtureConfig(t, "llama2", LLMPruner)
+	pc.Out, pc.LayerRatio, pc.BlockStart, pc.NSamples, pc.Seqlen = pruned, 0.5, 1, 2, 16
+	if _, err := Run(context.Background(), pc, nil); err != nil {
+		t.Fatal(err)
+	}
+	mc, err := models.LoadConfig(pruned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mc.LayerIntermediate(0) != 88 || mc.LayerIntermediate(1) != 44 {
+		t.Fatalf("pruned MLP widths %d, %d, want 88, 44", mc.LayerIntermediate(0), mc.LayerIntermediate(1))
+	}
+	for _, tc := range []struct {
+		group int
+		bad   string
+	}{{8, "44 inputs of mlp.down_proj"}, {-1, ""}} {
+		c := fixtureConfig(t, "llama2", RTN)
+		c.Model, c.Out, c.Bits, c.GroupSize = pruned, filepath.Join(t.TempDir(), "q"), 8, tc.group
+		_, err := Run(context.Background(), c, nil)
+		if tc.bad == "" && err != nil {
+			t.Errorf("group %d: %v", tc.group, err)
+		}
+		if tc.bad != "" && (!errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.bad)) {
+			t.Errorf("group %d: %v, want bad input naming %q", tc.group, err, tc.bad)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/models"
 )
 
@@ -132,7 +133,7 @@ func (smoothQuant) Info() MethodInfo {
 		bitsParam(8, func(v float64) string { return unless(v == 8, "smoothquant is W8A8 (bits 8)") }),
 		{Key: "alpha", Type: "float", Default: "auto", Flag: "alpha", Doc: "migration strength (auto: the model's published value)",
 			check: func(v float64) string { return unless(v > 0 && v <= 1, "want a value in (0, 1]") }},
-		nsamplesParam(512), seqlenParam("512"), seedParam(42), samplingParam(SampleTruncate)}}
+		nsamplesParam(512), seqlenParam("512"), seedParam(42), samplingParam(corpus.SampleTruncate)}}
 }
 
 func (smoothQuant) calibrated() bool      { return true }

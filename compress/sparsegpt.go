@@ -1,6 +1,10 @@
 package compress
 
-import "context"
+import (
+	"context"
+
+	"github.com/llmcbench/gollm/internal/corpus"
+)
 
 // sparseGPT prunes with second-order weight updates (SparseGPTPrune) from
 // one statistics pass over the block; linears reading one input share its
@@ -10,7 +14,7 @@ type sparseGPT struct{}
 func (sparseGPT) Info() MethodInfo {
 	return MethodInfo{Name: SparseGPT, Doc: "prune with second-order weight updates (SparseGPT)", Params: []Param{
 		pruneSparsityParam, patternParam, dampParam, blockParam,
-		nsamplesParam(128), seqlenParam("2048"), seedParam(0), samplingParam(SampleWindow)}}
+		nsamplesParam(128), seqlenParam("2048"), seedParam(0), samplingParam(corpus.SampleWindow)}}
 }
 
 func (sparseGPT) calibrated() bool        { return true }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/llmcbench/gollm/internal/corpus"
 )
 
 // A method spec string names a compression method and its settings, e.g.
@@ -121,7 +123,7 @@ func seedParam(def int) Param {
 }
 
 func samplingParam(def string) Param {
-	return Param{Key: "sampling", Type: "choice", Default: def, Choices: []string{SampleWindow, SampleConcat, SampleTruncate}, Flag: "sampling",
+	return Param{Key: "sampling", Type: "choice", Default: def, Choices: []string{corpus.SampleWindow, corpus.SampleConcat, corpus.SampleTruncate}, Flag: "sampling",
 		Doc: "calibration loader: window (GPTQ), concat (AWQ), truncate (SmoothQuant)"}
 }
 

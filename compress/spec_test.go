@@ -2,8 +2,13 @@ package compress
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/llmcbench/gollm/compress/llmpruner"
+	"github.com/llmcbench/gollm/compress/omniquant"
+	"github.com/llmcbench/gollm/internal/corpus"
 )
 
 // Specs that mean the same run print the same canonical string, and the
@@ -68,7 +73,7 @@ func TestSpecEveryMethod(t *testing.T) {
 			t.Errorf("%s: %s", m, sp)
 		}
 	}
-	if c := Defaults(GPTQ); c.Bits != 4 || c.GroupSize != 128 || !c.TrueSequential || c.NSamples != 128 || c.Seqlen != 2048 || c.Seed != 0 || c.Sampling != SampleWindow {
+	if c := Defaults(GPTQ); c.Bits != 4 || c.GroupSize != 128 || !c.TrueSequential || c.NSamples != 128 || c.Seqlen != 2048 || c.Seed != 0 || c.Sampling != corpus.SampleWindow {
 		t.Errorf("Defaults(gptq) = %+v", c)
 	}
 	if c := Defaults(Wanda); c.Sparsity != 0.5 || c.Seqlen != 0 {
@@ -129,6 +134,32 @@ func TestSpecBad(t *testing.T) {
 		_, err := ParseSpec(tc.spec)
 		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("ParseSpec(%q) = %v, want ErrBadInput with %q", tc.spec, err, tc.msg)
+		}
+	}
+}
+
+// The defaults of the whole-model methods' specs (what the CLI passes)
+// are their packages' reference defaults.
+func TestSpecDefaultsArePackageDefaults(t *testing.T) {
+	lc := llmpruner.LoRAConfig{}.WithDefaults()
+	itoa, ftoa := strconv.Itoa, formatFloat
+	for spec, want := range map[string]map[string]string{
+		"llm-pruner:sparsity=0.2": {
+			"nsamples": itoa(llmpruner.DefaultNSamples), "seqlen": itoa(llmpruner.DefaultSeqlen), "seed": itoa(llmpruner.DefaultSeed),
+			"importance": llmpruner.Element1, "lora_rank": itoa(lc.Rank), "lora_alpha": ftoa(lc.Alpha),
+			"lora_lr": ftoa(lc.LR), "lora_batch": itoa(lc.Batch), "lora_seqlen": itoa(lc.Seqlen)},
+		"omniquant": {
+			"epochs": itoa(omniquant.DefaultEpochs), "nsamples": itoa(omniquant.DefaultNSamples), "seqlen": itoa(omniquant.DefaultSeqlen),
+			"seed": itoa(omniquant.DefaultSeed), "group": "-1"},
+	} {
+		sp, err := ParseSpec(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for key, w := range want {
+			if got := sp.Get(key); got != w {
+				t.Errorf("%s: spec %s=%s, package default %s", spec, key, got, w)
+			}
 		}
 	}
 }

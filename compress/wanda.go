@@ -1,6 +1,10 @@
 package compress
 
-import "context"
+import (
+	"context"
+
+	"github.com/llmcbench/gollm/internal/corpus"
+)
 
 // wanda prunes by |weight|·‖input‖ per output row from one statistics pass
 // over the block (WandaPrune).
@@ -8,7 +12,7 @@ type wanda struct{ blockDefaults }
 
 func (wanda) Info() MethodInfo {
 	return MethodInfo{Name: Wanda, Doc: "prune by |weight|·‖input‖ per output row (Wanda)", Params: []Param{
-		pruneSparsityParam, patternParam, nsamplesParam(128), seqlenParam("auto"), seedParam(0), samplingParam(SampleWindow)}}
+		pruneSparsityParam, patternParam, nsamplesParam(128), seqlenParam("auto"), seedParam(0), samplingParam(corpus.SampleWindow)}}
 }
 
 func (wanda) calibrated() bool                   { return true }

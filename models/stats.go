@@ -1,5 +1,7 @@
 package models
 
+import "github.com/llmcbench/gollm/tensor"
+
 // Stats summarises a model's size and compute.
 type Stats struct {
 	// Params counts every parameter (linear weights and biases, embeddings,
@@ -15,8 +17,9 @@ type Stats struct {
 	Formats map[string]int `json:"formats"`
 }
 
-// Stats computes the model's parameter counts and weight storage. Blocks
-// of a lazy model that are not resident are counted from the config.
+// Stats computes the model's parameter counts (from the architecture's
+// description) and weight storage. Blocks of a lazy model that are not
+// resident are counted from the config.
 func (m *Model) Stats() Stats {
 	c := m.Config
 	st := Stats{Formats: map[string]int{}}
@@ -24,30 +27,18 @@ func (m *Model) Stats() Stats {
 		for _, l := range m.Linears(i) {
 			o, in := l.Host.Dims()
 			st.LinearParams += int64(o) * int64(in)
-			st.Params += int64(o)*int64(in) + int64(len(l.Bias))
 			st.LinearBytes += l.Host.Bytes()
 			st.Formats[l.Host.Format()]++
 		}
 	}
-	h := int64(c.Hidden)
-	switch c.Arch {
-	case "llama":
-		st.Params += int64(c.Vocab)*h + h + int64(c.Layers)*2*h // embeddings (untied head counted above), norms
-		if c.TieEmbed {
-			st.Params -= int64(c.Vocab) * h
-		}
-	case "opt":
-		st.Params += int64(c.Vocab)*int64(c.WordEmbedProjDim) + int64(c.MaxPos+optPositionOffset)*h + int64(c.Layers)*4*h
-		if c.DoLayerNormBefore && !c.RemoveFinalLN {
-			st.Params += 2 * h
-		}
-		if c.TieEmbed {
-			st.Params -= int64(c.Vocab) * int64(c.WordEmbedProjDim)
-		}
-	case "chatglm":
-		st.Params += int64(c.Vocab)*h + int64(c.Layers)*2*h
-		if c.PostLayerNorm {
-			st.Params += h
+	// Params: every tensor the architecture describes (embeddings,
+	// positions, norms, linears with their per-layer sizes; a tied head is
+	// the embedding, described once).
+	if a, err := ArchitectureOf(c); err == nil {
+		if ts, err := a.Tensors(c); err == nil {
+			for _, t := range ts {
+				st.Params += int64(tensor.Numel(t.Shape))
+			}
 		}
 	}
 	return st
@@ -61,17 +52,15 @@ func (m *Model) Stats() Stats {
 func (c *Config) MACs(seqLen int) int64 {
 	h, s := int64(c.Hidden), int64(seqLen)
 	var perTok, attn int64
+	a, err := ArchitectureOf(c)
 	for i := 0; i < c.Layers; i++ {
-		heads, kvHeads := c.LayerHeads(i)
-		qd, kvd := int64(heads*c.HeadDim), int64(kvHeads*c.HeadDim)
-		inter := int64(c.LayerIntermediate(i))
-		switch c.Arch {
-		case "llama", "chatglm":
-			perTok += h*qd + 2*h*kvd + qd*h + 3*h*inter
-		case "opt":
-			perTok += 4*h*h + 2*h*inter
+		if err == nil { // the block's described linears, at the layer's sizes
+			for _, l := range a.Block(c, i).Linears {
+				perTok += int64(l.Out) * int64(l.In)
+			}
 		}
-		attn += 2 * qd * s * (s + 1) / 2
+		heads, _ := c.LayerHeads(i)
+		attn += 2 * int64(heads*c.HeadDim) * s * (s + 1) / 2
 	}
 	switch c.Arch {
 	case "opt":

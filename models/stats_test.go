@@ -41,3 +41,29 @@ func TestMACs(t *testing.T) {
 		t.Error("attention MACs missing")
 	}
 }
+
+// MACs counts every layer at its own size: halving the heads of every
+// layer of an OPT model (as LLM-Pruner writes them, per layer) removes
+// half the q, k, v rows and o columns (4·h·qd/2 MACs per layer and token)
+// and half of the attention products.
+func TestMACsPerLayerHeads(t *testing.T) {
+	for _, name := range []string{"opt350-tiny", "llama2-tiny"} {
+		t.Run(name, func(t *testing.T) {
+			c, err := LoadConfig("../testdata/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dense := c.MACs(1)
+			half := *c
+			half.HeadsPerLayer, half.KVHeadsPerLayer = make([]int, c.Layers), make([]int, c.Layers)
+			for i := range c.Layers {
+				half.HeadsPerLayer[i], half.KVHeadsPerLayer[i] = c.Heads/2, c.KVHeads/2
+			}
+			qd, kvd, h := int64(c.Heads*c.HeadDim), int64(c.KVHeads*c.HeadDim), int64(c.Hidden)
+			want := int64(c.Layers) * (h*qd/2 + 2*h*kvd/2 + qd/2*h + 2*qd/2)
+			if got := dense - half.MACs(1); got != want {
+				t.Errorf("halving the heads removes %d MACs, want %d", got, want)
+			}
+		})
+	}
+}

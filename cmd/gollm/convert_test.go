@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/llmcbench/gollm/tensor"
@@ -95,9 +94,7 @@ func TestConvertBadInput(t *testing.T) {
 	badConfig := filepath.Join(dir, "badconfig")
 	os.Mkdir(badConfig, 0o755)
 	os.WriteFile(filepath.Join(badConfig, "config.json"), []byte(`[1, 2]`), 0o644)
-	other := filepath.Join(dir, "other")
-	os.Mkdir(other, 0o755)
-	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644)
+	other := foreignFolder(t, dir)
 	out := filepath.Join(dir, "out")
 	before := names(t, dir)
 	for _, tc := range []struct {
@@ -117,23 +114,7 @@ func TestConvertBadInput(t *testing.T) {
 		{"out holds other files", []string{"--model", src, "--dtype", "bf16", "--out", other}, []string{"--out", "other"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(append([]string{"convert"}, tc.args...)...)
-			if code != 2 {
-				t.Errorf("exit %d, want 2 (stderr %q)", code, stderr)
-			}
-			lines := strings.Split(strings.TrimSpace(stderr), "\n")
-			line := lines[len(lines)-1]
-			if len(lines) != 1 || !strings.HasPrefix(line, "gollm convert: ") {
-				t.Errorf("stderr %q: want one line starting gollm convert:", stderr)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(line, w) {
-					t.Errorf("stderr %q: want %q in it", stderr, w)
-				}
-			}
-			if stdout != "" {
-				t.Errorf("stdout %q, want nothing", stdout)
-			}
+			runBadInput(t, append([]string{"convert"}, tc.args...), true, tc.want...)
 			if got := names(t, dir); got != before {
 				t.Errorf("folder now holds %s, want %s", got, before)
 			}

@@ -63,19 +63,7 @@ func TestFlagsRefusedBeforeWork(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(tc.args...)
-			if code != 2 {
-				t.Fatalf("exit %d, want 2 (stderr %q)", code, stderr)
-			}
-			if !strings.Contains(stderr, tc.want) {
-				t.Errorf("stderr %q lacks %q", stderr, tc.want)
-			}
-			if n := strings.Count(strings.TrimSpace(stderr), "\n"); n > 0 {
-				t.Errorf("error is %d lines: %q", n+1, stderr)
-			}
-			if stdout != "" {
-				t.Errorf("work started (stdout %q)", stdout)
-			}
+			runBadInput(t, tc.args, true, tc.want)
 			if _, err := os.Stat(out); err == nil {
 				t.Errorf("--out %s was created", out)
 			}

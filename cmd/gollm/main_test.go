@@ -16,6 +16,31 @@ func runCLI(args ...string) (code int, stdout, stderr string) {
 	return code, o.String(), e.String()
 }
 
+// runBadInput runs gollm with args and checks a bad-input failure: exit
+// code 2, nothing on stdout, and the error as the last line of stderr (the
+// only line with oneLine), starting "gollm COMMAND: " and holding every
+// one of want.
+func runBadInput(t *testing.T, args []string, oneLine bool, want ...string) {
+	t.Helper()
+	code, stdout, stderr := runCLI(args...)
+	if code != 2 {
+		t.Errorf("exit %d, want 2 (stderr %q)", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	line := lines[len(lines)-1]
+	if !strings.HasPrefix(line, "gollm "+args[0]+": ") || oneLine && len(lines) != 1 {
+		t.Errorf("stderr %q: want one line (oneLine %v) starting gollm %s:", stderr, oneLine, args[0])
+	}
+	for _, w := range want {
+		if !strings.Contains(line, w) {
+			t.Errorf("stderr %q: want %q in its last line", stderr, w)
+		}
+	}
+	if stdout != "" {
+		t.Errorf("stdout %q, want nothing", stdout)
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	trunc := filepath.Join(dir, "trunc")

@@ -36,9 +36,7 @@ func TestTokenizerTrainBadInput(t *testing.T) {
 	os.WriteFile(small, []byte("ab ab ab cd\n"), 0o644)
 	folder := filepath.Join(dir, "folder")
 	os.Mkdir(folder, 0o755)
-	other := filepath.Join(dir, "other")
-	os.Mkdir(other, 0o755)
-	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644)
+	other := foreignFolder(t, dir)
 	out := filepath.Join(dir, "out")
 	before := names(t, dir)
 
@@ -64,22 +62,7 @@ func TestTokenizerTrainBadInput(t *testing.T) {
 		{"out is a file", []string{"--data", data, "--vocab-size", "384", "--out", data}, []string{"--out", "a.txt"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := runCLI(append([]string{"tokenizer-train"}, tc.args...)...)
-			if code != 2 {
-				t.Errorf("exit %d, want 2 (stderr %q)", code, stderr)
-			}
-			line := strings.TrimSpace(stderr[strings.LastIndex(strings.TrimSpace(stderr), "\n")+1:])
-			if !strings.HasPrefix(line, "gollm tokenizer-train: ") {
-				t.Errorf("stderr %q: want a last line starting gollm tokenizer-train:", stderr)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(line, w) {
-					t.Errorf("stderr %q: want %q in its last line", stderr, w)
-				}
-			}
-			if stdout != "" {
-				t.Errorf("stdout %q, want nothing", stdout)
-			}
+			runBadInput(t, append([]string{"tokenizer-train"}, tc.args...), false, tc.want...)
 			untouched(t, dir, before, filepath.Join(other, "notes.txt"), "mine")
 		})
 	}

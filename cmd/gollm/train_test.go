@@ -48,6 +48,20 @@ func untouched(t *testing.T, dir, before, foreign, content string) {
 	}
 }
 
+// foreignFolder makes dir/other holding a file gollm did not write,
+// notes.txt ("mine"), for the --out refusals, and returns its path.
+func foreignFolder(t *testing.T, dir string) string {
+	t.Helper()
+	other := filepath.Join(dir, "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return other
+}
+
 // names is the sorted entries of dir, joined by spaces.
 func names(t *testing.T, dir string) string {
 	t.Helper()

@@ -21,7 +21,7 @@ func BenchmarkPrune100M(b *testing.B) {
 	b.Run("prune", func(b *testing.B) {
 		for range b.N {
 			out := b.TempDir()
-			res, err := Prune(context.Background(), Config{Model: model, Out: out, LayerRatio: 0.25, BlockStart: 2, BlockEnd: 10, Samples: samples}, nil)
+			res, err := Prune(context.Background(), Config{Model: model, Out: out, LayerRatio: 0.25, BlockStart: 2, BlockEnd: 10, Samples: samples}, out, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -30,7 +30,7 @@ func BenchmarkPrune100M(b *testing.B) {
 	})
 	b.Run("lora-10-steps", func(b *testing.B) {
 		out := b.TempDir()
-		if _, err := Prune(context.Background(), Config{Model: model, Out: out, LayerRatio: 0.25, BlockStart: 2, BlockEnd: 10, Samples: samples}, nil); err != nil {
+		if _, err := Prune(context.Background(), Config{Model: model, Out: out, LayerRatio: 0.25, BlockStart: 2, BlockEnd: 10, Samples: samples}, out, nil); err != nil {
 			b.Fatal(err)
 		}
 		text := filepath.Join(b.TempDir(), "text.txt")

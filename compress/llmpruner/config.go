@@ -14,18 +14,16 @@ package llmpruner
 
 import (
 	"fmt"
-	"strconv"
 
-	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/internal/badinput"
+	"github.com/llmcbench/gollm/internal/corpus"
 )
 
-// ErrBadInput marks a bad configuration or unusable input (model folder,
-// calibration text); the CLI maps it to exit code 2.
-var ErrBadInput = badinput.ErrBadInput
-
+// badInput is a bad configuration or unusable input (model folder,
+// calibration text): an error wrapping badinput.ErrBadInput, which the CLI
+// maps to exit code 2.
 func badInput(format string, args ...any) error {
-	return fmt.Errorf("llm-pruner: %w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+	return fmt.Errorf("llm-pruner: %w: %s", badinput.ErrBadInput, fmt.Sprintf(format, args...))
 }
 
 // Importance criteria (Config.Importance). The reference's names are
@@ -53,15 +51,14 @@ const (
 	DefaultSeed     = 42
 )
 
-// Tokenizer turns calibration text into token ids (tokenizer.Tokenizer
-// satisfies it). addSpecial adds BOS as Hugging Face tokenizers do.
-type Tokenizer interface {
-	Encode(text string, addSpecial bool) []int
-}
+// Tokenizer turns calibration text into token ids: corpus.Encoder, which
+// tokenizer.Tokenizer satisfies.
+type Tokenizer = corpus.Encoder
 
 // Config is one LLM-Pruner run.
 type Config struct {
-	// Model is the Hugging Face folder to prune; Out the folder to write.
+	// Model is the Hugging Face folder to prune; Out the output folder
+	// the caller moves the written folder to (recorded in config.json).
 	Model, Out string
 
 	// Sparsity is the fraction of ALL the model's parameters (embeddings,
@@ -99,10 +96,6 @@ type Config struct {
 	// Tokenizer encodes the calibration text; nil means the model folder's
 	// own tokenizer.
 	Tokenizer Tokenizer
-	// Overwrite allows an Out holding files gollm did not write (see
-	// outdir.Options.Overwrite): they are kept, those of the output's names
-	// replaced.
-	Overwrite bool
 }
 
 // Defaults returns the reference settings: element-wise first-order
@@ -146,13 +139,10 @@ func (c *Config) seed() int64 {
 }
 
 // Validate checks what can be checked without reading the model; errors
-// wrap ErrBadInput. The layer range is checked against the model in Prune.
+// wrap badinput.ErrBadInput. The layer range is checked against the model in Prune.
 func (c *Config) Validate() error {
 	if c.Model == "" {
 		return badInput("no model folder")
-	}
-	if c.Out == "" {
-		return badInput("no output folder")
 	}
 	switch {
 	case c.Sparsity != 0 && c.LayerRatio != 0:
@@ -190,24 +180,4 @@ func (c *Config) Validate() error {
 		return badInput("calibration size %d × %d", c.NSamples, c.Seqlen)
 	}
 	return nil
-}
-
-// spec returns the canonical method spec of c and lc (compress.ParseSpec),
-// recorded in compression.json: the calibration size is that of Samples
-// when given.
-func (c *Config) spec(lc LoRAConfig) (compress.Spec, error) {
-	n, seqlen := c.nsamples(), c.seqlen()
-	if c.Samples != nil {
-		n, seqlen = len(c.Samples), len(c.Samples[0])
-	}
-	end := "auto"
-	if c.BlockEnd > 0 {
-		end = strconv.Itoa(c.BlockEnd)
-	}
-	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
-	lc.defaults()
-	return compress.ParseSpec(fmt.Sprintf("%s:sparsity=%s,layer_ratio=%s,block_start=%d,block_end=%s,importance=%s,nsamples=%d,seqlen=%d,seed=%d,"+
-		"lora_steps=%d,lora_rank=%d,lora_alpha=%s,lora_lr=%s,lora_batch=%d,lora_seqlen=%d",
-		compress.LLMPruner, f(c.Sparsity), f(c.LayerRatio), c.BlockStart, end, c.importance(), n, seqlen, c.seed(),
-		lc.Steps, lc.Rank, f(lc.Alpha), f(lc.LR), lc.Batch, lc.Seqlen))
 }

@@ -1,4 +1,4 @@
-package llmpruner
+package llmpruner_test
 
 import (
 	"context"
@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/compress"
+	. "github.com/llmcbench/gollm/compress/llmpruner"
 	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 )
 
-// golden is the file of the SHA-256 of every file Prune and PruneRecover write
-// for TestGolden's cases.
+// golden is the file of the SHA-256 of every file an LLM-Pruner run
+// (compress.Run) writes for TestGolden's cases.
 var golden = testfs.Golden{
 	File: "../../testdata/golden/llmpruner.sha256",
 	Pkg:  "./compress/llmpruner",
@@ -28,7 +30,7 @@ var golden = testfs.Golden{
 // TestPrune — a target sparsity or a per-layer ratio, a layer range, the
 // three importance kinds, random calibration samples or a calibration
 // file — and once with LoRA recovery, and compares the SHA-256 of every
-// file written (config.json without its run-specific fields: the output
+// file compress.Run writes (config.json without its run-specific fields: the output
 // path, the seconds, the LoRA data paths; see testfs.GoldenTree) with
 // golden.File, to pin the bytes while the compression pipeline is
 // refactored. `go test ./compress/llmpruner -run Golden -update` rewrites
@@ -69,18 +71,17 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg := Config{Model: model, Out: filepath.Join(t.TempDir(), "out"), Sparsity: tc.sparsity, LayerRatio: tc.ratio,
-				BlockStart: tc.start, BlockEnd: tc.end, Importance: tc.importance, Seed: -1, Tokenizer: byteTokenizer{src.Vocab}}
+			cfg := compress.Config{Method: compress.LLMPruner, Model: model, Out: filepath.Join(t.TempDir(), "out"), Sparsity: tc.sparsity, LayerRatio: tc.ratio,
+				BlockStart: tc.start, BlockEnd: tc.end, Importance: tc.importance, Seed: -1, Tokenizer: NewByteTokenizer(src.Vocab)}
 			if tc.calibFile {
 				cfg.Calib, cfg.NSamples, cfg.Seqlen = []string{calib}, 4, 24
 			} else {
-				cfg.Samples = randomSamples(4, 16, src.Vocab, 9)
+				cfg.Samples = RandomSamples(4, 16, src.Vocab, 9)
 			}
-			var lc LoRAConfig
 			if tc.recovery {
-				lc = LoRAConfig{Steps: 4, Rank: 2, Alpha: 4, LR: 1e-2, Batch: 2, Seqlen: 16, Data: []string{lora}, Seed: 1}
+				cfg.LoRA = LoRAConfig{Steps: 4, Rank: 2, Alpha: 4, LR: 1e-2, Batch: 2, Seqlen: 16, Data: []string{lora}, Seed: 1}
 			}
-			if _, _, err := PruneRecover(context.Background(), cfg, lc, nil); err != nil {
+			if _, err := compress.Run(context.Background(), cfg, nil); err != nil {
 				t.Fatal(err)
 			}
 			for f, h := range testfs.GoldenTree(t, cfg.Out) {

@@ -21,7 +21,13 @@ type span struct {
 type unit []span
 
 // layerUnits lists the attention units (one per kv group, in order) and
-// the MLP units (one per channel) of layer i of an unpruned model.
+// the MLP units (one per channel) of layer i of an unpruned model. The
+// weights come from the models description's rules: the linears reading
+// the attention input (q, k, v, or ChatGLM's fused query_key_value with
+// the q, k and v rows stacked), the attention-output linear, and the MLP's
+// linears by its kind (gated: gate and up rows with the down column; fused
+// gated: rows c and I+c of the fused linear; plain: the fc1 row and fc2
+// column).
 func layerUnits(c *models.Config, i int) (attn, mlp []unit) {
 	hd, kv := c.HeadDim, c.KVHeads
 	qPer := c.Heads / kv
@@ -31,48 +37,40 @@ func layerUnits(c *models.Config, i int) (attn, mlp []unit) {
 		return nil, nil
 	}
 	p := a.LayerPrefix(i)
-	switch c.Arch {
-	case "llama", "opt":
-		q, k, v, o := p+"self_attn.q_proj.weight", p+"self_attn.k_proj.weight", p+"self_attn.v_proj.weight", p+"self_attn.o_proj.weight"
-		up, gate, down := p+"mlp.up_proj.weight", p+"mlp.gate_proj.weight", p+"mlp.down_proj.weight"
-		if c.Arch == "opt" {
-			q, k, v, o = p+"self_attn.q_proj.weight", p+"self_attn.k_proj.weight", p+"self_attn.v_proj.weight", p+"self_attn.out_proj.weight"
-			up, gate, down = "", p+"fc1.weight", p+"fc2.weight"
-		}
-		for j := 0; j < kv; j++ {
-			attn = append(attn, unit{
-				{name: q, lo: j * gq, hi: (j + 1) * gq},
-				{name: k, lo: j * hd, hi: (j + 1) * hd},
-				{name: v, lo: j * hd, hi: (j + 1) * hd},
-				{name: o, cols: true, lo: j * gq, hi: (j + 1) * gq},
-			})
-		}
-		for ch := 0; ch < c.Intermediate; ch++ {
-			u := unit{{name: gate, lo: ch, hi: ch + 1}}
-			if up != "" {
-				u = append(u, span{name: up, lo: ch, hi: ch + 1})
+	r := a.Rules(c)
+	w := func(short string) string { return p + short + ".weight" }
+	qkv, o := r.Inputs[0], w(r.AttnOut)
+	for j := 0; j < kv; j++ {
+		var u unit
+		if len(qkv) == 3 {
+			u = unit{
+				{name: w(qkv[0]), lo: j * gq, hi: (j + 1) * gq},
+				{name: w(qkv[1]), lo: j * hd, hi: (j + 1) * hd},
+				{name: w(qkv[2]), lo: j * hd, hi: (j + 1) * hd},
 			}
-			mlp = append(mlp, append(u, span{name: down, cols: true, lo: ch, hi: ch + 1}))
+		} else { // fused: q rows, then k, then v
+			qd, kvd := c.Heads*hd, kv*hd
+			u = unit{
+				{name: w(qkv[0]), lo: j * gq, hi: (j + 1) * gq},
+				{name: w(qkv[0]), lo: qd + j*hd, hi: qd + (j+1)*hd},
+				{name: w(qkv[0]), lo: qd + kvd + j*hd, hi: qd + kvd + (j+1)*hd},
+			}
 		}
-	case "chatglm":
-		qkv, dense := p+"self_attention.query_key_value.weight", p+"self_attention.dense.weight"
-		h4, h := p+"mlp.dense_h_to_4h.weight", p+"mlp.dense_4h_to_h.weight"
-		qd, kvd := c.Heads*hd, kv*hd
-		for j := 0; j < kv; j++ {
-			attn = append(attn, unit{
-				{name: qkv, lo: j * gq, hi: (j + 1) * gq},
-				{name: qkv, lo: qd + j*hd, hi: qd + (j+1)*hd},
-				{name: qkv, lo: qd + kvd + j*hd, hi: qd + kvd + (j+1)*hd},
-				{name: dense, cols: true, lo: j * gq, hi: (j + 1) * gq},
-			})
+		attn = append(attn, append(u, span{name: o, cols: true, lo: j * gq, hi: (j + 1) * gq}))
+	}
+	ls := r.MLPLinears
+	down := w(ls[len(ls)-1])
+	for ch := 0; ch < c.Intermediate; ch++ {
+		var u unit
+		switch r.MLP {
+		case models.MLPGated:
+			u = unit{{name: w(ls[0]), lo: ch, hi: ch + 1}, {name: w(ls[1]), lo: ch, hi: ch + 1}}
+		case models.MLPFusedGated:
+			u = unit{{name: w(ls[0]), lo: ch, hi: ch + 1}, {name: w(ls[0]), lo: c.Intermediate + ch, hi: c.Intermediate + ch + 1}}
+		case models.MLPPlain:
+			u = unit{{name: w(ls[0]), lo: ch, hi: ch + 1}}
 		}
-		for ch := 0; ch < c.Intermediate; ch++ {
-			mlp = append(mlp, unit{
-				{name: h4, lo: ch, hi: ch + 1},
-				{name: h4, lo: c.Intermediate + ch, hi: c.Intermediate + ch + 1},
-				{name: h, cols: true, lo: ch, hi: ch + 1},
-			})
-		}
+		mlp = append(mlp, append(u, span{name: down, cols: true, lo: ch, hi: ch + 1}))
 	}
 	return attn, mlp
 }

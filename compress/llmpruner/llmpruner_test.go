@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -169,7 +170,7 @@ func TestPrune(t *testing.T) {
 			} else {
 				cfg.Samples = randomSamples(4, 16, src.Vocab, 9)
 			}
-			res, err := Prune(context.Background(), cfg, nil)
+			res, err := Prune(context.Background(), cfg, cfg.Out, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -492,13 +493,12 @@ func TestCalibrationGradient(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	ok := Config{Model: "m", Out: "o", Sparsity: 0.2, Calib: []string{"c"}}
+	ok := Config{Model: "m", Sparsity: 0.2, Calib: []string{"c"}}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	cases := map[string]func(*Config){
 		"no model":       func(c *Config) { c.Model = "" },
-		"no out":         func(c *Config) { c.Out = "" },
 		"no sparsity":    func(c *Config) { c.Sparsity = 0 },
 		"both":           func(c *Config) { c.LayerRatio = 0.1 },
 		"sparsity 1":     func(c *Config) { c.Sparsity = 1 },
@@ -512,8 +512,8 @@ func TestValidate(t *testing.T) {
 	for name, mut := range cases {
 		c := ok
 		mut(&c)
-		if err := c.Validate(); !errors.Is(err, ErrBadInput) {
-			t.Errorf("%s: error %v, want ErrBadInput", name, err)
+		if err := c.Validate(); !errors.Is(err, badinput.ErrBadInput) {
+			t.Errorf("%s: error %v, want badinput.ErrBadInput", name, err)
 		}
 	}
 	// Checks that need the model.
@@ -524,36 +524,9 @@ func TestValidate(t *testing.T) {
 		"id outside vocab":     {Model: dir, Out: t.TempDir(), Sparsity: 0.01, Samples: [][]int{{1, 2, 64}}},
 		"missing calib file":   {Model: dir, Out: t.TempDir(), Sparsity: 0.01, Calib: []string{filepath.Join(dir, "none.txt")}, Tokenizer: byteTokenizer{64}},
 	} {
-		if _, err := Prune(context.Background(), c, nil); !errors.Is(err, ErrBadInput) {
-			t.Errorf("%s: error %v, want ErrBadInput", name, err)
+		if _, err := Prune(context.Background(), c, c.Out, nil); !errors.Is(err, badinput.ErrBadInput) {
+			t.Errorf("%s: error %v, want badinput.ErrBadInput", name, err)
 		}
-	}
-}
-
-func TestSampleCalibration(t *testing.T) {
-	docs := []string{"short", strings.Repeat("a", 30), strings.Repeat("b", 40), "tiny", strings.Repeat("c", 25)}
-	tok := byteTokenizer{64}
-	s1, err := SampleCalibration(docs, tok, 3, 20, 42)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2, _ := SampleCalibration(docs, tok, 3, 20, 42)
-	if len(s1) != 3 || !slices.EqualFunc(s1, s2, slices.Equal) {
-		t.Fatalf("samples not deterministic: %v vs %v", s1, s2)
-	}
-	seen := map[int]bool{}
-	for _, s := range s1 {
-		if len(s) != 20 {
-			t.Fatalf("sample of %d tokens", len(s))
-		}
-		// Every window comes from one document, without repeats.
-		seen[s[len(s)-1]] = true
-	}
-	if len(seen) != 3 {
-		t.Fatalf("documents repeated: %v", s1)
-	}
-	if _, err := SampleCalibration(docs, tok, 4, 20, 42); !errors.Is(err, ErrBadInput) {
-		t.Fatalf("4 samples from 3 long documents: %v", err)
 	}
 }
 
@@ -569,7 +542,7 @@ func BenchmarkLLMPruner(b *testing.B) {
 			out := b.TempDir()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := Prune(context.Background(), Config{Model: dir, Out: out, Sparsity: 0.2, Importance: imp, Samples: samples}, nil); err != nil {
+				if _, err := Prune(context.Background(), Config{Model: dir, Out: out, Sparsity: 0.2, Importance: imp, Samples: samples}, out, nil); err != nil {
 					b.Fatal(err)
 				}
 			}

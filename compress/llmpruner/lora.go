@@ -53,6 +53,14 @@ type LoRAResult struct {
 	Seconds      float64    `json:"seconds"`
 }
 
+// WithDefaults returns lc with its zero settings replaced by the
+// reference's (post_training.py: rank 8, alpha 16, lr 1e-4, batch 4,
+// 128-token windows).
+func (lc LoRAConfig) WithDefaults() LoRAConfig {
+	lc.defaults()
+	return lc
+}
+
 func (lc *LoRAConfig) defaults() {
 	if lc.Rank == 0 {
 		lc.Rank = 8
@@ -71,7 +79,7 @@ func (lc *LoRAConfig) defaults() {
 	}
 }
 
-// Validate checks the settings (errors wrap ErrBadInput).
+// Validate checks the settings (errors wrap badinput.ErrBadInput).
 func (lc *LoRAConfig) Validate() error {
 	switch {
 	case lc.Steps < 0:

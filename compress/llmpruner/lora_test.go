@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/models"
 )
@@ -37,7 +38,7 @@ func TestLoRARecovery(t *testing.T) {
 			}
 			tok := byteTokenizer{src.Vocab}
 			out := t.TempDir()
-			if _, err := Prune(context.Background(), Config{Model: model, Out: out, LayerRatio: 0.5, Samples: randomSamples(4, 16, src.Vocab, 9)}, nil); err != nil {
+			if _, err := Prune(context.Background(), Config{Model: model, Out: out, LayerRatio: 0.5, Samples: randomSamples(4, 16, src.Vocab, 9)}, out, nil); err != nil {
 				t.Fatal(err)
 			}
 			before := loadParams(t, out)
@@ -132,13 +133,13 @@ func TestLoRABadInput(t *testing.T) {
 		{Steps: 5},
 		{Steps: 5, Rank: -2, Data: []string{"lora_test.go"}},
 	} {
-		if _, err := Recover(context.Background(), model, lc, byteTokenizer{64}, nil); !errors.Is(err, ErrBadInput) {
+		if _, err := Recover(context.Background(), model, lc, byteTokenizer{64}, nil); !errors.Is(err, badinput.ErrBadInput) {
 			t.Errorf("%+v: %v", lc, err)
 		}
 	}
 	short := filepath.Join(t.TempDir(), "short.txt")
 	os.WriteFile(short, []byte("tiny\n"), 0o644)
-	if _, err := Recover(context.Background(), model, LoRAConfig{Steps: 5, Data: []string{short}}, byteTokenizer{64}, nil); !errors.Is(err, ErrBadInput) {
+	if _, err := Recover(context.Background(), model, LoRAConfig{Steps: 5, Data: []string{short}}, byteTokenizer{64}, nil); !errors.Is(err, badinput.ErrBadInput) {
 		t.Errorf("too little text: %v", err)
 	}
 }

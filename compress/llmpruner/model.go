@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -54,7 +55,7 @@ func newModel(cfg *models.Config, heads, kvHeads, inter []int, params map[string
 	}
 	for _, s := range specs {
 		if _, ok := params[s.Name]; !ok {
-			return nil, fmt.Errorf("llm-pruner: %w: parameter %q missing", ErrBadInput, s.Name)
+			return nil, fmt.Errorf("llm-pruner: %w: parameter %q missing", badinput.ErrBadInput, s.Name)
 		}
 	}
 	gm, err := grad.NewModel(&c, params)
@@ -108,11 +109,11 @@ func (m *Model) Forward(t *grad.Tape, ids []int, batch, seqLen int) (*grad.Var, 
 // lengths), as transformers computes with labels = input_ids.
 func (m *Model) Loss(samples [][]int) (float64, error) {
 	if len(samples) == 0 || len(samples[0]) < 2 {
-		return 0, fmt.Errorf("llm-pruner: %w: loss of no samples or samples shorter than 2 tokens", ErrBadInput)
+		return 0, fmt.Errorf("llm-pruner: %w: loss of no samples or samples shorter than 2 tokens", badinput.ErrBadInput)
 	}
 	for _, s := range samples {
 		if len(s) != len(samples[0]) {
-			return 0, fmt.Errorf("llm-pruner: %w: samples of different lengths", ErrBadInput)
+			return 0, fmt.Errorf("llm-pruner: %w: samples of different lengths", badinput.ErrBadInput)
 		}
 	}
 	ids, targets, b, s := flatten(samples)

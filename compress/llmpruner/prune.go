@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/internal/corpus"
-	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 	"github.com/llmcbench/gollm/tokenizer"
@@ -69,29 +68,28 @@ type Result struct {
 }
 
 // Prune runs LLM-Pruner as cfg says and writes the smaller dense checkpoint
-// to cfg.Out (model.safetensors in the source dtype, config.json with the
-// new sizes, and the source's tokenizer and generation files). Progress
+// into dir, an existing folder (compress.Run's staging folder for
+// cfg.Out): model.safetensors in the source dtype, config.json with the
+// new sizes, and the source's tokenizer and generation files. Progress
 // lines go to progress (may be nil). Errors from bad settings or inputs
-// wrap ErrBadInput. cfg.Out is checked and locked before the model is read
-// (outdir.Create: errors wrap outdir.ErrForeign, ErrBusy or ErrBadPath);
-// the output is built in a staging folder beside it and moved into place
-// when complete, so an error or a cancelled ctx leaves cfg.Out as it was.
+// wrap badinput.ErrBadInput. gollm compress runs it through compress.Run,
+// which owns the output folder and writes compression.json.
 //
 // Cost: the whole model is held in float32 with its gradients (8 bytes per
 // parameter) plus the activations of one forward over the calibration set;
 // Element2 adds one backward pass per sample and 4 bytes per prunable
 // weight.
-func Prune(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
-	res, _, err := PruneRecover(ctx, cfg, LoRAConfig{}, progress)
+func Prune(ctx context.Context, cfg Config, dir string, progress io.Writer) (*Result, error) {
+	res, _, err := PruneRecover(ctx, cfg, LoRAConfig{}, dir, progress)
 	return res, err
 }
 
 // PruneRecover is Prune followed, when lc.Steps > 0, by LoRA recovery
 // (Recover, with cfg.Tokenizer or the model's own) on the pruned model in
-// the staging folder: cfg.Out receives the recovered checkpoint in one
-// move, never the pruned one before recovery. The LoRA result is nil
+// dir. The LoRA data is read and tokenized before pruning, so a file too
+// short for lc.Seqlen fails before any work. The LoRA result is nil
 // without recovery.
-func PruneRecover(ctx context.Context, cfg Config, lc LoRAConfig, progress io.Writer) (*Result, *LoRAResult, error) {
+func PruneRecover(ctx context.Context, cfg Config, lc LoRAConfig, dir string, progress io.Writer) (*Result, *LoRAResult, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
@@ -102,18 +100,13 @@ func PruneRecover(ctx context.Context, cfg Config, lc LoRAConfig, progress io.Wr
 	if err := lc.Validate(); err != nil {
 		return nil, nil, err
 	}
-	if same, _ := sameFolder(cfg.Model, cfg.Out); same {
-		return nil, nil, badInput("--out %s is the input model folder", cfg.Out)
-	}
-	// The LoRA data is read and tokenized before pruning: a file too short
-	// for --lora-seqlen fails before any work.
 	var loraToks []int
 	if lc.Steps > 0 {
 		tok := cfg.Tokenizer
 		if tok == nil {
 			t, err := tokenizer.Load(cfg.Model)
 			if err != nil {
-				return nil, nil, fmt.Errorf("llm-pruner: %w: no tokenizer for the LoRA data: %v", ErrBadInput, err)
+				return nil, nil, badInput("no tokenizer for the LoRA data: %v", err)
 			}
 			tok = t
 		}
@@ -122,58 +115,17 @@ func PruneRecover(ctx context.Context, cfg Config, lc LoRAConfig, progress io.Wr
 			return nil, nil, err
 		}
 	}
-	d, err := outdir.Create(cfg.Out, outdir.Options{Command: "compress", Flag: "--out", Overwrite: cfg.Overwrite})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer d.Abort() // after Commit: only releases the lock
-	spec, err := cfg.spec(lc)
-	if err != nil {
-		return nil, nil, err
-	}
-	rec := compress.StartRecord(spec, cfg.Model, cfg.Out)
-	res, err := prune(ctx, cfg, d.Tmp, progress)
+	res, err := prune(ctx, cfg, dir, progress)
 	if err != nil {
 		return nil, nil, err
 	}
 	var lr *LoRAResult
 	if lc.Steps > 0 {
-		if lr, err = recoverTokens(ctx, d.Tmp, lc, loraToks, progress); err != nil {
+		if lr, err = recoverTokens(ctx, dir, lc, loraToks, progress); err != nil {
 			return nil, nil, err
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	rec.Format, rec.Config.Sparsity = "dense", cfg.Sparsity
-	rec.CompressSeconds = res.Seconds
-	if lr != nil {
-		rec.CompressSeconds += lr.Seconds
-	}
-	rec.Notes = append(rec.Notes, fmt.Sprintf("removed %d of %d parameters (%.4f)", res.Removed, res.ParamsBefore, res.Fraction))
-	if err := rec.Finish(d.Tmp); err != nil {
-		return nil, nil, err
-	}
-	if err := d.Commit(); err != nil {
-		return nil, nil, err
-	}
-	if d.Kept != "" {
-		fmt.Fprintf(progress, "llm-pruner: files that appeared in %s during the run were kept in %s\n", cfg.Out, d.Kept)
-	}
 	return res, lr, nil
-}
-
-// sameFolder reports whether a and b name the same existing folder.
-func sameFolder(a, b string) (bool, error) {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false, err
-	}
-	fb, err := os.Stat(b)
-	if err != nil {
-		return false, err
-	}
-	return os.SameFile(fa, fb), nil
 }
 
 // prune is Prune writing the checkpoint into dir (the staging folder).
@@ -372,7 +324,7 @@ func backward(gm *grad.Model, samples [][]int) (float64, error) {
 	t := grad.NewTape()
 	loss, err := gm.Loss(t, ids, targets, b, s)
 	if err != nil {
-		return 0, fmt.Errorf("llm-pruner: calibration: %w: %v", ErrBadInput, err)
+		return 0, fmt.Errorf("llm-pruner: calibration: %w: %v", badinput.ErrBadInput, err)
 	}
 	v := float64(loss.Item())
 	if !finite(v) {
@@ -394,13 +346,15 @@ func calibration(cfg Config, mc *models.Config) ([][]int, error) {
 		if tok == nil {
 			t, err := tokenizer.Load(cfg.Model)
 			if err != nil {
-				return nil, fmt.Errorf("llm-pruner: %w: no tokenizer given and %v", ErrBadInput, err)
+				return nil, fmt.Errorf("llm-pruner: %w: no tokenizer given and %v", badinput.ErrBadInput, err)
 			}
 			tok = t
 		}
-		if samples, err = SampleCalibration(docs, tok, cfg.nsamples(), cfg.seqlen(), cfg.seed()); err != nil {
+		calib, err := corpus.Sample(docs, tok, corpus.SampleDistinct, cfg.nsamples(), cfg.seqlen(), cfg.seed())
+		if err != nil {
 			return nil, err
 		}
+		samples = calib.Samples
 	}
 	for i, s := range samples {
 		for _, id := range s {
@@ -436,7 +390,7 @@ func write(cfg Config, dir string, mc *models.Config, specs []grad.ParamSpec, pa
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return fmt.Errorf("llm-pruner: config %s: %w: %v", filepath.Join(cfg.Model, "config.json"), ErrBadInput, err)
+		return fmt.Errorf("llm-pruner: config %s: %w: %v", filepath.Join(cfg.Model, "config.json"), badinput.ErrBadInput, err)
 	}
 	set := func(key string, v any) {
 		j, _ := json.Marshal(v)

@@ -1,4 +1,4 @@
-package omniquant
+package omniquant_test
 
 import (
 	"context"
@@ -6,12 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/compress"
+	. "github.com/llmcbench/gollm/compress/omniquant"
 	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/kernels"
 )
 
-// golden is the file of the SHA-256 of every file Quantize writes for
-// TestGolden's cases.
+// golden is the file of the SHA-256 of every file an OmniQuant run
+// (compress.Run) writes for TestGolden's cases.
 var golden = testfs.Golden{
 	File: "../../testdata/golden/omniquant.sha256",
 	Pkg:  "./compress/omniquant",
@@ -48,17 +50,17 @@ func TestGolden(t *testing.T) {
 		{"chatglm3-tiny", 8, 0, -1},
 	}
 	got := map[string]string{}
-	calib := calibFile(t)
+	calib := CalibFile(t)
 	for _, tc := range cases {
-		key := tc.fixture + "/" + modeName(tc.wbits, tc.abits, tc.group)
+		key := tc.fixture + "/" + ModeName(tc.wbits, tc.abits, tc.group)
 		t.Run(strings.ReplaceAll(key, "/", "-"), func(t *testing.T) {
 			dir := filepath.Join("..", "..", "testdata", tc.fixture)
-			cfg := Config{Model: dir, Out: filepath.Join(t.TempDir(), "q"), WBits: tc.wbits, ABits: tc.abits, GroupSize: tc.group, Epochs: 2,
-				Calib: []string{calib}, NSamples: 2, Seqlen: 16, Tokenizer: goldenByteTok{}}
+			cfg := compress.Config{Method: compress.OmniQuant, Model: dir, Out: filepath.Join(t.TempDir(), "q"), Bits: tc.wbits, ABits: tc.abits, GroupSize: tc.group, Epochs: 2,
+				Calib: []string{calib}, NSamples: 2, Seqlen: 16, Seed: -1, Tokenizer: goldenByteTok{}}
 			if tc.fixture != "chatglm3-tiny" { // the ChatGLM fixture has no tokenizer files
-				cfg.Tokenizer = tok(t, dir)
+				cfg.Tokenizer = Tok(t, dir)
 			}
-			if _, err := Quantize(context.Background(), cfg, nil); err != nil {
+			if _, err := compress.Run(context.Background(), cfg, nil); err != nil {
 				t.Fatal(err)
 			}
 			for f, h := range testfs.GoldenTree(t, cfg.Out) {

@@ -22,7 +22,9 @@
 // quantizer parameters, and the block's weights are replaced by their
 // dequantized values before the next block's inputs are computed.
 //
-// Quantize is the entry point; it costs, per block, epochs × samples
+// Quantize is the entry point and Result.Save writes the quantized model
+// (gollm compress runs both through compress.Run, which owns the output
+// folder and writes compression.json); it costs, per block, epochs × samples
 // forward and backward passes of one decoder block over seqlen tokens.
 package omniquant
 
@@ -31,19 +33,17 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/internal/badinput"
-	"github.com/llmcbench/gollm/internal/outdir"
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/models/packed"
 )
 
-// ErrBadInput marks an unusable configuration or input (unsupported bits,
-// a group size that does not divide a layer's input width, missing
-// calibration data, an architecture the requested mode does not support).
-var ErrBadInput = badinput.ErrBadInput
-
+// badInput is an unusable configuration or input (unsupported bits, a
+// group size that does not divide a layer's input width, missing
+// calibration data, an architecture the requested mode does not support):
+// an error wrapping badinput.ErrBadInput.
 func badInput(format string, args ...any) error {
-	return fmt.Errorf("omniquant: %w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+	return fmt.Errorf("omniquant: %w: %s", badinput.ErrBadInput, fmt.Sprintf(format, args...))
 }
 
 // Reference settings (OmniQuant's main.py and shipped LLaMA-2 scripts).
@@ -64,9 +64,8 @@ const (
 // Config is one OmniQuant run. Zero numeric fields take the reference
 // defaults (see Validate).
 type Config struct {
-	// Model is the Hugging Face folder to quantize; Out the folder to
-	// write (empty: nothing is written).
-	Model, Out string
+	// Model is the Hugging Face folder to quantize.
+	Model string
 	// WBits is the weight width (2..8). ABits is the activation width for
 	// weight-activation settings (4..8); 0 or ≥16 means weight-only.
 	WBits, ABits int
@@ -91,28 +90,14 @@ type Config struct {
 	Seed             int64
 	// Tokenizer encodes the calibration text (tokenizer.Tokenizer
 	// satisfies it).
-	Tokenizer interface{ Encode(string, bool) []int }
-	// Overwrite allows an Out holding files gollm did not write (see
-	// outdir.Options.Overwrite).
-	Overwrite bool
-}
-
-// spec returns the canonical method spec of c (compress.ParseSpec; call
-// after Validate), recorded in compression.json.
-func (c *Config) spec() (compress.Spec, error) {
-	abits := c.ABits
-	if c.weightOnly() {
-		abits = 16
-	}
-	return compress.ParseSpec(fmt.Sprintf("%s:bits=%d,abits=%d,group=%d,epochs=%d,nsamples=%d,seqlen=%d,seed=%d",
-		compress.OmniQuant, c.WBits, abits, c.GroupSize, c.Epochs, c.NSamples, c.Seqlen, c.Seed))
+	Tokenizer corpus.Encoder
 }
 
 // weightOnly reports whether activations stay in floating point.
 func (c *Config) weightOnly() bool { return c.ABits <= 0 || c.ABits >= 16 }
 
 // Validate fills the defaults and checks the settings that do not need the
-// model; errors wrap ErrBadInput. Quantize calls it (and checks the group
+// model; errors wrap badinput.ErrBadInput. Quantize calls it (and checks the group
 // size against the model's layer widths).
 func (c *Config) Validate() error {
 	if c.Model == "" {
@@ -201,18 +186,20 @@ type Result struct {
 	// Quant holds the integer codes and quantizer parameters of every
 	// quantized linear.
 	Quant map[string]*packed.Quantized `json:"-"`
-	// Format tells how Out was written (see Export).
+	// Format is the checkpoint layout Save writes ("gptq").
 	Format string `json:"format"`
 	// Seconds is the whole run's wall time.
 	Seconds float64 `json:"seconds"`
+	// Calibration is the calibration set the blocks were trained on.
+	Calibration *corpus.Calibration `json:"-"`
+	// norms holds the block norm gains with the LET scales folded in
+	// (LET runs only), by tensor name.
+	norms map[string][]float32
 }
 
-// Quantize runs OmniQuant on cfg.Model and, if cfg.Out is set, writes the
-// quantized model there (see Export). Progress lines go to progress (may be
-// nil). It stops between optimisation steps when ctx is cancelled. cfg.Out
-// is checked and locked before the model is read (outdir.Create) and the
-// output is built in a staging folder moved into place when complete: an
-// error or a cancelled ctx leaves cfg.Out as it was.
+// Quantize runs OmniQuant on cfg.Model and returns the quantized linears
+// (Result.Save writes the model). Progress lines go to progress (may be
+// nil). It stops between optimisation steps when ctx is cancelled.
 func Quantize(ctx context.Context, cfg Config, progress io.Writer) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -220,31 +207,9 @@ func Quantize(ctx context.Context, cfg Config, progress io.Writer) (*Result, err
 	if progress == nil {
 		progress = io.Discard
 	}
-	var d *outdir.Dir
-	var rec compress.Record
-	if cfg.Out != "" {
-		spec, err := cfg.spec()
-		if err != nil {
-			return nil, err
-		}
-		if d, err = createOut(cfg); err != nil {
-			return nil, err
-		}
-		defer d.Abort() // after Commit: only releases the lock
-		rec = compress.StartRecord(spec, cfg.Model, cfg.Out)
-	}
 	r, err := newRun(cfg, progress)
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.quantize(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if d != nil {
-		if err := r.export(ctx, res, d, &rec); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
+	return r.quantize(ctx)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/grad"
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/models/packed"
@@ -71,7 +72,7 @@ func TestValidate(t *testing.T) {
 			c := base()
 			tc.edit(&c)
 			err := c.Validate()
-			if tc.bad != (err != nil) || (err != nil && !errors.Is(err, ErrBadInput)) {
+			if tc.bad != (err != nil) || (err != nil && !errors.Is(err, badinput.ErrBadInput)) {
 				t.Fatalf("Validate = %v, want bad=%v wrapping ErrBadInput", err, tc.bad)
 			}
 		})
@@ -100,7 +101,7 @@ func TestGroupSizeMustDivide(t *testing.T) {
 	dir := "../../testdata/llama3-tiny"
 	_, err := Quantize(context.Background(), Config{Model: dir, WBits: 4, GroupSize: 48, Epochs: 1,
 		Calib: []string{calibFile(t)}, NSamples: 1, Seqlen: 16, Tokenizer: tok(t, dir)}, nil)
-	if !errors.Is(err, ErrBadInput) {
+	if !errors.Is(err, badinput.ErrBadInput) {
 		t.Fatalf("group 48 on 64 columns: %v, want ErrBadInput", err)
 	}
 }
@@ -340,11 +341,7 @@ func TestOmniQuantBeatsRTN(t *testing.T) {
 	for _, tc := range cases {
 		name := filepath.Base(tc.dir) + "/" + modeName(tc.wbits, tc.abits, tc.group)
 		t.Run(name, func(t *testing.T) {
-			out := ""
-			if tc.export {
-				out = filepath.Join(t.TempDir(), "q")
-			}
-			cfg := Config{Model: tc.dir, Out: out, WBits: tc.wbits, ABits: tc.abits, GroupSize: tc.group, Epochs: 20,
+			cfg := Config{Model: tc.dir, WBits: tc.wbits, ABits: tc.abits, GroupSize: tc.group, Epochs: 20,
 				Calib: []string{calibFile(t)}, NSamples: 8, Seqlen: 32, Tokenizer: tok(t, tc.dir)}
 			res, err := Quantize(context.Background(), cfg, nil)
 			if err != nil {
@@ -364,6 +361,10 @@ func TestOmniQuantBeatsRTN(t *testing.T) {
 				}
 			}
 			if tc.export {
+				out := t.TempDir()
+				if err := res.Save(out); err != nil {
+					t.Fatal(err)
+				}
 				checkExport(t, tc.dir, out, res, tc.abits)
 			}
 		})

@@ -6,9 +6,9 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
-	"github.com/llmcbench/gollm/compress"
 	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/models/packed"
@@ -20,7 +20,7 @@ type run struct {
 	progress io.Writer
 	m        *grad.Model
 	samples  [][]int
-	calib    *compress.Calibration
+	calib    *corpus.Calibration
 }
 
 // newRun loads the model and draws the calibration samples.
@@ -48,7 +48,7 @@ func newRun(cfg Config, progress io.Writer) (*run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("omniquant: %w", err)
 	}
-	r.calib, err = compress.Sample(docs, cfg.Tokenizer, compress.SampleWindow, cfg.NSamples, cfg.Seqlen, cfg.Seed)
+	r.calib, err = corpus.Sample(docs, cfg.Tokenizer, corpus.SampleWindow, cfg.NSamples, cfg.Seqlen, cfg.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("omniquant: calibration %v: %w", cfg.Calib, err)
 	}
@@ -139,5 +139,14 @@ func (r *run) quantize(ctx context.Context) (*Result, error) {
 			i+1, c.Layers, st.RTNMSE, st.InitMSE, st.FinalMSE, st.Seconds)
 	}
 	res.Seconds = time.Since(start).Seconds()
+	res.Calibration = r.calib
+	if r.cfg.LET {
+		res.norms = map[string][]float32{}
+		for name, p := range r.m.Params {
+			if strings.HasSuffix(name, "layernorm.weight") && strings.Contains(name, ".layers.") {
+				res.norms[name] = p.Val
+			}
+		}
+	}
 	return res, nil
 }

@@ -3,8 +3,11 @@
 // JSON arrays, WikiText .raw files and plain text. Compression methods'
 // calibration (--calib) and LLM-Pruner's LoRA recovery data (--lora-data)
 // read through Read; the evaluation tasks read their own record formats
-// (eval's readers) and training reads whole files as one stream. Sampler
-// draws the random token windows that training and LoRA recovery fit.
+// (eval's readers) and training reads whole files as one stream. Sample
+// draws a compression method's calibration set from the documents (the
+// GPTQ, AWQ, SmoothQuant and LLM-Pruner loaders, Python-compatible where the
+// reference is); Sampler draws the random token windows that training and
+// LoRA recovery fit.
 package corpus
 
 import (

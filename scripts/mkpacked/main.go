@@ -41,7 +41,7 @@ import (
 	"path/filepath"
 
 	"github.com/llmcbench/gollm/compress"
-	"github.com/llmcbench/gollm/compress/omniquant"
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -55,21 +55,6 @@ const prompt = "The quick brown fox jumps over the lazy dog."
 // calib is the calibration file, relative to the repository root (the
 // command runs there so that the recorded path is the same on every run).
 const calib = "testdata/calib/c4-sample.jsonl"
-
-// byteTok is a byte-level tokenizer: BOS 1, then byte b as id b+3.
-type byteTok struct{}
-
-// Encode returns the ids of text, with BOS first when addSpecial is set.
-func (byteTok) Encode(text string, addSpecial bool) []int {
-	ids := make([]int, 0, len(text)+1)
-	if addSpecial {
-		ids = append(ids, 1)
-	}
-	for _, b := range []byte(text) {
-		ids = append(ids, int(b)+3)
-	}
-	return ids
-}
 
 func main() {
 	out := flag.String("out", "testdata/packed", "output folder")
@@ -88,8 +73,8 @@ func run(out string) error {
 	quant := func(method string, edit func(*compress.Config)) func(dir string) error {
 		return func(dir string) error {
 			c := compress.Defaults(method)
-			c.Model, c.Out, c.Calib, c.Tokenizer = src, dir, []string{calib}, byteTok{}
-			c.NSamples, c.Seqlen, c.Sampling = 6, 48, compress.SampleWindow
+			c.Model, c.Out, c.Calib, c.Tokenizer = src, dir, []string{calib}, corpus.ByteEncoder{}
+			c.NSamples, c.Seqlen, c.Sampling = 6, 48, corpus.SampleWindow
 			if edit != nil {
 				edit(&c)
 			}
@@ -103,11 +88,9 @@ func run(out string) error {
 	}{
 		{"gptq", quant(compress.GPTQ, func(c *compress.Config) { c.GroupSize, c.ActOrder, c.Sym = 16, true, true })},
 		{"gptq-v2", quant(compress.RTN, func(c *compress.Config) { c.Bits, c.GroupSize = 2, 16 })},
-		{"gptq-a8", func(dir string) error {
-			_, err := omniquant.Quantize(context.Background(), omniquant.Config{Model: src, Out: dir, WBits: 4, ABits: 8, GroupSize: 16,
-				Epochs: 1, Calib: []string{calib}, NSamples: 4, Seqlen: 32, Tokenizer: byteTok{}}, nil)
-			return err
-		}},
+		{"gptq-a8", quant(compress.OmniQuant, func(c *compress.Config) {
+			c.Bits, c.ABits, c.GroupSize, c.Epochs, c.NSamples, c.Seqlen = 4, 8, 16, 1, 4, 32
+		})},
 		{"awq", quant(compress.AWQ, func(c *compress.Config) { c.GroupSize = 16 })},
 		{"w8a8", quant(compress.SmoothQuant, nil)},
 		{"sparse24", quant(compress.SparseGPT, func(c *compress.Config) { c.PatternN, c.PatternM = 2, 4 })},
@@ -182,7 +165,7 @@ func writeExpected(dir string) error {
 		return err
 	}
 	defer m.Close()
-	ids := byteTok{}.Encode(prompt, true)
+	ids := corpus.ByteEncoder{}.Encode(prompt, true)
 	logits, err := m.NewState(len(ids)).Append(ids)
 	if err != nil {
 		return err

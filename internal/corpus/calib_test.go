@@ -1,25 +1,13 @@
-package compress
+package corpus
 
 import (
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/llmcbench/gollm/internal/badinput"
 )
-
-// byteTok is a byte-level tokenizer: BOS 1, then byte b as id b+3.
-type byteTok struct{}
-
-func (byteTok) Encode(text string, addSpecial bool) []int {
-	ids := make([]int, 0, len(text)+1)
-	if addSpecial {
-		ids = append(ids, 1)
-	}
-	for _, b := range []byte(text) {
-		ids = append(ids, int(b)+3)
-	}
-	return ids
-}
 
 var sampleDocs = []string{"short", strings.Repeat("x", 40) + " alpha beta gamma", "tiny",
 	"The quick brown fox jumps over the lazy dog again and again.", "mid length doc here!",
@@ -28,7 +16,7 @@ var sampleDocs = []string{"short", strings.Repeat("x", 40) + " alpha beta gamma"
 // The windows GPTQ's get_c4 picks, computed with CPython's random and the
 // same byte tokenizer (see the comment in calib.go).
 func TestSampleWindowsMatchesGPTQLoader(t *testing.T) {
-	c, err := Sample(sampleDocs, byteTok{}, SampleWindow, 6, 16, 0)
+	c, err := Sample(sampleDocs, ByteEncoder{}, SampleWindow, 6, 16, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +25,7 @@ func TestSampleWindowsMatchesGPTQLoader(t *testing.T) {
 		t.Errorf("windows %v, want %v", c.Windows, want)
 	}
 	for i, w := range c.Windows {
-		ids := byteTok{}.Encode(sampleDocs[w.Doc], true)
+		ids := ByteEncoder{}.Encode(sampleDocs[w.Doc], true)
 		if !slices.Equal(c.Samples[i], ids[w.Start:w.Start+16]) {
 			t.Fatalf("sample %d is not the window it records", i)
 		}
@@ -46,7 +34,7 @@ func TestSampleWindowsMatchesGPTQLoader(t *testing.T) {
 		t.Errorf("tokens %d", c.Tokens)
 	}
 	// One document (WikiText joined): windows of it, no document draws.
-	c, err = Sample([]string{strings.Join(sampleDocs, " ")}, byteTok{}, SampleWindow, 4, 16, 3)
+	c, err = Sample([]string{strings.Join(sampleDocs, " ")}, ByteEncoder{}, SampleWindow, 4, 16, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,14 +63,14 @@ func TestSampleErrors(t *testing.T) {
 		{"bad-sampling", sampleDocs, "nope", 1, 16, "unknown"},
 	}
 	for _, tc := range tests {
-		_, err := Sample(tc.docs, byteTok{}, tc.sampling, tc.n, tc.len, 0)
-		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.msg) {
+		_, err := Sample(tc.docs, ByteEncoder{}, tc.sampling, tc.n, tc.len, 0)
+		if !errors.Is(err, badinput.ErrBadInput) || !strings.Contains(err.Error(), tc.msg) {
 			t.Errorf("%s: %v, want ErrBadInput with %q", tc.name, err, tc.msg)
 		}
 	}
 	// Documents long in bytes but never long in tokens end the search.
 	shrink := tokFunc(func(s string) []int { return []int{1, 2} })
-	if _, err := Sample([]string{strings.Repeat("a", 40), strings.Repeat("b", 40)}, shrink, SampleWindow, 1, 16, 0); !errors.Is(err, ErrBadInput) {
+	if _, err := Sample([]string{strings.Repeat("a", 40), strings.Repeat("b", 40)}, shrink, SampleWindow, 1, 16, 0); !errors.Is(err, badinput.ErrBadInput) {
 		t.Errorf("no document long in tokens: %v", err)
 	}
 }
@@ -94,10 +82,10 @@ func (f tokFunc) Encode(s string, _ bool) []int { return f(s) }
 func TestSampleConcatAndTruncate(t *testing.T) {
 	// Documents of more than 16 tokens are skipped: "short" and "tiny"
 	// (6 and 5 tokens) remain, 11 tokens: less than one block.
-	if _, err := Sample(sampleDocs, byteTok{}, SampleConcat, 4, 16, 42); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "2 documents") {
+	if _, err := Sample(sampleDocs, ByteEncoder{}, SampleConcat, 4, 16, 42); !errors.Is(err, badinput.ErrBadInput) || !strings.Contains(err.Error(), "2 documents") {
 		t.Errorf("concat of two short documents: %v", err)
 	}
-	c, err := Sample(sampleDocs, byteTok{}, SampleConcat, 6, 64, 42)
+	c, err := Sample(sampleDocs, ByteEncoder{}, SampleConcat, 6, 64, 42)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,20 +104,47 @@ func TestSampleConcatAndTruncate(t *testing.T) {
 			t.Fatalf("block of %d tokens", len(s))
 		}
 	}
-	c, err = Sample(sampleDocs, byteTok{}, SampleTruncate, 4, 10, 42)
+	c, err = Sample(sampleDocs, ByteEncoder{}, SampleTruncate, 4, 10, 42)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, s := range c.Samples {
-		doc := byteTok{}.Encode(sampleDocs[c.Windows[i].Doc], true)
+		doc := ByteEncoder{}.Encode(sampleDocs[c.Windows[i].Doc], true)
 		if !slices.Equal(s, doc[:min(10, len(doc))]) {
 			t.Errorf("truncate sample %d is not the start of document %d", i, c.Windows[i].Doc)
 		}
 	}
 	// The same seed gives the same set; another seed another order.
-	a, _ := Sample(sampleDocs, byteTok{}, SampleTruncate, 6, 10, 1)
-	b, _ := Sample(sampleDocs, byteTok{}, SampleTruncate, 6, 10, 1)
+	a, _ := Sample(sampleDocs, ByteEncoder{}, SampleTruncate, 6, 10, 1)
+	b, _ := Sample(sampleDocs, ByteEncoder{}, SampleTruncate, 6, 10, 1)
 	if !slices.Equal(a.Windows, b.Windows) {
 		t.Error("sampling is not deterministic")
+	}
+}
+
+// LLM-Pruner's loader: deterministic, one window per document and no
+// document twice, refused when too few documents are long enough.
+func TestSampleDistinct(t *testing.T) {
+	docs := []string{"short", strings.Repeat("a", 30), strings.Repeat("b", 40), "tiny", strings.Repeat("c", 25)}
+	c1, err := Sample(docs, ByteEncoder{}, SampleDistinct, 3, 20, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _ := Sample(docs, ByteEncoder{}, SampleDistinct, 3, 20, 42)
+	if len(c1.Samples) != 3 || !slices.EqualFunc(c1.Samples, c2.Samples, slices.Equal) {
+		t.Fatalf("samples not deterministic: %v vs %v", c1.Samples, c2.Samples)
+	}
+	seen := map[int]bool{}
+	for i, w := range c1.Windows {
+		if w.Len != 20 || len(c1.Samples[i]) != 20 {
+			t.Fatalf("window %+v", w)
+		}
+		seen[w.Doc] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("documents repeated: %v", c1.Windows)
+	}
+	if _, err := Sample(docs, ByteEncoder{}, SampleDistinct, 4, 20, 42); !errors.Is(err, badinput.ErrBadInput) {
+		t.Fatalf("4 samples from 3 long documents: %v", err)
 	}
 }

@@ -1,15 +1,39 @@
-package compress
+package corpus
 
 import (
 	"math/rand/v2"
 	"strings"
 
-	"github.com/llmcbench/gollm/internal/corpus"
+	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/internal/pyrand"
 )
 
-// CalibFile describes one calibration file as it was read (corpus.Read).
-type CalibFile = corpus.File
+// The calibration sampling schemes (Sample's sampling argument; the
+// "sampling" key of a method spec).
+const (
+	// SampleWindow is GPTQ's loader: pick random documents until one has
+	// more than seqlen tokens, take a random window of seqlen tokens from
+	// it; one document (WikiText joined) gives windows of that document.
+	SampleWindow = "window"
+	// SampleConcat is AWQ's loader: shuffle the documents, keep those of at
+	// most seqlen tokens until nsamples are kept, concatenate them and cut
+	// the result into blocks of seqlen tokens.
+	SampleConcat = "concat"
+	// SampleTruncate is SmoothQuant's loader: shuffle the documents and
+	// take the first seqlen tokens of each of the first nsamples.
+	SampleTruncate = "truncate"
+	// SampleDistinct is LLM-Pruner's get_bookcorpus: like SampleWindow,
+	// but a document holds at least seqlen tokens and is drawn at most
+	// once.
+	SampleDistinct = "distinct"
+)
+
+// Encoder turns text into token ids (tokenizer.Tokenizer satisfies it).
+// addSpecial adds the model's BOS/prefix tokens, as Hugging Face
+// tokenizers do by default.
+type Encoder interface {
+	Encode(text string, addSpecial bool) []int
+}
 
 // Window is one calibration sample: tokens [Start, Start+Len) of document
 // Doc (documents numbered across the files in order). Concatenated samples
@@ -23,17 +47,34 @@ type Window struct {
 // Calibration is the calibration set a run used: the token ids of every
 // sample and where they came from.
 type Calibration struct {
-	Files    []CalibFile `json:"files"`
-	Sampling string      `json:"sampling"`
-	NSamples int         `json:"nsamples"`
-	Seqlen   int         `json:"seqlen"`
-	Seed     int64       `json:"seed"`
-	Tokens   int         `json:"tokens"`
-	Windows  []Window    `json:"windows"`
+	Files    []File   `json:"files"`
+	Sampling string   `json:"sampling"`
+	NSamples int      `json:"nsamples"`
+	Seqlen   int      `json:"seqlen"`
+	Seed     int64    `json:"seed"`
+	Tokens   int      `json:"tokens"`
+	Windows  []Window `json:"windows"`
 	// DocsUsed counts the documents AWQ's loader concatenated.
 	DocsUsed int `json:"docs_used,omitempty"`
 	// Samples are the token ids (not written to the record).
 	Samples [][]int `json:"-"`
+}
+
+// ByteEncoder is a byte-level Encoder for tests and fixture scripts,
+// where no tokenizer files exist: BOS 1, then byte b as id b+3 (the ids
+// fit a vocabulary of 259).
+type ByteEncoder struct{}
+
+// Encode returns the ids of text's bytes, after BOS when addSpecial.
+func (ByteEncoder) Encode(text string, addSpecial bool) []int {
+	ids := make([]int, 0, len(text)+1)
+	if addSpecial {
+		ids = append(ids, 1)
+	}
+	for _, b := range []byte(text) {
+		ids = append(ids, int(b)+3)
+	}
+	return ids
 }
 
 // tokenSlack bounds how many more tokens than UTF-8 bytes a tokenizer can
@@ -42,14 +83,14 @@ type Calibration struct {
 // be rejected without tokenizing them.
 const tokenSlack = 8
 
-// Sample draws the calibration set from docs as cfg.Sampling says (see
+// Sample draws the calibration set from docs as sampling says (see
 // SampleWindow, SampleConcat, SampleTruncate), tokenizing with tok. It
-// returns an error wrapping ErrBadInput when the text cannot supply the
+// returns an error wrapping badinput.ErrBadInput when the text cannot supply the
 // requested samples.
-func Sample(docs []string, tok Tokenizer, sampling string, nsamples, seqlen int, seed int64) (*Calibration, error) {
+func Sample(docs []string, tok Encoder, sampling string, nsamples, seqlen int, seed int64) (*Calibration, error) {
 	c := &Calibration{Sampling: sampling, NSamples: nsamples, Seqlen: seqlen, Seed: seed}
 	if nsamples < 1 || seqlen < 1 {
-		return nil, badInput("calibration: %d samples of %d tokens", nsamples, seqlen)
+		return nil, badinput.Errorf("calibration: %d samples of %d tokens", nsamples, seqlen)
 	}
 	var err error
 	switch sampling {
@@ -59,8 +100,10 @@ func Sample(docs []string, tok Tokenizer, sampling string, nsamples, seqlen int,
 		err = c.sampleConcat(docs, tok)
 	case SampleTruncate:
 		err = c.sampleTruncate(docs, tok)
+	case SampleDistinct:
+		err = c.sampleDistinct(docs, tok)
 	default:
-		err = badInput("calibration sampling %q unknown", sampling)
+		err = badinput.Errorf("calibration sampling %q unknown", sampling)
 	}
 	if err != nil {
 		return nil, err
@@ -74,7 +117,7 @@ func Sample(docs []string, tok Tokenizer, sampling string, nsamples, seqlen int,
 // sampleWindows is GPTQ's get_c4 / get_wikitext2: Python's random seeded
 // with the seed; per sample, documents drawn with randint until one has more
 // than seqlen tokens, then a window start drawn with randint.
-func (c *Calibration) sampleWindows(docs []string, tok Tokenizer) error {
+func (c *Calibration) sampleWindows(docs []string, tok Encoder) error {
 	n, seqlen := c.NSamples, c.Seqlen
 	// Rule out hopeless requests before tokenizing anything.
 	var total int64
@@ -84,10 +127,10 @@ func (c *Calibration) sampleWindows(docs []string, tok Tokenizer) error {
 		}
 	}
 	if total == 0 {
-		return badInput("calibration: no document can hold a window of %d tokens (the longest has %d bytes)", seqlen, longest(docs))
+		return badinput.Errorf("calibration: no document can hold a window of %d tokens (the longest has %d bytes)", seqlen, longest(docs))
 	}
 	if total < int64(n)*int64(seqlen) {
-		return badInput("calibration: too little text for %d samples × %d tokens: the documents long enough hold %d bytes", n, seqlen, total)
+		return badinput.Errorf("calibration: too little text for %d samples × %d tokens: the documents long enough hold %d bytes", n, seqlen, total)
 	}
 	rng := pyrand.New(c.Seed)
 	cache := map[int][]int{}
@@ -105,10 +148,10 @@ func (c *Calibration) sampleWindows(docs []string, tok Tokenizer) error {
 	if len(docs) == 1 {
 		ids := encode(0)
 		if len(ids) <= seqlen {
-			return badInput("calibration: the text has %d tokens, a window needs more than %d", len(ids), seqlen)
+			return badinput.Errorf("calibration: the text has %d tokens, a window needs more than %d", len(ids), seqlen)
 		}
 		if len(ids) < n*seqlen {
-			return badInput("calibration: too little text for %d samples × %d tokens: %d tokens", n, seqlen, len(ids))
+			return badinput.Errorf("calibration: too little text for %d samples × %d tokens: %d tokens", n, seqlen, len(ids))
 		}
 		for range n {
 			i, _ := rng.Randint(0, len(ids)-seqlen-1) // len(ids) > seqlen
@@ -130,7 +173,7 @@ func (c *Calibration) sampleWindows(docs []string, tok Tokenizer) error {
 			// The reference loops forever when no document is long
 			// enough; give up once every candidate has been tokenized.
 			if len(long) == 0 && tries > 0 && tries%len(docs) == 0 && allCandidatesSeen(docs, cache, seqlen) {
-				return badInput("calibration: no document has more than %d tokens", seqlen)
+				return badinput.Errorf("calibration: no document has more than %d tokens", seqlen)
 			}
 		}
 		i, _ := rng.Randint(0, len(ids)-seqlen-1) // len(ids) > seqlen
@@ -176,7 +219,7 @@ func shuffled(n int, seed int64) []int {
 // sampleConcat is AWQ's get_calib_dataset: shuffled documents, stripped,
 // tokenized; those longer than seqlen tokens or empty are skipped; the
 // first nsamples kept are concatenated and cut into seqlen-token blocks.
-func (c *Calibration) sampleConcat(docs []string, tok Tokenizer) error {
+func (c *Calibration) sampleConcat(docs []string, tok Encoder) error {
 	var cat []int
 	for _, d := range shuffled(len(docs), c.Seed) {
 		text := strings.TrimSpace(docs[d])
@@ -195,7 +238,7 @@ func (c *Calibration) sampleConcat(docs []string, tok Tokenizer) error {
 	}
 	blocks := len(cat) / c.Seqlen
 	if blocks == 0 {
-		return badInput("calibration: too little text: %d documents of at most %d tokens hold %d tokens, less than one block of %d", c.DocsUsed, c.Seqlen, len(cat), c.Seqlen)
+		return badinput.Errorf("calibration: too little text: %d documents of at most %d tokens hold %d tokens, less than one block of %d", c.DocsUsed, c.Seqlen, len(cat), c.Seqlen)
 	}
 	for b := range blocks {
 		c.add(-1, b*c.Seqlen, cat[b*c.Seqlen:(b+1)*c.Seqlen])
@@ -205,9 +248,9 @@ func (c *Calibration) sampleConcat(docs []string, tok Tokenizer) error {
 
 // sampleTruncate is SmoothQuant's calibration: shuffled documents, the
 // first seqlen tokens of each of the first nsamples.
-func (c *Calibration) sampleTruncate(docs []string, tok Tokenizer) error {
+func (c *Calibration) sampleTruncate(docs []string, tok Encoder) error {
 	if len(docs) < c.NSamples {
-		return badInput("calibration: too little text: %d documents for %d samples", len(docs), c.NSamples)
+		return badinput.Errorf("calibration: too little text: %d documents for %d samples", len(docs), c.NSamples)
 	}
 	for _, d := range shuffled(len(docs), c.Seed)[:c.NSamples] {
 		ids := tok.Encode(docs[d], true)
@@ -220,7 +263,55 @@ func (c *Calibration) sampleTruncate(docs []string, tok Tokenizer) error {
 		c.add(d, 0, ids)
 	}
 	if len(c.Samples) == 0 {
-		return badInput("calibration: every sampled document is empty")
+		return badinput.Errorf("calibration: every sampled document is empty")
+	}
+	return nil
+}
+
+// sampleDistinct is LLM-Pruner's get_bookcorpus, with Python's random
+// seeded by the seed: per sample, documents are drawn with randint(0,
+// len(docs)−1) until one that was not drawn before has at least seqlen
+// tokens, then a window start with randint(0, tokens−seqlen). Documents
+// are tokenized with BOS (the reference's tokenizer call). The request is
+// refused when the documents cannot supply the samples (where the
+// reference would loop forever).
+func (c *Calibration) sampleDistinct(docs []string, tok Encoder) error {
+	nsamples, seqlen := c.NSamples, c.Seqlen
+	cache := make(map[int][]int)
+	encode := func(i int) []int {
+		if ids, ok := cache[i]; ok {
+			return ids
+		}
+		ids := tok.Encode(docs[i], true)
+		cache[i] = ids
+		return ids
+	}
+	// Count the documents long enough, so an impossible request fails
+	// instead of looping (this tokenizes every document once).
+	long := 0
+	for i := range docs {
+		if len(encode(i)) >= seqlen {
+			long++
+		}
+	}
+	if long < nsamples {
+		return badinput.Errorf("calibration: %d documents have at least %d tokens, %d samples need as many", long, seqlen, nsamples)
+	}
+	rng := pyrand.New(c.Seed)
+	used := make(map[int]bool)
+	for range nsamples {
+		var ids []int
+		var d int
+		for {
+			d, _ = rng.Randint(0, len(docs)-1) // docs is not empty
+			ids = encode(d)
+			if len(ids) >= seqlen && !used[d] {
+				used[d] = true
+				break
+			}
+		}
+		j, _ := rng.Randint(0, len(ids)-seqlen) // len(ids) ≥ seqlen
+		c.add(d, j, ids[j:j+seqlen])
 	}
 	return nil
 }
