@@ -457,3 +457,7 @@ func ListTasks(w io.Writer) {
 		fmt.Fprintf(w, "  prompt:  %q\n\n", d.template)
 	}
 }
+
+// ExpandTasks resolves group names (advglue, truthfulqa) into their member
+// tasks, drops repeats and rejects unknown names (badinput.ErrBadInput).
+func ExpandTasks(names []string) ([]string, error) { return expandTasks(names) }
