@@ -366,7 +366,7 @@ func (c *Config) validateTasks(base string) error {
 			}
 			seen[n] = true
 			tt := t
-			tt.Name = n
+			tt.Name, tt.Data = n, t.dataDir(c)
 			ec := eval.Config{Tasks: []string{n}, Limit: t.Limit, Shots: t.Shots, Seqlen: t.Seqlen, PromptVariant: t.Prompt, DataDir: tt.dataDir(c)}
 			if err := eval.Check(ec); err != nil && !(ec.DataDir == "" && strings.Contains(err.Error(), "needs --data")) {
 				return c.errAt(at, "%s", trimBadInput(err))

@@ -177,7 +177,7 @@ func (r *runner) ensureWorld() error {
 	worldTasks := filepath.Join(r.o.Dir, WorldDir, "tasks")
 	needsWorld := false
 	for _, t := range c.Tasks {
-		needsWorld = needsWorld || t.dataDir(c) == ""
+		needsWorld = needsWorld || t.Data == ""
 	}
 	if needsWorld {
 		if _, err := os.Stat(worldTasks); err != nil {
@@ -203,7 +203,7 @@ func (r *runner) ensureWorld() error {
 	}
 	for i := range c.Tasks {
 		t := &c.Tasks[i]
-		if t.dataDir(c) == "" {
+		if t.Data == "" {
 			t.Data = worldTasks
 		}
 		ec := eval.Config{Tasks: []string{t.Name}, Limit: t.Limit, Shots: t.Shots, Seqlen: t.Seqlen, PromptVariant: t.Prompt, DataDir: t.Data}
