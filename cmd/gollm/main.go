@@ -6,6 +6,7 @@
 //	gollm eval     --model DIR --tasks LIST [--data DIR] [--limit N] [--json] [--out FILE]
 //	gollm compress --model DIR --method NAME [method flags] --out DIR
 //	gollm info     --model DIR [--json]
+//	gollm bench    [--config FILE] [--out DIR] [--print-config] [--retry-failed] [--log-samples] [--json]
 //	gollm tokenizer-train --data FILE[,FILE] --vocab-size N --out DIR [--overwrite] [--json]
 //
 // Every command takes --device cpu|cuda and --threads N. --json prints one
