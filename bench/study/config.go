@@ -59,7 +59,8 @@ type Config struct {
 
 // Model is one model of a study: a Hugging Face folder, named in the
 // results by Name (default: the folder's base name). In YAML a bare string
-// is the path.
+// is the path; a bare name that is no folder is a reference model,
+// refmodels/<name>.
 type Model struct {
 	Name string `yaml:"name" json:"name"`
 	Path string `yaml:"path" json:"path"`
@@ -249,7 +250,12 @@ func (c *Config) validate(base string) error {
 		if m.Path == "" {
 			return c.errAt(at, "no path")
 		}
+		ref := !strings.ContainsAny(m.Path, `/\`) && m.Path != "." && m.Path != ".."
 		m.Path = resolve(base, m.Path)
+		if st, err := os.Stat(m.Path); ref && (err != nil || !st.IsDir()) {
+			// A bare name is a reference model: refmodels/<name>.
+			m.Path = filepath.Join(filepath.Dir(m.Path), "refmodels", filepath.Base(m.Path))
+		}
 		if m.Name == "" {
 			m.Name = filepath.Base(filepath.Clean(m.Path))
 		}

@@ -27,6 +27,7 @@ func TestBadConfigs(t *testing.T) {
 		{"bad method parameter", head + "methods:\n  - rtn:bits=11\ntasks: [arc_easy]\ndata: " + data + "\n", `study.yaml:4: methods[0]: bits=11`},
 		{"unknown task", head + "tasks:\n  - arc_easy\n  - arc_medium\ndata: " + data + "\n", `study.yaml:5: tasks[1]: unknown task "arc_medium"`},
 		{"missing model folder", "models:\n  - name: x\n    path: /no/such/model\ntasks: [arc_easy]\n", `study.yaml:2: models[0]: model folder /no/such/model not found`},
+		{"unknown reference model", "models: [gpt5]\ntasks: [arc_easy]\n", `study.yaml:1: models[0]: model folder refmodels/gpt5 not found`},
 		{"not a model folder", "models:\n  - " + data + "\ntasks: [arc_easy]\n", `study.yaml:2: models[0]: ` + data + ` is not a model folder (no config.json)`},
 		{"missing data folder", head + "tasks: [arc_easy]\ndata: /no/such/data\n", `study.yaml:4: data: data folder /no/such/data not found`},
 		{"task data missing", head + "tasks:\n  - {name: arc_easy, data: " + repo + "}\n", `study.yaml:4: tasks[0]: ../../arc_easy or ../../ai2_arc: task arc_easy: no test split found`},
@@ -101,7 +102,7 @@ func TestDefaultConfigRoundTrip(t *testing.T) {
 	// Groups expand into their members with the group's options.
 	n := 0
 	for _, tk := range def.Tasks {
-		if strings.HasPrefix(tk.Name, "advglue_") && tk.Limit == 40 {
+		if strings.HasPrefix(tk.Name, "advglue_") && tk.Limit == 25 {
 			n++
 		}
 	}
