@@ -384,6 +384,11 @@ func (r *runner) done(p *plan) bool {
 	if c.Status == bench.StatusFailed && r.o.RetryFailed {
 		return false
 	}
+	if p.kind == bench.KindEval && c.Status == bench.StatusOK && r.o.LogSamples {
+		if _, err := os.Stat(filepath.Join(r.o.Dir, filepath.FromSlash(c.Samples))); c.Samples == "" || err != nil {
+			return false // run again for its per-sample records
+		}
+	}
 	if p.kind == bench.KindCompress && c.Status == bench.StatusOK {
 		if _, err := os.Stat(filepath.Join(r.o.Dir, c.Checkpoint, "config.json")); err != nil {
 			r.progressf("[cell %d/%d] %s %s: checkpoint missing, compressing again", r.index, r.total, p.model, p.method)
