@@ -78,6 +78,7 @@ type plan struct {
 	spec                              *compress.Spec
 	taskCfg                           Task
 	compressKey                       string // the compress cell a compressed row depends on
+	family                            string // the model's model_type
 }
 
 // runner holds a run's state.
@@ -91,6 +92,7 @@ type runner struct {
 	index   int
 	total   int
 	results map[string]*bench.Cell // cells of this study, by key, as they stand
+	params  map[string]int64       // model + method → parameter count (from footprint cells)
 }
 
 // Run runs the study: every cell not yet done, in order (per model: the
@@ -107,7 +109,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := prepareDir(o.Dir); err != nil {
 		return nil, err
 	}
-	r := &runner{o: o, ctx: ctx, dg: loadDigests(o.Dir), results: map[string]*bench.Cell{}}
+	r := &runner{o: o, ctx: ctx, dg: loadDigests(o.Dir), results: map[string]*bench.Cell{}, params: map[string]int64{}}
 	r.sum.Folder = o.Dir
 	r.machine = machineInfo(o.Config.Threads)
 	if err := r.ensureWorld(); err != nil {
@@ -274,6 +276,7 @@ func (r *runner) plan() ([]*plan, error) {
 			return nil, fmt.Errorf("model %s: %w", m.Name, err)
 		}
 		base := map[string]string{"model": md, "gollm": r.o.Version}
+		family := familyOf(m.Path)
 		row := func(method, modelDir string, extra map[string]string, sp *compress.Spec, ckey string) {
 			add := func(kind, task, engine string, more map[string]string, t Task) {
 				in := map[string]string{}
@@ -287,7 +290,7 @@ func (r *runner) plan() ([]*plan, error) {
 					in[k] = v
 				}
 				plans = append(plans, &plan{kind: kind, model: m.Name, method: method, task: task, engine: engine,
-					inputs: in, key: bench.KeyOf(kind, in), modelDir: modelDir, spec: sp, taskCfg: t, compressKey: ckey})
+					inputs: in, key: bench.KeyOf(kind, in), modelDir: modelDir, spec: sp, taskCfg: t, compressKey: ckey, family: family})
 			}
 			add(bench.KindFootprint, "", "", map[string]string{"method": method, "prompt_tokens": strconv.Itoa(PromptTokens)}, Task{})
 			for _, t := range c.Tasks {
@@ -314,7 +317,7 @@ func (r *runner) plan() ([]*plan, error) {
 			}
 			ckey := bench.KeyOf(bench.KindCompress, in)
 			plans = append(plans, &plan{kind: bench.KindCompress, model: m.Name, method: sp.String(), inputs: in, key: ckey,
-				modelDir: m.Path, spec: sp})
+				modelDir: m.Path, spec: sp, family: family})
 			row(sp.String(), filepath.Join(r.o.Dir, CheckpointsDir, ckey), map[string]string{"compressed": ckey}, sp, ckey)
 		}
 	}
@@ -395,9 +398,18 @@ func (r *runner) done(p *plan) bool {
 			return false
 		}
 	}
-	r.results[p.key] = c
+	r.record(c)
 	r.sum.Skipped++
 	return true
+}
+
+// record keeps c as the study's cell of its key (and a row's parameter
+// count, which the row's other cells carry).
+func (r *runner) record(c *bench.Cell) {
+	r.results[c.Key] = c
+	if c.Kind == bench.KindFootprint && c.Params > 0 {
+		r.params[c.Model+"\x00"+c.Method] = c.Params
+	}
 }
 
 // dependency returns why p cannot run: its compression failed.
@@ -419,7 +431,7 @@ func (r *runner) dependency(p *plan) string {
 func (r *runner) newCell(p *plan) *bench.Cell {
 	return &bench.Cell{Schema: bench.CellSchema, Key: p.key, Kind: p.kind, Model: p.model, Method: p.method,
 		Task: p.task, Engine: p.engine, Inputs: p.inputs, Status: bench.StatusOK, Config: r.config,
-		Machine: r.machine, Gollm: r.o.Version, Family: familyOf(p.modelDir)}
+		Machine: r.machine, Gollm: r.o.Version, Family: p.family, Params: r.params[p.model+"\x00"+p.method]}
 }
 
 func (r *runner) failedCell(p *plan, msg string, badInput bool) *bench.Cell {
@@ -434,7 +446,7 @@ func (r *runner) finish(c *bench.Cell) error {
 	if err := writeCell(r.o.Dir, c); err != nil {
 		return err
 	}
-	r.results[c.Key] = c
+	r.record(c)
 	r.sum.Ran++
 	what := c.Task
 	if what == "" {

@@ -120,7 +120,7 @@ func TestBenchStudy(t *testing.T) {
 	kinds := map[string]int{}
 	for _, c := range cells {
 		kinds[c.Kind+"/"+c.Status]++
-		if c.Key != bench.KeyOf(c.Kind, c.Inputs) || c.Gollm != "devel" || c.Model != "llama3-tiny" {
+		if c.Key != bench.KeyOf(c.Kind, c.Inputs) || c.Gollm != "devel" || c.Model != "llama3-tiny" || c.Family != "llama" {
 			t.Errorf("cell %s: key/inputs/version/model wrong: %+v", c.Key, c)
 		}
 		switch {
@@ -141,6 +141,9 @@ func TestBenchStudy(t *testing.T) {
 			}
 		case c.Kind == bench.KindEval:
 			checkEvalCell(t, out, c)
+			if c.Params <= 0 {
+				t.Errorf("eval cell %s %s: no parameter count", c.Method, c.Task)
+			}
 		case c.Kind == bench.KindFootprint:
 			if c.Metrics["eval_peak_rss_bytes"] <= 0 || c.Metrics["checkpoint_bytes"] <= 0 || c.Metrics["params"] <= 0 {
 				t.Errorf("footprint %s: %v", c.Method, c.Metrics)
