@@ -484,6 +484,10 @@ func (r *runner) child(args ...string) (*childResult, error) {
 		args = append(args, "--threads", strconv.Itoa(r.o.Config.Threads))
 	}
 	cmd := exec.CommandContext(r.ctx, r.o.Gollm, args...)
+	// On cancel the child gets SIGINT, as from Ctrl-C, so that it removes
+	// its staging folders; it is killed if it has not exited 10 s later.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
