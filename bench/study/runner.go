@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -488,9 +489,12 @@ func (r *runner) child(args ...string) (*childResult, error) {
 	// its staging folders; it is killed if it has not exited 10 s later.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
-	var stdout, stderr bytes.Buffer
+	var stdout bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stop := r.heartbeat(args[0], &stderr)
 	runErr := cmd.Run()
+	stop()
 	if r.ctx.Err() != nil {
 		return nil, r.ctx.Err()
 	}
@@ -506,6 +510,58 @@ func (r *runner) child(args ...string) (*childResult, error) {
 		res.errLine = runErr.Error()
 	}
 	return res, nil
+}
+
+// heartbeatEvery is how often a long-running child's progress is shown.
+var heartbeatEvery = 30 * time.Second
+
+// heartbeat shows, every heartbeatEvery while a child runs, how long it
+// has run and the last line of its stderr (its own progress), so that a
+// cell of a large model is not silent for minutes. It returns the stop
+// function.
+func (r *runner) heartbeat(command string, stderr *lockedBuffer) (stop func()) {
+	if r.o.Progress == nil {
+		return func() {}
+	}
+	start := time.Now()
+	t := time.NewTicker(heartbeatEvery)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				line := lastLine(strings.ReplaceAll(stderr.String(), "\r", "\n"))
+				r.progressf("  gollm %s running for %s: %s", command, time.Since(start).Round(time.Second), line)
+			}
+		}
+	}()
+	return func() {
+		t.Stop()
+		close(done)
+		<-finished
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func lastLine(s string) string {

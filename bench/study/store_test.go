@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/llmcbench/gollm/bench"
 )
@@ -90,5 +91,32 @@ func TestDigestCache(t *testing.T) {
 	}
 	if got, _ := d.file(f); got == "cached" || got == first {
 		t.Errorf("a changed file kept its digest %s", got)
+	}
+}
+
+// TestHeartbeat: while a child runs, its last progress line is shown
+// (carriage-return progress bars included); nothing after stop.
+func TestHeartbeat(t *testing.T) {
+	old := heartbeatEvery
+	heartbeatEvery = time.Millisecond
+	defer func() { heartbeatEvery = old }()
+	var out lockedBuffer
+	r := &runner{o: Options{Progress: &out}}
+	var stderr lockedBuffer
+	stderr.Write([]byte("loading\ncompress: block 1/2\rcompress: block 2/2"))
+	stop := r.heartbeat("compress", &stderr)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "gollm compress running for") && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	got := out.String()
+	if !strings.Contains(got, "compress: block 2/2") || strings.Contains(got, "block 1/2") {
+		t.Errorf("heartbeat wrote %q", got)
+	}
+	n := len(out.String())
+	time.Sleep(5 * time.Millisecond)
+	if len(out.String()) != n {
+		t.Error("heartbeat went on after stop")
 	}
 }
