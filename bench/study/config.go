@@ -104,8 +104,16 @@ var defaultYAML []byte
 // --print-config).
 func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 
-// Default returns the default study, resolved against the current folder.
-func Default() (*Config, error) { return Parse("(default config)", defaultYAML, ".") }
+// Default returns the default study, resolved against the current folder
+// (its models and calibration file are the repository's test fixtures).
+func Default() (*Config, error) {
+	c, err := Parse("(default config)", defaultYAML, ".")
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		ce.Msg += " (the default study runs from the repository root; elsewhere give --config, see --print-config)"
+	}
+	return c, err
+}
 
 // Load reads and validates a config file; relative paths in it are
 // relative to the file's folder.

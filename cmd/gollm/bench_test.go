@@ -321,3 +321,17 @@ func TestBenchBadInput(t *testing.T) {
 		t.Errorf("--print-config: exit %d", code)
 	}
 }
+
+// TestBenchDefaultElsewhere: the default study outside the repository root
+// fails before any work, saying where it runs from.
+func TestBenchDefaultElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, _, stderr := runCLI("bench")
+	if code != 2 || !strings.Contains(stderr, "(default config):") || !strings.Contains(stderr, "repository root") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left %v", ents)
+	}
+}
