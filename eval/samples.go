@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"io"
 	"unicode/utf8"
+
+	"github.com/llmcbench/gollm/bench"
 )
 
 // Sample is the per-document record of a scored task (Config.LogSamples):
 // one question of an accuracy task, one window of a GPTQ-style perplexity
-// task, one page of a rolling perplexity task. Its JSON shape is
-// bench.Sample's (the bench runner converts one into the other; eval does
-// not import bench so that bench's runner can import eval).
+// task, one page of a rolling perplexity task. It is bench.Sample, the
+// record a study's cells point to (package bench sits below eval).
 //
 // Accuracy tasks: Metrics holds the document's value of each metric the
 // task averages (acc and acc_norm 0 or 1, TruthfulQA MC2's probability
@@ -24,18 +25,7 @@ import (
 // or the words of the page (rolling wikitext), so exp(ΣNLL/ΣTokens) is the
 // reported ppl (word_perplexity). Metrics holds mean_nll per window, or
 // the page's words and bytes.
-type Sample struct {
-	Doc     int                `json:"doc"`
-	Group   string             `json:"group,omitempty"`
-	Metrics map[string]float64 `json:"metrics"`
-	NLL     float64            `json:"nll,omitempty"`
-	Tokens  float64            `json:"tokens,omitempty"`
-	Target  int                `json:"target,omitempty"`
-	Pred    int                `json:"pred,omitempty"`
-	Choices []string           `json:"choices,omitempty"`
-	LogLik  []float64          `json:"loglik,omitempty"`
-	Prompt  string             `json:"prompt,omitempty"`
-}
+type Sample = bench.Sample
 
 // samplePromptBytes is how much of a request's context a Sample keeps.
 const samplePromptBytes = 300

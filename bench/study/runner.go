@@ -906,7 +906,7 @@ func splitSamples(path string) (map[string][][]byte, error) {
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		b, err := json.Marshal(bench.Sample(l.Sample))
+		b, err := json.Marshal(l.Sample)
 		if err != nil {
 			return nil, err
 		}
