@@ -79,22 +79,23 @@ type Task struct {
 
 // UnmarshalYAML accepts a mapping or a bare path.
 func (m *Model) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		m.Path = n.Value
-		return nil
-	}
 	type plain Model
-	return n.Decode((*plain)(m))
+	return decodeOrScalar(n, (*plain)(m), func(s string) { m.Path = s })
 }
 
 // UnmarshalYAML accepts a mapping or a bare task name.
 func (t *Task) UnmarshalYAML(n *yaml.Node) error {
+	type plain Task
+	return decodeOrScalar(n, (*plain)(t), func(s string) { t.Name = s })
+}
+
+// decodeOrScalar decodes n into v, or hands a bare scalar to scalar.
+func decodeOrScalar(n *yaml.Node, v any, scalar func(string)) error {
 	if n.Kind == yaml.ScalarNode {
-		t.Name = n.Value
+		scalar(n.Value)
 		return nil
 	}
-	type plain Task
-	return n.Decode((*plain)(t))
+	return n.Decode(v)
 }
 
 //go:embed default.yaml
