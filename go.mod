@@ -8,6 +8,7 @@ require (
 	github.com/x448/float16 v0.8.4
 	golang.org/x/sys v0.38.0
 	golang.org/x/text v0.44.0
+	gopkg.in/yaml.v3 v3.0.1
 	gorgonia.org/cu v0.9.6
 )
 

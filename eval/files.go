@@ -182,3 +182,25 @@ func loadSplit(task, dataDir string, d dataSpec, opt readOptions) ([]record, []s
 	}
 	return recs, files, nil
 }
+
+// DataFiles returns the data files task would read from dataDir in the
+// prompt variant (for mmlu, its folder), as Check finds them; a bench
+// runner digests them to key its results. Errors match
+// badinput.ErrBadInput.
+func DataFiles(task, variant, dataDir string) ([]string, error) {
+	if _, ok := registry[task]; !ok {
+		return nil, badInput("", "unknown task %q (known: %s)", task, strings.Join(TaskNames(), ", "))
+	}
+	if variant == "" {
+		variant = VariantHarness
+	}
+	def := lookupTask(task, variant)
+	if def.name == "mmlu" {
+		root, err := loadMMLURoot(dataDir, def.data)
+		if err != nil {
+			return nil, err
+		}
+		return []string{root}, nil
+	}
+	return def.data.find(def.name, dataDir)
+}

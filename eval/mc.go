@@ -440,7 +440,7 @@ func (e *env) runDocs(docs []*mcDoc, score docScore, res *TaskResult) error {
 	bar := progress.New(e.progress, res.Task, len(docs))
 	agg := newAggregator()
 	bad := 0
-	for _, d := range docs {
+	for i, d := range docs {
 		lls, skip, err := e.scoreDoc(sc, d, letterIDs)
 		if err != nil {
 			bar.Abort()
@@ -458,7 +458,11 @@ func (e *env) runDocs(docs []*mcDoc, score docScore, res *TaskResult) error {
 			}
 		}
 		res.N++
-		agg.add(score(d, lls), d.groups, d.suffix)
+		metrics := score(d, lls)
+		agg.add(metrics, d.groups, d.suffix)
+		if e.cfg.LogSamples {
+			res.Samples = append(res.Samples, mcSample(i, d, lls, metrics))
+		}
 	}
 	bar.Finish()
 	agg.finish(res)

@@ -27,7 +27,9 @@ func PerplexityGPTQ(ctx context.Context, lm LM, ids []int, seqlen int) (PPLResul
 	return perplexityGPTQ(ctx, lm, ids, seqlen, nil)
 }
 
-func perplexityGPTQ(ctx context.Context, lm LM, ids []int, seqlen int, step func()) (PPLResult, error) {
+// perplexityGPTQ is PerplexityGPTQ calling step with each window's summed
+// NLL after it is scored.
+func perplexityGPTQ(ctx context.Context, lm LM, ids []int, seqlen int, step func(windowNLL float64)) (PPLResult, error) {
 	if seqlen < 2 {
 		return PPLResult{}, badInput("", "seqlen %d: need at least 2", seqlen)
 	}
@@ -66,7 +68,7 @@ func perplexityGPTQ(ctx context.Context, lm LM, ids []int, seqlen int, step func
 		}
 		sumWindowMean += nll / float64(seqlen-1)
 		if step != nil {
-			step()
+			step(nll)
 		}
 	}
 	st.Truncate(0)

@@ -54,6 +54,10 @@ type Config struct {
 	// (run once) together. 0 means DefaultBatchSize; 1 runs one request
 	// at a time. Results are the same up to float rounding.
 	BatchSize int `json:"batch_size"`
+	// LogSamples keeps one Sample per scored document (per window for
+	// GPTQ-style perplexity, per page for rolling perplexity) in each
+	// TaskResult's Samples.
+	LogSamples bool `json:"log_samples,omitempty"`
 
 	// Descriptions recorded with the results.
 	Model     string `json:"model,omitempty"`
@@ -151,6 +155,10 @@ type TaskResult struct {
 	ScoredTokens  int64    `json:"scored_tokens"`
 	Seconds       float64  `json:"seconds"`
 	Notes         []string `json:"notes,omitempty"`
+	// Samples holds the per-document records when Config.LogSamples is
+	// set, in scoring order; they are not part of the JSON report (gollm
+	// eval --log-samples writes them as JSON lines).
+	Samples []Sample `json:"-"`
 }
 
 // GroupResult is the metrics of one group of documents.
@@ -449,3 +457,7 @@ func ListTasks(w io.Writer) {
 		fmt.Fprintf(w, "  prompt:  %q\n\n", d.template)
 	}
 }
+
+// ExpandTasks resolves group names (advglue, truthfulqa) into their member
+// tasks, drops repeats and rejects unknown names (badinput.ErrBadInput).
+func ExpandTasks(names []string) ([]string, error) { return expandTasks(names) }

@@ -103,7 +103,17 @@ func (e *env) runPerplexity(ids []int, res *TaskResult) error {
 		ids = ids[:n*seqlen]
 	}
 	bar := progress.New(e.progress, res.Task, n)
-	r, err := perplexityGPTQ(e.ctx, e.lm, ids, seqlen, func() { bar.Add(1) })
+	r, err := perplexityGPTQ(e.ctx, e.lm, ids, seqlen, func(nll float64) {
+		bar.Add(1)
+		if e.cfg.LogSamples {
+			pred := float64(seqlen - 1)
+			s := Sample{Doc: len(res.Samples), Metrics: map[string]float64{}}
+			if finite(nll) { // else the window has no numbers; the task's notes say why
+				s.NLL, s.Tokens, s.Metrics["mean_nll"] = nll, pred, nll/pred
+			}
+			res.Samples = append(res.Samples, s)
+		}
+	})
 	if err != nil {
 		bar.Abort()
 		return withFiles(err, res.Files)
@@ -265,7 +275,7 @@ func loadWikitextRolling(e *env, t *taskDef, res *TaskResult) (func() error, err
 		bar := progress.New(e.progress, res.Task, len(pages))
 		var sumLL float64
 		bad := 0
-		for _, page := range pages {
+		for i, page := range pages {
 			tokens := e.tok.Encode(wikitextDetokenize(page), false)
 			ll, _, err := sc.rolling(e.ctx, tokens, bos)
 			if err != nil {
@@ -276,6 +286,14 @@ func loadWikitextRolling(e *env, t *taskDef, res *TaskResult) (func() error, err
 				bad++
 			}
 			sumLL += ll
+			if e.cfg.LogSamples {
+				words := float64(pyWordCount(page))
+				s := Sample{Doc: i, Metrics: map[string]float64{"words": words, "bytes": float64(len(page))}}
+				if finite(ll) {
+					s.NLL, s.Tokens = -ll, words
+				}
+				res.Samples = append(res.Samples, s)
+			}
 			bar.Add(1)
 		}
 		bar.Finish()

@@ -32,6 +32,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	noReuse := fs.Bool("no-prefix-reuse", false, "run every request from an empty cache")
 	batch := fs.Int("batch-size", eval.DefaultBatchSize, "requests per forward pass (the choices of a question run together; 1: one at a time)")
 	out := fs.String("out", "", "also write the JSON report to this file (checked before any work, written atomically; a failed or interrupted run writes the tasks it finished)")
+	samples := fs.String("log-samples", "", "also write one JSON line per scored document (per window for perplexity) to this file: the task, the document's metric values, target, prediction, per-choice log-likelihoods (see docs/EVAL.md)")
 	list := fs.Bool("list-tasks", false, "list the tasks with the files and columns they expect, then exit")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -81,10 +82,21 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
+	if *samples != "" {
+		if err := outdir.CheckFile(*samples); err != nil {
+			return usagef("--log-samples: %v", err)
+		}
+		if *samples == *out {
+			return usagef("--log-samples %s: the same file as --out", *samples)
+		}
+		if err := checkSamplesReplaceable(*samples); err != nil {
+			return err
+		}
+	}
 	cfg := eval.Config{
 		Tasks: names, DataDir: *data, Limit: *limit, Seqlen: *seqlen, Shots: *shots, AddBOS: *addBOS,
 		PromptVariant: *variant, Seed: *seed, NoPrefixReuse: *noReuse, BatchSize: *batch,
-		Model: *model, Dtype: "f32",
+		Model: *model, Dtype: "f32", LogSamples: *samples != "",
 	}
 	if err := eval.Check(cfg); err != nil {
 		return err // the data folders and files, before the model loads
@@ -105,6 +117,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("interrupted before the first task was scored: nothing was scored")
 		}
 		return runErr
+	}
+	if *samples != "" {
+		if err := outdir.WriteFile(*samples, func(f *os.File) error { return eval.WriteSamples(f, rep.Results) }); err != nil && runErr == nil {
+			runErr = fmt.Errorf("--log-samples %s: %w", *samples, err)
+		}
 	}
 	return finishEval(rep, runErr, *out, cf.json, stdout)
 }
@@ -187,6 +204,24 @@ func checkReplaceable(path string) error {
 	}
 	if len(b) > 0 && (json.Unmarshal(b, &r) != nil || r.Config == nil || r.Results == nil) {
 		return usagef("--out %s: the file exists and is not a gollm eval report; eval replaces only its own reports (choose another path)", path)
+	}
+	return nil
+}
+
+// checkSamplesReplaceable refuses an existing --log-samples file that is
+// not an earlier samples file (its first line a JSON object with a task).
+func checkSamplesReplaceable(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || err == nil && len(b) == 0 {
+		return nil
+	}
+	if err != nil {
+		return usagef("--log-samples %s: %v", path, errors.Unwrap(err))
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	var line eval.SampleLine
+	if json.Unmarshal([]byte(first), &line) != nil || line.Task == "" {
+		return usagef("--log-samples %s: the file exists and is not a gollm samples file; eval replaces only its own (choose another path)", path)
 	}
 	return nil
 }

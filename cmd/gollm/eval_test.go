@@ -235,3 +235,50 @@ func TestFinishEval(t *testing.T) {
 		})
 	}
 }
+
+// TestEvalLogSamples: --log-samples writes one line per scored document
+// of every task (per window for perplexity), each naming its task, and
+// refuses to replace a file that is not a samples file.
+func TestEvalLogSamples(t *testing.T) {
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(foreign, []byte("my notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"eval", "--model", evalModel, "--tasks", "arc_easy,wikitext2", "--data", evalData, "--seqlen", "64", "--json"}
+	if code, _, stderr := runCLI(append(args, "--log-samples", foreign)...); code != 2 || !strings.Contains(stderr, "--log-samples") {
+		t.Errorf("--log-samples onto a text file: exit %d (%s), want 2", code, stderr)
+	}
+	if b, _ := os.ReadFile(foreign); string(b) != "my notes\n" {
+		t.Errorf("the text file changed: %q", b)
+	}
+	path := filepath.Join(dir, "samples.jsonl")
+	code, stdout, stderr := runCLI(append(args, "--log-samples", path)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep eval.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perTask := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var s eval.SampleLine
+		if err := json.Unmarshal([]byte(l), &s); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		perTask[s.Task]++
+	}
+	for _, r := range rep.Results {
+		if perTask[r.Task] != r.N || r.N == 0 {
+			t.Errorf("%s: %d sample lines for n=%d", r.Task, perTask[r.Task], r.N)
+		}
+	}
+	if !rep.Config.LogSamples {
+		t.Error("the report's config does not say samples were logged")
+	}
+}

@@ -6,6 +6,7 @@
 //	gollm eval     --model DIR --tasks LIST [--data DIR] [--limit N] [--json] [--out FILE]
 //	gollm compress --model DIR --method NAME [method flags] --out DIR
 //	gollm info     --model DIR [--json]
+//	gollm bench    [--config FILE] [--out DIR] [--print-config] [--retry-failed] [--log-samples] [--json]
 //	gollm report   --results DIR [--format md|html|json] [--out PATH] [--json]
 //	gollm tokenizer-train --data FILE[,FILE] --vocab-size N --out DIR [--overwrite] [--json]
 //
