@@ -19,9 +19,11 @@ import (
 // Study folder layout (docs/BENCH.md): study.json, cells/<key>.json,
 // samples/<key>.jsonl, checkpoints/<key>/, published/*.csv, report/.
 const (
-	StudyFileName = "study.json"
-	CellsDir      = "cells"
-	PublishedDir  = "published"
+	StudyFileName  = "study.json"
+	CellsDir       = "cells"
+	SamplesDir     = "samples"
+	CheckpointsDir = "checkpoints"
+	PublishedDir   = "published"
 	// SourceGollm is the Source of rows measured by gollm.
 	SourceGollm = "gollm"
 )

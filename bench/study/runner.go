@@ -156,15 +156,15 @@ func prepareDir(dir string) error {
 		if rerr != nil {
 			return fmt.Errorf("%w: --out %s: %v", outdir.ErrBadPath, dir, rerr)
 		}
-		if _, serr := os.Stat(filepath.Join(dir, StudyFile)); len(ents) > 0 && serr != nil {
-			return fmt.Errorf("%w: --out %s: the folder holds files and no %s: not a gollm study (choose another folder)", outdir.ErrBadPath, dir, StudyFile)
+		if _, serr := os.Stat(filepath.Join(dir, bench.StudyFileName)); len(ents) > 0 && serr != nil {
+			return fmt.Errorf("%w: --out %s: the folder holds files and no %s: not a gollm study (choose another folder)", outdir.ErrBadPath, dir, bench.StudyFileName)
 		}
 	default:
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return fmt.Errorf("%w: --out %s: %v", outdir.ErrBadPath, dir, errors.Unwrap(err))
 		}
 	}
-	for _, sub := range []string{CellsDir, SamplesDir, CheckpointsDir} {
+	for _, sub := range []string{bench.CellsDir, bench.SamplesDir, bench.CheckpointsDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ type studyRecord struct {
 
 func (r *runner) writeStudy() error {
 	rec := studyRecord{Config: r.config, File: r.o.Config.file, Machine: r.machine, Gollm: r.o.Version, Created: time.Now().UTC()}
-	return outdir.WriteFile(filepath.Join(r.o.Dir, StudyFile), func(f *os.File) error {
+	return outdir.WriteFile(filepath.Join(r.o.Dir, bench.StudyFileName), func(f *os.File) error {
 		enc := json.NewEncoder(f)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rec)
@@ -319,7 +319,7 @@ func (r *runner) plan() ([]*plan, error) {
 			ckey := bench.KeyOf(bench.KindCompress, in)
 			plans = append(plans, &plan{kind: bench.KindCompress, model: m.Name, method: sp.String(), inputs: in, key: ckey,
 				modelDir: m.Path, spec: sp, family: family})
-			row(sp.String(), filepath.Join(r.o.Dir, CheckpointsDir, ckey), map[string]string{"compressed": ckey}, sp, ckey)
+			row(sp.String(), filepath.Join(r.o.Dir, bench.CheckpointsDir, ckey), map[string]string{"compressed": ckey}, sp, ckey)
 		}
 	}
 	return plans, nil
@@ -583,7 +583,7 @@ func (r *runner) fail(p *plan, res *childResult) *bench.Cell {
 
 // compress runs gollm compress into the study's checkpoint folder.
 func (r *runner) compress(p *plan) (*bench.Cell, error) {
-	out := filepath.Join(r.o.Dir, CheckpointsDir, p.key)
+	out := filepath.Join(r.o.Dir, bench.CheckpointsDir, p.key)
 	args := []string{"compress", "--model", p.modelDir, "--method", p.spec.String(), "--out", out, "--json"}
 	if info, _ := compress.LookupMethod(p.spec.Method); hasParam(info, "nsamples") {
 		args = append(args, "--calib", strings.Join(r.o.Config.Calib, ","))
@@ -600,7 +600,7 @@ func (r *runner) compress(p *plan) (*bench.Cell, error) {
 		return r.failedCell(p, "gollm compress printed no record: "+err.Error(), false), nil
 	}
 	c := r.newCell(p)
-	c.Checkpoint = filepath.ToSlash(filepath.Join(CheckpointsDir, p.key))
+	c.Checkpoint = filepath.ToSlash(filepath.Join(bench.CheckpointsDir, p.key))
 	c.Result = json.RawMessage(bytes.TrimSpace(res.stdout))
 	c.Metrics = map[string]float64{"compress_seconds": rec.CompressSeconds, "wall_seconds": rec.WallSeconds,
 		"peak_rss_bytes": float64(rec.PeakRSSBytes), "peak_device_bytes": float64(rec.PeakDeviceBytes),
@@ -814,7 +814,7 @@ func (r *runner) evalGroup(o Task, ps []*plan) error {
 	}
 	var samplesPath string
 	if r.o.LogSamples {
-		f, err := os.CreateTemp(filepath.Join(r.o.Dir, SamplesDir), ".eval-*.jsonl")
+		f, err := os.CreateTemp(filepath.Join(r.o.Dir, bench.SamplesDir), ".eval-*.jsonl")
 		if err != nil {
 			return err
 		}
@@ -862,7 +862,7 @@ func (r *runner) evalGroup(o Task, ps []*plan) error {
 			}
 			c.Seconds = t.Seconds
 			if lines, ok := samples[p.task]; ok {
-				rel := filepath.ToSlash(filepath.Join(SamplesDir, p.key+".jsonl"))
+				rel := filepath.ToSlash(filepath.Join(bench.SamplesDir, p.key+".jsonl"))
 				if err := outdir.WriteFile(filepath.Join(r.o.Dir, rel), func(f *os.File) error {
 					for _, l := range lines {
 						if _, err := f.Write(append(l, '\n')); err != nil {

@@ -18,14 +18,11 @@ import (
 	"github.com/llmcbench/gollm/internal/outdir"
 )
 
-// Study folder layout (docs/BENCH.md).
+// Study folder layout (docs/BENCH.md; the rest is bench.StudyFileName,
+// bench.CellsDir, bench.SamplesDir and bench.CheckpointsDir).
 const (
-	StudyFile      = "study.json"
-	CellsDir       = "cells"
-	SamplesDir     = "samples"
-	CheckpointsDir = "checkpoints"
-	WorldDir       = "world"
-	digestsFile    = ".digests.json"
+	WorldDir    = "world"
+	digestsFile = ".digests.json"
 )
 
 // DefaultDir is the study folder when gollm bench is given no --out.
@@ -61,7 +58,7 @@ func Version() string {
 // err is set when the file exists but cannot be trusted (unreadable, not
 // JSON, another schema or key).
 func readCell(dir, key string) (c *bench.Cell, ok bool, err error) {
-	path := filepath.Join(dir, CellsDir, key+".json")
+	path := filepath.Join(dir, bench.CellsDir, key+".json")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
@@ -86,7 +83,7 @@ func readCell(dir, key string) (c *bench.Cell, ok bool, err error) {
 
 // writeCell writes c atomically (temporary file, then rename).
 func writeCell(dir string, c *bench.Cell) error {
-	path := filepath.Join(dir, CellsDir, c.Key+".json")
+	path := filepath.Join(dir, bench.CellsDir, c.Key+".json")
 	return outdir.WriteFile(path, func(f *os.File) error {
 		enc := json.NewEncoder(f)
 		enc.SetIndent("", "  ")

@@ -14,7 +14,7 @@ import (
 // matches its name and inputs, and a known status.
 func TestReadCell(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, CellsDir), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, bench.CellsDir), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	in := map[string]string{"model": "m"}
@@ -38,7 +38,7 @@ func TestReadCell(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(dir, CellsDir, key+".json")
+			path := filepath.Join(dir, bench.CellsDir, key+".json")
 			if tt.raw != "" {
 				if err := os.WriteFile(path, []byte(tt.raw), 0o644); err != nil {
 					t.Fatal(err)

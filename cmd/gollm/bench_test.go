@@ -56,7 +56,7 @@ const benchCells = 14
 // readCells reads every cell file of a study by key.
 func readCells(t *testing.T, dir string) map[string]*bench.Cell {
 	t.Helper()
-	ents, err := os.ReadDir(filepath.Join(dir, study.CellsDir))
+	ents, err := os.ReadDir(filepath.Join(dir, bench.CellsDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func readCells(t *testing.T, dir string) map[string]*bench.Cell {
 			t.Errorf("stray file %s in cells/", e.Name())
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, study.CellsDir, e.Name()))
+		b, err := os.ReadFile(filepath.Join(dir, bench.CellsDir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestBenchStudy(t *testing.T) {
 			break
 		}
 	}
-	path := filepath.Join(out, study.CellsDir, victim+".json")
+	path := filepath.Join(out, bench.CellsDir, victim+".json")
 	if err := os.WriteFile(path, []byte(`{"schema": 1, "key": "`), 0o644); err != nil {
 		t.Fatal(err)
 	}
