@@ -53,9 +53,13 @@ chromium:
 build: deps
 	$(GO) build -o $(BIN)/gollm ./cmd/gollm
 
-# run: the default job — generate from the built-in tiny LLaMA-3 fixture.
+# run: the default job — the built-in LLMCBench study (gollm bench: every
+# model × method × task of the default config, resumable; then gollm report,
+# whose last line is the path of the HTML report).
+STUDY ?= gollm-study
 run: build
-	$(BIN)/gollm generate --model testdata/llama3-tiny --prompt "The capital of France is" --max-new-tokens 16 --greedy
+	$(BIN)/gollm bench --log-samples --out $(STUDY)
+	$(BIN)/gollm report --results $(STUDY)
 
 vet:
 	$(GO) vet ./...
