@@ -2,7 +2,6 @@ package synth
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"path"
@@ -66,11 +65,7 @@ func TestQuizSplit(t *testing.T) {
 	for _, f := range o.Files {
 		switch {
 		case strings.HasPrefix(f.Path, "tasks/mmlu/test/"):
-			rows, err := csv.NewReader(strings.NewReader(string(f.Data))).ReadAll()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rows {
+			for _, r := range csvRows(t, f.Data) {
 				questions = append(questions, r[0])
 			}
 		case strings.HasPrefix(f.Path, "tasks/arc_"):
@@ -131,7 +126,7 @@ func TestNoPromptInTraining(t *testing.T) {
 	for _, f := range o.Files {
 		switch {
 		case strings.HasPrefix(f.Path, "tasks/mmlu/test/"):
-			rows, _ := csv.NewReader(strings.NewReader(string(f.Data))).ReadAll()
+			rows := csvRows(t, f.Data)
 			subj := strings.TrimSuffix(path.Base(f.Path), "_test.csv")
 			for _, r := range rows {
 				it := kItem{question: r[0], choices: [4]string{r[1], r[2], r[3], r[4]}}
@@ -234,14 +229,8 @@ func TestExercisePromptsMatchEval(t *testing.T) {
 		variant, task string
 		want          func() string
 	}{
-		{eval.VariantHarness, "mmlu", func() string {
-			rows, _ := csv.NewReader(strings.NewReader(string(o.File("tasks/mmlu/test/companies_test.csv").Data))).ReadAll()
-			return mmluPage("companies", false, []kItem{{question: rows[0][0], choices: [4]string{rows[0][1], rows[0][2], rows[0][3], rows[0][4]}}}, false)
-		}},
-		{eval.VariantLLMCBench, "mmlu", func() string {
-			rows, _ := csv.NewReader(strings.NewReader(string(o.File("tasks/mmlu/test/companies_test.csv").Data))).ReadAll()
-			return mmluPage("companies", true, []kItem{{question: rows[0][0], choices: [4]string{rows[0][1], rows[0][2], rows[0][3], rows[0][4]}}}, false)
-		}},
+		{eval.VariantHarness, "mmlu", func() string { return mmluFirst(t, o, false) }},
+		{eval.VariantLLMCBench, "mmlu", func() string { return mmluFirst(t, o, true) }},
 		{eval.VariantHarness, "arc_easy", func() string {
 			return arcPrompt(jsonRows[arcRow](t, o.File("tasks/arc_easy/ARC-Easy-Test.jsonl").Data)[0].Question.Stem)
 		}},
@@ -271,6 +260,11 @@ func TestExercisePromptsMatchEval(t *testing.T) {
 			t.Errorf("%s %s: eval never prompted with the exercise rendering %q", tc.variant, tc.task, want)
 		}
 	}
+}
+
+func mmluFirst(t *testing.T, o *Output, llmcbench bool) string {
+	r := csvRows(t, o.File("tasks/mmlu/test/companies_test.csv").Data)[0]
+	return mmluPage("companies", llmcbench, []kItem{{question: r[0], choices: [4]string{r[1], r[2], r[3], r[4]}}}, false)
 }
 
 func qnliFirst(o *Output, llmcbench bool) string {
