@@ -631,7 +631,7 @@ func (g *taskGen) nliPairs(r *rng, genres []string, n int) []nliPair {
 	var out []nliPair
 	for i := 0; len(out) < n; i++ {
 		p := g.nliPair(r, genres[i%len(genres)], (i/len(genres))%3)
-		if g.inTrain(p.premise + " " + p.hypothesis) {
+		if g.inTrain(p.premise+" "+p.hypothesis, p.premise) {
 			continue
 		}
 		out = append(out, p)
