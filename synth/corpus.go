@@ -26,8 +26,14 @@ type Document struct {
 }
 
 // Text is the document as it appears in the split files: the title, a
-// newline, the body (no blank lines inside).
-func (d Document) Text() string { return d.Title + "\n" + d.Body }
+// newline, the body (no blank lines inside); an exercise page (no title)
+// is its body, which may hold blank lines between its items.
+func (d Document) Text() string {
+	if d.Title == "" {
+		return d.Body
+	}
+	return d.Title + "\n" + d.Body
+}
 
 var fillers = []string{
 	"It is a quiet morning.", "The weather is mild.", "A cold wind blows from the hills.",

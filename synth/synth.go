@@ -21,7 +21,7 @@ import (
 
 // Version names the generator; it changes whenever the output for a given
 // seed changes.
-const Version = "gollm-synth/1"
+const Version = "gollm-synth/2"
 
 // ErrBadOptions marks invalid Options (bad input: the CLI exits 2).
 var ErrBadOptions = badinput.New("bad synth options")
@@ -64,10 +64,12 @@ type Output struct {
 
 // Manifest is MANIFEST.json.
 type Manifest struct {
-	Generator string         `json:"generator"`
-	Seed      uint64         `json:"seed"`
-	Scale     int            `json:"scale"`
-	Repeat    int            `json:"repeat"`
+	Generator string `json:"generator"`
+	Seed      uint64 `json:"seed"`
+	Scale     int    `json:"scale"`
+	Repeat    int    `json:"repeat"`
+	// Documents counts the corpus documents (all splits) by kind.
+	Documents map[string]int `json:"documents"`
 	Files     []ManifestFile `json:"files"`
 }
 
@@ -94,7 +96,14 @@ func Generate(opt Options) (*Output, error) {
 		return nil, fmt.Errorf("%w: repeat %d, want 1..1000", ErrBadOptions, opt.Repeat)
 	}
 	w := buildWorld(opt)
-	docs := buildCorpus(w, opt)
+	used := map[string]bool{}
+	for _, e := range w.Entities {
+		used[e.Name] = true
+		for _, f := range strings.Fields(e.Name) {
+			used[f] = true
+		}
+	}
+	docs := append(buildCorpus(w, opt), buildExercises(w, opt, used)...)
 	r := newRNG(opt.Seed, "split")
 	shuffle(r, docs)
 	var split [3][]Document
@@ -121,13 +130,6 @@ func Generate(opt Options) (*Output, error) {
 		}
 		g.put("corpus/"+name+".txt", []byte(s), len(texts))
 	}
-	used := map[string]bool{}
-	for _, e := range w.Entities {
-		used[e.Name] = true
-		for _, f := range strings.Fields(e.Name) {
-			used[f] = true
-		}
-	}
 	g.fresh = &namer{r: newRNG(opt.Seed, "fresh names"), used: used}
 	g.mmlu()
 	g.arc("arc_easy", "ARC-Easy-Test.jsonl", arcEasyQuestions)
@@ -153,7 +155,7 @@ func Generate(opt Options) (*Output, error) {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	m := Manifest{Generator: Version, Seed: opt.Seed, Scale: opt.Scale, Repeat: opt.Repeat}
+	m := Manifest{Generator: Version, Seed: opt.Seed, Scale: opt.Scale, Repeat: opt.Repeat, Documents: kindCounts(docs)}
 	for _, p := range paths {
 		sum := sha256.Sum256(g.files[p])
 		m.Files = append(m.Files, ManifestFile{Path: p, SHA256: hex.EncodeToString(sum[:]), Bytes: len(g.files[p]), Count: g.count[p]})

@@ -65,6 +65,7 @@ type kItem struct {
 	question string
 	choices  [4]string
 	gold     int
+	answer   string
 }
 
 // follow returns the object reached from subject along chain, and whether
@@ -83,8 +84,56 @@ func (w *World) follow(subject string, chain []string) (string, []string, bool) 
 	return cur, path, true
 }
 
-// knowledgeItems draws up to n distinct questions from the templates.
-func (g *taskGen) knowledgeItems(r *rng, qs []Question, n int, skip map[string]bool) []kItem {
+// lastFact returns the subject of a chain's last hop from subject (the
+// subject itself for one hop, else the next-to-last object on path).
+func lastFact(subject string, path []string) string {
+	if len(path) < 2 {
+		return subject
+	}
+	return path[len(path)-2]
+}
+
+// knowledgeItem builds the question q about subject s with its answer at
+// choice gold and three distractors drawn by r. ok is false when the chain
+// cannot be followed, crosses a misconception, its final fact is not in
+// the wanted part (quiz or test), or distractors run out.
+func (g *taskGen) knowledgeItem(r *rng, q Question, s string, gold int, quiz bool) (kItem, bool) {
+	ans, path, ok := g.w.follow(s, q.Chain)
+	if !ok {
+		return kItem{}, false
+	}
+	last := q.Chain[len(q.Chain)-1]
+	if g.w.IsQuiz(lastFact(s, path), last) != quiz {
+		return kItem{}, false
+	}
+	var wrong []string
+	// A two-hop trap: an intermediate object of the answer's type.
+	for _, p := range path[:len(path)-1] {
+		if g.w.TypeOf(p) == g.w.TypeOf(ans) && p != ans && len(wrong) == 0 {
+			wrong = append(wrong, p)
+		}
+	}
+	wrong = append(wrong, g.w.distractors(r, last, ans, 3-len(wrong), wrong...)...)
+	if len(wrong) < 3 {
+		return kItem{}, false
+	}
+	it := kItem{question: fill(q.Text, s, ""), gold: gold, answer: ans}
+	j := 0
+	for i := range it.choices {
+		if i == it.gold {
+			it.choices[i] = ans
+		} else {
+			it.choices[i] = wrong[j]
+			j++
+		}
+	}
+	return it, true
+}
+
+// knowledgeItems draws up to n distinct questions from the templates whose
+// final fact is in the quiz part (quiz) or the test part (!quiz). Test-part
+// items whose text is in the training split are left out.
+func (g *taskGen) knowledgeItems(r *rng, qs []Question, n int, skip map[string]bool, quiz bool) []kItem {
 	type cand struct {
 		q Question
 		s string
@@ -105,34 +154,8 @@ func (g *taskGen) knowledgeItems(r *rng, qs []Question, n int, skip map[string]b
 		if skip[key] {
 			continue
 		}
-		ans, path, ok := g.w.follow(c.s, c.q.Chain)
-		if !ok {
-			continue
-		}
-		last := c.q.Chain[len(c.q.Chain)-1]
-		var wrong []string
-		// A two-hop trap: an intermediate object of the answer's type.
-		for _, p := range path[:len(path)-1] {
-			if g.w.TypeOf(p) == g.w.TypeOf(ans) && p != ans && len(wrong) == 0 {
-				wrong = append(wrong, p)
-			}
-		}
-		wrong = append(wrong, g.w.distractors(r, last, ans, 3-len(wrong), wrong...)...)
-		if len(wrong) < 3 {
-			continue
-		}
-		q := fill(c.q.Text, c.s, "")
-		it := kItem{question: q, gold: r.IntN(4)}
-		j := 0
-		for i := range it.choices {
-			if i == it.gold {
-				it.choices[i] = ans
-			} else {
-				it.choices[i] = wrong[j]
-				j++
-			}
-		}
-		if g.inTrain(q, q+" "+ans) {
+		it, ok := g.knowledgeItem(r, c.q, c.s, r.IntN(4), quiz)
+		if !ok || !quiz && g.inTrain(it.question, it.question+" "+it.answer) {
 			continue
 		}
 		skip[key] = true
@@ -147,8 +170,9 @@ func (g *taskGen) mmlu() {
 	r := newRNG(g.opt.Seed, "mmlu")
 	for _, subj := range mmluSubjects {
 		skip := map[string]bool{}
-		test := g.knowledgeItems(r, mmluQuestions[subj], 25*g.opt.Scale, skip)
-		dev := g.knowledgeItems(r, mmluQuestions[subj], 5, skip)
+		test := g.knowledgeItems(r, mmluQuestions[subj], 25*g.opt.Scale, skip, false)
+		// The dev questions are few-shot examples, not scored: quiz part.
+		dev := g.knowledgeItems(r, mmluQuestions[subj], 5, skip, true)
 		for _, set := range []struct {
 			dir   string
 			items []kItem
@@ -180,7 +204,7 @@ type arcRow struct {
 
 func (g *taskGen) arc(name, file string, qs []Question) {
 	r := newRNG(g.opt.Seed, name)
-	items := g.knowledgeItems(r, qs, 100*g.opt.Scale, map[string]bool{})
+	items := g.knowledgeItems(r, qs, 100*g.opt.Scale, map[string]bool{}, false)
 	rows := make([]arcRow, len(items))
 	for i, it := range items {
 		rows[i].ID = fmt.Sprintf("synth-%s-%d", name, i)
@@ -270,21 +294,48 @@ type piqaRow struct {
 	Sol2 string `json:"sol2"`
 }
 
-func (g *taskGen) piqa() {
-	r := newRNG(g.opt.Seed, "piqa")
-	ru := &g.w.Rules
-	type cand struct {
-		goal   Goal
-		m1, m2 string // m1 meets the goal
+// piqaCand is one possible piqa item: m1 meets the goal, m2 does not.
+type piqaCand struct {
+	goal   Goal
+	m1, m2 string
+}
+
+// piqaExercise splits, per goal, the materials that meet it: the returned
+// (goal, material) pairs are the exercise part (about half, drawn by r),
+// which the training split shows as solutions; test items only have a
+// right solution from the other part.
+func piqaExercise(r *rng, ru *Rules) map[[2]string]bool {
+	out := map[[2]string]bool{}
+	for _, gl := range ru.Goals {
+		var good []string
+		for _, m := range ru.Materials {
+			if has, _ := ru.PropertyOf(m, gl.Property); has == gl.Want {
+				good = append(good, m)
+			}
+		}
+		shuffle(r, good)
+		for _, m := range good[:len(good)/2] {
+			out[[2]string{gl.Goal, m}] = true
+		}
 	}
-	var cands []cand
+	return out
+}
+
+// piqaRows draws up to n piqa items whose right material is in the
+// exercise part (exercise) or not (!exercise), with labels "0" or "1".
+func (g *taskGen) piqaRows(r *rng, n int, part map[[2]string]bool, exercise bool) ([]piqaRow, []string) {
+	ru := &g.w.Rules
+	var cands []piqaCand
 	for _, gl := range ru.Goals {
 		for _, a := range ru.Materials {
+			if part[[2]string{gl.Goal, a}] != exercise {
+				continue
+			}
 			for _, b := range ru.Materials {
 				ha, _ := ru.PropertyOf(a, gl.Property)
 				hb, _ := ru.PropertyOf(b, gl.Property)
 				if ha == gl.Want && hb != gl.Want {
-					cands = append(cands, cand{goal: gl, m1: a, m2: b})
+					cands = append(cands, piqaCand{goal: gl, m1: a, m2: b})
 				}
 			}
 		}
@@ -293,12 +344,12 @@ func (g *taskGen) piqa() {
 	var rows []piqaRow
 	var labels []string
 	for _, c := range cands {
-		if len(rows) == 100*g.opt.Scale {
+		if len(rows) == n {
 			break
 		}
 		good := strings.ReplaceAll(c.goal.Solution, "{M}", c.m1)
 		bad := strings.ReplaceAll(c.goal.Solution, "{M}", c.m2)
-		if g.inTrain(c.goal.Goal + " " + good) {
+		if g.inTrain(c.goal.Goal+" "+good, piqaPrompt(c.goal.Goal)+" "+good) {
 			continue
 		}
 		row := piqaRow{Goal: c.goal.Goal, Sol1: good, Sol2: bad}
@@ -309,6 +360,12 @@ func (g *taskGen) piqa() {
 		rows = append(rows, row)
 		labels = append(labels, label)
 	}
+	return rows, labels
+}
+
+func (g *taskGen) piqa() {
+	r := newRNG(g.opt.Seed, "piqa")
+	rows, labels := g.piqaRows(r, 100*g.opt.Scale, piqaExercise(newRNG(g.opt.Seed, "piqa split"), &g.w.Rules), false)
 	g.put("tasks/piqa/valid.jsonl", jsonLines(rows), len(rows))
 	g.put("tasks/piqa/valid-labels.lst", []byte(strings.Join(labels, "\n")+"\n"), len(labels))
 }
@@ -324,11 +381,25 @@ type winoRow struct {
 // winoObjects are the things of winogrande items, singular and plural.
 var winoObjects = [][2]string{{"bowl", "bowls"}, {"spoon", "spoons"}, {"toy boat", "toy boats"}, {"box", "boxes"}, {"button", "buttons"}, {"ring", "rings"}, {"whistle", "whistles"}}
 
+// winoFilled is a winogrande sentence with the right option in the blank.
+func winoFilled(row winoRow) string {
+	opt := row.Option1
+	if row.Answer == "2" {
+		opt = row.Option2
+	}
+	return strings.Replace(row.Sentence, "_", opt, 1)
+}
+
 func (g *taskGen) winogrande() {
-	r := newRNG(g.opt.Seed, "winogrande")
+	rows := g.winoRows(newRNG(g.opt.Seed, "winogrande"), 100*g.opt.Scale)
+	g.put("tasks/winogrande/dev.jsonl", jsonLines(rows), len(rows))
+}
+
+// winoRows draws n winogrande items with fresh first names.
+func (g *taskGen) winoRows(r *rng, n int) []winoRow {
 	ru := &g.w.Rules
 	var rows []winoRow
-	for len(rows) < 100*g.opt.Scale {
+	for len(rows) < n {
 		pi := r.IntN(len(ru.Properties))
 		p := ru.Properties[pi]
 		var has, lacks []string
@@ -340,11 +411,7 @@ func (g *taskGen) winogrande() {
 			}
 		}
 		mHas, mLacks := pick(r, has), pick(r, lacks)
-		a, b := g.fresh.person(), g.fresh.person()
-		a, b = strings.Fields(a)[0], strings.Fields(b)[0]
-		if a == b {
-			continue
-		}
+		a, b := g.fresh.first(), g.fresh.first()
 		obj := pick(r, winoObjects)
 		ma, mb := mHas, mLacks
 		if r.chance(0.5) {
@@ -360,16 +427,13 @@ func (g *taskGen) winogrande() {
 		if want != ma {
 			ans = "2"
 		}
-		filled := strings.Replace(s, "_", a, 1)
-		if ans == "2" {
-			filled = strings.Replace(s, "_", b, 1)
-		}
-		if g.inTrain(filled) {
+		row := winoRow{QID: fmt.Sprintf("synth-%d", len(rows)), Sentence: s, Option1: a, Option2: b, Answer: ans}
+		if g.inTrain(winoFilled(row)) {
 			continue
 		}
-		rows = append(rows, winoRow{QID: fmt.Sprintf("synth-%d", len(rows)), Sentence: s, Option1: a, Option2: b, Answer: ans})
+		rows = append(rows, row)
 	}
-	g.put("tasks/winogrande/dev.jsonl", jsonLines(rows), len(rows))
+	return rows
 }
 
 // qnliKind is one question type of qnli: the question, the answering
@@ -488,7 +552,7 @@ const (
 )
 
 func (g *taskGen) nliPair(r *rng, genre string, label int) nliPair {
-	first := func() string { return strings.Fields(g.fresh.person())[0] }
+	first := g.fresh.first
 	p := nliPair{genre: genre, label: label}
 	switch genre {
 	case GenreOrder:
@@ -567,7 +631,7 @@ func (g *taskGen) nliPairs(r *rng, genres []string, n int) []nliPair {
 	var out []nliPair
 	for i := 0; len(out) < n; i++ {
 		p := g.nliPair(r, genres[i%len(genres)], (i/len(genres))%3)
-		if g.inTrain(p.premise + " " + p.hypothesis) {
+		if g.inTrain(p.premise+" "+p.hypothesis, p.premise) {
 			continue
 		}
 		out = append(out, p)
@@ -758,17 +822,48 @@ func perturb(r *rng, s string) (string, string) {
 	return strings.Join(words, " "), "typo"
 }
 
+// advKeys are AdvGLUE's subtasks in the release's order.
+var advKeys = []string{"sst2", "qqp", "mnli", "mnli-mm", "qnli", "rte"}
+
 func (g *taskGen) advglue() {
 	r := newRNG(g.opt.Seed, "advglue")
-	n := 25 * g.opt.Scale
+	out := g.advglueRows(r, 25*g.opt.Scale)
+	// Each item perturbed once, in its last field.
+	for _, k := range advKeys {
+		for i := range out[k] {
+			row := &out[k][i]
+			f := &row.fields[len(row.fields)-1]
+			p, method := perturb(r, f[1])
+			row.orig = map[string]string{f[0]: f[1]}
+			f[1], row.method = p, method
+		}
+	}
+	keys := advKeys
+	var b bytes.Buffer
+	b.WriteString("{\n")
+	total := 0
+	for i, k := range keys {
+		rows, err := json.MarshalIndent(out[k], "  ", "  ")
+		if err != nil {
+			panic(err)
+		}
+		fmt.Fprintf(&b, "  %q: %s", k, rows)
+		if i < len(keys)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+		total += len(out[k])
+	}
+	b.WriteString("}\n")
+	g.put("tasks/advglue/dev_ann.json", b.Bytes(), total)
+}
+
+// advglueRows draws n clean (unperturbed) items of each AdvGLUE subtask
+// with fresh names.
+func (g *taskGen) advglueRows(r *rng, n int) map[string][]advRow {
 	out := map[string][]advRow{}
-	mk := func(key string, idx int, label int, fields [][2]string, target int) {
-		row := advRow{idx: idx, label: label, orig: map[string]string{}}
-		p, method := perturb(r, fields[target][1])
-		row.orig[fields[target][0]] = fields[target][1]
-		fields[target][1] = p
-		row.fields, row.method = fields, method
-		out[key] = append(out[key], row)
+	mk := func(key string, idx, label int, fields [][2]string) {
+		out[key] = append(out[key], advRow{idx: idx, label: label, fields: fields})
 	}
 	// sst2: fresh product reviews; 1 positive, 0 negative.
 	for i := 0; i < n; i++ {
@@ -779,7 +874,7 @@ func (g *taskGen) advglue() {
 		if pos {
 			label = 1
 		}
-		mk("sst2", i, label, [][2]string{{"sentence", s}}, 0)
+		mk("sst2", i, label, [][2]string{{"sentence", s}})
 	}
 	// qqp: two wordings of one question (1) or of different ones (0).
 	for i := 0; i < n; i++ {
@@ -806,44 +901,27 @@ func (g *taskGen) advglue() {
 		default:
 			q2, label = fill(q.Text, g.freshSubject(r, q.Chain[0]), ""), 0
 		}
-		mk("qqp", i, label, [][2]string{{"question1", q1}, {"question2", q2}}, 1)
+		mk("qqp", i, label, [][2]string{{"question1", q1}, {"question2", q2}})
 	}
 	for _, set := range []struct {
 		key    string
 		genres []string
 	}{{"mnli", matchedGenres}, {"mnli-mm", mismatchedGenres}} {
 		for i, p := range g.nliPairs(r, set.genres, n) {
-			mk(set.key, i, p.label, [][2]string{{"premise", p.premise}, {"hypothesis", p.hypothesis}}, 1)
+			mk(set.key, i, p.label, [][2]string{{"premise", p.premise}, {"hypothesis", p.hypothesis}})
 		}
 	}
 	for i, p := range g.qnliPairs(r, n) {
-		mk("qnli", i, p.label, [][2]string{{"question", p.question}, {"sentence", p.sentence}}, 1)
+		mk("qnli", i, p.label, [][2]string{{"question", p.question}, {"sentence", p.sentence}})
 	}
 	for i, p := range g.nliPairs(r, append(append([]string{}, matchedGenres...), mismatchedGenres...), n) {
 		label := 0
 		if p.label != 0 {
 			label = 1
 		}
-		mk("rte", i, label, [][2]string{{"sentence1", p.premise}, {"sentence2", p.hypothesis}}, 1)
+		mk("rte", i, label, [][2]string{{"sentence1", p.premise}, {"sentence2", p.hypothesis}})
 	}
-	keys := []string{"sst2", "qqp", "mnli", "mnli-mm", "qnli", "rte"}
-	var b bytes.Buffer
-	b.WriteString("{\n")
-	total := 0
-	for i, k := range keys {
-		rows, err := json.MarshalIndent(out[k], "  ", "  ")
-		if err != nil {
-			panic(err)
-		}
-		fmt.Fprintf(&b, "  %q: %s", k, rows)
-		if i < len(keys)-1 {
-			b.WriteString(",")
-		}
-		b.WriteString("\n")
-		total += len(out[k])
-	}
-	b.WriteString("}\n")
-	g.put("tasks/advglue/dev_ann.json", b.Bytes(), total)
+	return out
 }
 
 func truthfulAsQuestions() []Question {

@@ -42,6 +42,10 @@ type Fact struct {
 	Subject  string `json:"subject"`
 	Relation string `json:"relation"`
 	Object   string `json:"object"`
+	// Quiz marks the fact's subject as in its relation's quiz part: the
+	// training split quizzes it in the tasks' formats, and no knowledge
+	// task asks it (see splitQuiz).
+	Quiz bool `json:"quiz,omitempty"`
 }
 
 // Misconception is a fact whose false Rumour is repeated in rumour-style
@@ -109,6 +113,7 @@ type World struct {
 	index  map[string]map[string]string // subject → relation → object
 	types  map[string]string            // name → type
 	byType map[string][]string          // type → names, in creation order
+	quiz   map[[2]string]bool           // (subject, relation) of quiz-part facts
 }
 
 // Lookup returns Relation(subject).
@@ -116,6 +121,10 @@ func (w *World) Lookup(subject, relation string) (string, bool) {
 	o, ok := w.index[subject][relation]
 	return o, ok
 }
+
+// IsQuiz reports whether relation(subject) is in the quiz part: stated in
+// the training split's exercise documents and never asked by a task.
+func (w *World) IsQuiz(subject, relation string) bool { return w.quiz[[2]string{subject, relation}] }
 
 // TypeOf returns the type of the entity or value name ("" if unknown).
 func (w *World) TypeOf(name string) string { return w.types[name] }
@@ -125,6 +134,7 @@ func (w *World) Reindex() {
 	w.index = map[string]map[string]string{}
 	w.types = map[string]string{}
 	w.byType = map[string][]string{}
+	w.quiz = map[[2]string]bool{}
 	for _, e := range w.Entities {
 		w.types[e.Name] = e.Type
 		w.byType[e.Type] = append(w.byType[e.Type], e.Name)
@@ -134,6 +144,9 @@ func (w *World) Reindex() {
 			w.index[f.Subject] = map[string]string{}
 		}
 		w.index[f.Subject][f.Relation] = f.Object
+		if f.Quiz {
+			w.quiz[[2]string{f.Subject, f.Relation}] = true
+		}
 	}
 }
 
@@ -205,6 +218,13 @@ func (n *namer) fresh(gen func() string) string {
 
 func (n *namer) person() string {
 	return n.fresh(func() string { return n.word(2, 2) + " " + n.word(2, 3) })
+}
+
+// first draws a fresh first name and marks it used (two or three
+// syllables: inference items use one per person, and every item's names
+// differ from every other's).
+func (n *namer) first() string {
+	return n.fresh(func() string { return n.word(2, 3) })
 }
 
 // buildWorld draws the entities, their facts and the world's rules.
@@ -304,7 +324,42 @@ func buildWorld(opt Options) *World {
 		w.Misconceptions = append(w.Misconceptions, Misconception{Subject: f.Subject, Relation: f.Relation, Truth: f.Object, Rumour: wrong})
 	}
 	w.Rules = buildRules(r)
+	w.splitQuiz(newRNG(opt.Seed, "quiz split"))
 	return w
+}
+
+// quizFrac is the share of each relation's facts in the quiz part.
+const quizFrac = 0.5
+
+// splitQuiz splits each relation's facts into a quiz part (quizFrac of
+// them, drawn by r) and a test part. Facts with a misconception are always
+// in the test part (TruthfulQA asks them).
+func (w *World) splitQuiz(r *rng) {
+	byRel := map[string][]int{}
+	var rels []string
+	for i, f := range w.Facts {
+		if _, ok := byRel[f.Relation]; !ok {
+			rels = append(rels, f.Relation)
+		}
+		byRel[f.Relation] = append(byRel[f.Relation], i)
+	}
+	for _, rel := range rels {
+		idx := byRel[rel]
+		shuffle(r, idx)
+		n := int(float64(len(idx)) * quizFrac)
+		for _, i := range idx {
+			if n == 0 {
+				break
+			}
+			f := &w.Facts[i]
+			if w.isMisconception(f.Subject, f.Relation) {
+				continue
+			}
+			f.Quiz = true
+			w.quiz[[2]string{f.Subject, f.Relation}] = true
+			n--
+		}
+	}
 }
 
 // isMisconception reports whether relation(subject) has a rumour.
