@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -283,5 +284,43 @@ func TestAccuracyPoints(t *testing.T) {
 	}
 	if len(notes) != 2 || !strings.Contains(strings.Join(notes, " "), "a gptq bits=4 not placed") {
 		t.Errorf("notes %q: want the failed row and the row without accuracies", notes)
+	}
+}
+
+// TestRadarClipsHugeOMs: an OM far above the others is drawn on the rim,
+// so the other polygons keep their size, and a note says so.
+func TestRadarClipsHugeOMs(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name      string
+		values    []float64
+		wantNote  bool
+		wantOuter float64 // the scale's top
+	}{
+		{"within scale", []float64{90, 120, 250, nan}, false, 300},
+		{"one huge", []float64{90, 120, 3000, nan}, true, radarMax},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := []radarInput{{Label: "m", Color: "#000", Values: tc.values,
+				Titles: make([]string, len(tc.values)), Hrefs: make([]string, len(tc.values))}}
+			r := layoutRadar("r", "t", []string{"a", "b", "c", "d"}, make([]bool, 4), in)
+			noted := false
+			for _, n := range r.Notes {
+				noted = noted || strings.Contains(n, "on the rim")
+			}
+			if noted != tc.wantNote {
+				t.Errorf("notes %q: want a rim note %v", r.Notes, tc.wantNote)
+			}
+			for _, m := range r.Series[0].Marks {
+				if d := math.Hypot(m.X-r.CX, m.Y-r.CY); d > r.R+0.1 {
+					t.Errorf("mark at distance %.1f outside the radius %.1f", d, r.R)
+				}
+			}
+			// The first value keeps its share of the scale: 90 of the top.
+			m := r.Series[0].Marks[0]
+			if d, want := math.Hypot(m.X-r.CX, m.Y-r.CY), r.R*90/tc.wantOuter; math.Abs(d-want) > 0.2 {
+				t.Errorf("first mark at %.1f from the centre, want %.1f", d, want)
+			}
+		})
 	}
 }

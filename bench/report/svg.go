@@ -290,19 +290,32 @@ type radarInput struct {
 // top, clockwise (a label's second line follows a newline). missing marks spokes without data (drawn grey, labelled
 // so); a series' missing value sits at the centre, as the seed draws a
 // method that cannot run, and its vertex is not drawn.
+// radarMax is the largest OM the radar's scale shows.
+const radarMax = 300.0
+
 func layoutRadar(id, title string, labels []string, missing []bool, in []radarInput) radar {
 	r := radar{ID: id, Title: title, Width: chartW, Height: chartH + 40, CX: 215, CY: 210, R: 125}
 	if len(in) == 0 {
 		r.Empty, r.Notes = "no measurements", []string{"No track has overall metrics in this study."}
 		return r
 	}
-	top := 100.0
+	top, clipped := 100.0, 0
 	for _, s := range in {
 		for _, v := range s.Values {
 			if !math.IsNaN(v) {
 				top = math.Max(top, v)
+				if v > radarMax {
+					clipped++
+				}
 			}
 		}
+	}
+	// One track's OM far above the others (a method 30× faster than the
+	// slowest on a tiny model) would shrink every other polygon to a dot:
+	// the scale stops at radarMax and larger values sit on the rim.
+	if top > radarMax {
+		top = radarMax
+		r.Notes = append(r.Notes, fmt.Sprintf("%d overall metrics above %g are drawn on the rim (their values are in the OM table and the marks' titles).", clipped, radarMax))
 	}
 	step := niceStep(top / 4)
 	top = math.Ceil(top/step) * step
@@ -346,7 +359,7 @@ func layoutRadar(id, title string, labels []string, missing []bool, in []radarIn
 				pts = append(pts, fmt.Sprintf("%.1f,%.1f", r.CX, r.CY))
 				continue
 			}
-			x, y := at(i, v)
+			x, y := at(i, math.Min(v, top))
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
 			rs.Marks = append(rs.Marks, mark{X: x, Y: y, Title: s.Titles[i], Href: s.Hrefs[i]})
 		}
