@@ -573,9 +573,14 @@ func SettingOf(spec string) string {
 	if pat := p["pattern"]; pat != "" && pat != "none" {
 		return pat
 	}
-	if s, ok := p["sparsity"]; ok {
+	for _, k := range []string{"sparsity", "layer_ratio"} {
 		var f float64
-		if _, err := fmt.Sscanf(s, "%g", &f); err == nil && f > 0 {
+		if _, err := fmt.Sscanf(p[k], "%g", &f); err == nil && f > 0 {
+			if k == "layer_ratio" {
+				// LLM-Pruner by per-layer ratio: not the seed's overall
+				// parameter share, so labelled as what it is.
+				return fmt.Sprintf("layers %g%%", 100*f)
+			}
 			return fmt.Sprintf("%g%%", 100*f)
 		}
 	}

@@ -108,6 +108,7 @@ func TestParseModelConfig(t *testing.T) {
 	for spec, want := range map[string]string{
 		Dense: "", "wanda:sparsity=0.5,pattern=none": "50%", "sparsegpt:sparsity=0.5,pattern=2:4": "2:4",
 		"gptq:bits=4,group=128": "w4a16", "smoothquant:bits=8,alpha=auto": "w8a8", "omniquant:bits=4,abits=16": "w4a16",
+		"llm-pruner:sparsity=0.2,layer_ratio=0": "20%", "llm-pruner:sparsity=0,layer_ratio=0.25": "layers 25%",
 	} {
 		if got := SettingOf(spec); got != want {
 			t.Errorf("SettingOf(%s) = %q; want %q", spec, got, want)
