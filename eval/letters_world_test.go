@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/synth"
-	"github.com/llmcbench/gollm/tokenizer"
 	"github.com/llmcbench/gollm/tokenizer/bpetrain"
 )
 
@@ -62,11 +61,7 @@ func TestLetterTokenFollowsAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := m.TokenizerJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := tokenizer.ParseJSON(doc)
+	tok, err := m.Tokenizer()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,6 +124,25 @@ func TestLoadRoundTrip(t *testing.T) {
 	}
 }
 
+// savedPrefixSpace returns the add_prefix_space of the pre-tokenizer of
+// the tokenizer.json file path.
+func savedPrefixSpace(t *testing.T, path string) bool {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		PreTokenizer struct {
+			AddPrefixSpace bool `json:"add_prefix_space"`
+		} `json:"pre_tokenizer"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return doc.PreTokenizer.AddPrefixSpace
+}
+
 // TestPrefixSpaceLetters: with the prefix space a letter alone encodes as
 // the token that follows "Answer:" (ĠA, as LLaMA-1/2's ▁A), the token
 // LLMCBench scores as tokenizer("A").input_ids[-1]; without it the letter
@@ -132,20 +151,8 @@ func TestPrefixSpaceLetters(t *testing.T) {
 	for _, mode := range prefixModes {
 		t.Run(mode.name, func(t *testing.T) {
 			dir := trainedDir(t, mode.prefixSpace)
-			raw, err := os.ReadFile(filepath.Join(dir, tokenizer.JSONFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				PreTokenizer struct {
-					AddPrefixSpace bool `json:"add_prefix_space"`
-				} `json:"pre_tokenizer"`
-			}
-			if err := json.Unmarshal(raw, &doc); err != nil {
-				t.Fatal(err)
-			}
-			if doc.PreTokenizer.AddPrefixSpace != mode.prefixSpace {
-				t.Errorf("tokenizer.json pre_tokenizer add_prefix_space %v, want %v", doc.PreTokenizer.AddPrefixSpace, mode.prefixSpace)
+			if got := savedPrefixSpace(t, filepath.Join(dir, tokenizer.JSONFile)); got != mode.prefixSpace {
+				t.Errorf("tokenizer.json pre_tokenizer add_prefix_space %v, want %v", got, mode.prefixSpace)
 			}
 			tok, err := tokenizer.Load(dir)
 			if err != nil {
@@ -311,17 +318,8 @@ func TestHFTrainer(t *testing.T) {
 				if err := json.Unmarshal(out, &want); err != nil {
 					t.Fatal(err)
 				}
-				saved, err := os.ReadFile(outJSON)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var doc struct {
-					PreTokenizer struct {
-						AddPrefixSpace bool `json:"add_prefix_space"`
-					} `json:"pre_tokenizer"`
-				}
-				if err := json.Unmarshal(saved, &doc); err != nil || doc.PreTokenizer.AddPrefixSpace != mode.prefixSpace {
-					t.Fatalf("Hugging Face's tokenizer.json: add_prefix_space %v, want %v (%v)", doc.PreTokenizer.AddPrefixSpace, mode.prefixSpace, err)
+				if got := savedPrefixSpace(t, outJSON); got != mode.prefixSpace {
+					t.Fatalf("Hugging Face's tokenizer.json: add_prefix_space %v, want %v", got, mode.prefixSpace)
 				}
 				c := NewCorpus(CorpusOptions{AddPrefixSpace: mode.prefixSpace})
 				if err := c.Add(tc.name, strings.NewReader(tc.text)); err != nil {

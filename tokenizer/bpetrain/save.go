@@ -166,6 +166,16 @@ func (m *Model) TokenizerJSON() ([]byte, error) {
 	return marshal(doc)
 }
 
+// Tokenizer returns the trained tokenizer as package tokenizer reads it:
+// the TokenizerJSON document, parsed (no files written).
+func (m *Model) Tokenizer() (*tokenizer.Tokenizer, error) {
+	doc, err := m.TokenizerJSON()
+	if err != nil {
+		return nil, err
+	}
+	return tokenizer.ParseJSON(doc)
+}
+
 // TokenizerConfigJSON returns tokenizer_config.json: BOS and EOS, BOS
 // added (by the post-processor), no EOS added, the added tokens and
 // ModelMaxLength.
