@@ -50,9 +50,14 @@ if [ -f "$world/MANIFEST.json" ]; then
 else
 	gollm synth --seed "$SEED" --scale "$SCALE" --repeat "$REPEAT" --out "$world" >"$WORK/synth.log"
 fi
+# The prefix space makes "A" alone the token that follows "Answer:" (ĠA),
+# the token LLMCBench's letter prompts score (docs/WORLD.md "Tokenizer").
 tok=$WORK/tokenizer
-if [ ! -f "$tok/tokenizer.json" ]; then
-	gollm tokenizer-train --data "$world/corpus/train.txt" --vocab-size "$VOCAB" --out "$tok"
+if [ -f "$tok/tokenizer.json" ]; then
+	[ "$(jq -r '.pre_tokenizer.add_prefix_space' "$tok/tokenizer.json")" = true ] ||
+		die "$tok holds a tokenizer without the prefix space (tokenizer-train --add-prefix-space); use another WORK"
+else
+	gollm tokenizer-train --add-prefix-space --data "$world/corpus/train.txt" --vocab-size "$VOCAB" --out "$tok"
 fi
 
 # saved_step DIR: the last step of the run saved in DIR (0 if none).

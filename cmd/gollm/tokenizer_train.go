@@ -22,14 +22,15 @@ func init() {
 }
 
 type tokenizerTrainOutput struct {
-	Out        string  `json:"out"`
-	VocabSize  int     `json:"vocab_size"`
-	Merges     int     `json:"merges"`
-	DataBytes  int64   `json:"data_bytes"`
-	Words      int     `json:"distinct_words"`
-	DataTokens int     `json:"data_tokens"`
-	TokPerByte float64 `json:"tokens_per_byte"`
-	Seconds    float64 `json:"train_seconds"`
+	Out            string  `json:"out"`
+	VocabSize      int     `json:"vocab_size"`
+	Merges         int     `json:"merges"`
+	AddPrefixSpace bool    `json:"add_prefix_space"`
+	DataBytes      int64   `json:"data_bytes"`
+	Words          int     `json:"distinct_words"`
+	DataTokens     int     `json:"data_tokens"`
+	TokPerByte     float64 `json:"tokens_per_byte"`
+	Seconds        float64 `json:"train_seconds"`
 }
 
 func runTokenizerTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,6 +38,7 @@ func runTokenizerTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 	data := fs.String("data", "", "text files to train on, comma-separated (UTF-8)")
 	vocab := fs.Int("vocab-size", 4096, fmt.Sprintf("total vocabulary size, special tokens included (a multiple of %d)", bpetrain.VocabMultiple))
 	out := fs.String("out", "", "output folder (tokenizer.json, tokenizer_config.json, special_tokens_map.json)")
+	prefixSpace := fs.Bool("add-prefix-space", false, "give each line (and each encoded text) a leading space before the split, as RoBERTa's ByteLevel pre-tokenizer: \"A\" alone encodes as the \"A\" of \"Answer: A\" (LLMCBench's letter scoring, as LLaMA-1/2's tokenizer); default off, as GPT-2 and LLaMA-3")
 	overwrite := fs.Bool("overwrite", false, "write into a folder holding other files (they are kept)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -72,7 +74,7 @@ func runTokenizerTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 	defer d.Close()
 
 	start := time.Now()
-	corpus := bpetrain.NewCorpus()
+	corpus := bpetrain.NewCorpus(bpetrain.CorpusOptions{AddPrefixSpace: *prefixSpace})
 	for _, f := range files {
 		if err := addFile(corpus, f); err != nil {
 			return err
@@ -113,7 +115,7 @@ func runTokenizerTrain(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err := d.Commit(); err != nil {
 		return err
 	}
-	res := tokenizerTrainOutput{Out: *out, VocabSize: len(model.Vocab), Merges: len(model.Merges),
+	res := tokenizerTrainOutput{Out: *out, VocabSize: len(model.Vocab), Merges: len(model.Merges), AddPrefixSpace: model.AddPrefixSpace,
 		DataBytes: corpus.Bytes(), Words: corpus.Words(), DataTokens: tokens,
 		TokPerByte: float64(tokens) / float64(corpus.Bytes()), Seconds: elapsed}
 	if cf.json {

@@ -116,3 +116,41 @@ func TestTokenizerTrainCommand(t *testing.T) {
 		t.Errorf("after a cancelled run the folder holds %q, want a.txt tok", got)
 	}
 }
+
+// TestTokenizerTrainPrefixSpace: with --add-prefix-space (and not by
+// default) --json says add_prefix_space and the folder's tokenizer encodes
+// the letter "A" alone as the last token of "Answer: A" (package
+// bpetrain's tests check the tokenizer.json field itself).
+func TestTokenizerTrainPrefixSpace(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "a.txt")
+	var b strings.Builder
+	b.WriteString(tokTrainText())
+	for i := range 200 {
+		fmt.Fprintf(&b, "Question %d?\nAnswer: %c\n", i, 'A'+i%4)
+	}
+	os.WriteFile(data, []byte(b.String()), 0o644)
+	for _, tc := range []struct {
+		flag []string
+		want bool
+	}{{nil, false}, {[]string{"--add-prefix-space"}, true}} {
+		out := filepath.Join(dir, fmt.Sprintf("tok-%v", tc.want))
+		args := append([]string{"tokenizer-train", "--data", data, "--vocab-size", "384", "--out", out, "--json"}, tc.flag...)
+		code, stdout, stderr := runCLI(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.flag, code, stderr)
+		}
+		var res tokenizerTrainOutput
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil || res.AddPrefixSpace != tc.want {
+			t.Errorf("%v: --json add_prefix_space %v, want %v (%v)", tc.flag, res.AddPrefixSpace, tc.want, err)
+		}
+		tok, err := tokenizer.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone, answer := tok.Encode("A", false), tok.Encode("Answer: A", false)
+		if same := alone[len(alone)-1] == answer[len(answer)-1]; same != tc.want {
+			t.Errorf("%v: \"A\" %v and \"Answer: A\" %v end in the same token: %v, want %v", tc.flag, alone, answer, same, tc.want)
+		}
+	}
+}

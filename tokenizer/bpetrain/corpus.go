@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/llmcbench/gollm/internal/badinput"
@@ -17,15 +18,32 @@ var ErrBadInput = badinput.New("bad tokenizer training input")
 
 // Corpus holds the word counts of the training text: each line (with its
 // '\n') split by the GPT-2 pre-tokenization regex, as Hugging Face
-// tokenizers' train_from_files feeds a ByteLevel pre-tokenizer. Its memory
-// is the distinct words, not the text.
+// tokenizers' train_from_files feeds each line of its files to a ByteLevel
+// pre-tokenizer. Its memory is the distinct words, not the text.
 type Corpus struct {
-	words map[string]int64
-	bytes int64
+	words          map[string]int64
+	bytes          int64
+	addPrefixSpace bool
 }
 
-// NewCorpus returns an empty corpus.
-func NewCorpus() *Corpus { return &Corpus{words: map[string]int64{}} }
+// CorpusOptions configure how a Corpus splits its text into words: the
+// ByteLevel pre-tokenizer of the tokenizer it trains.
+type CorpusOptions struct {
+	// AddPrefixSpace gives each line a leading space, unless it starts
+	// with one, before the regex split: the ByteLevel pre-tokenizer's
+	// add_prefix_space (RoBERTa's; Hugging Face's trainer applies it to
+	// each line it feeds). Encoding then gives a word at the start of a
+	// text the token it has after a space, so "A" alone and the "A" of
+	// "Answer: A" are the same token ĠA, as LLaMA-1/2's SentencePiece
+	// tokenizer's ▁A. False (GPT-2's and LLaMA-3's setting) leaves the
+	// text as it is, and "A" alone is the token A.
+	AddPrefixSpace bool
+}
+
+// NewCorpus returns an empty corpus that splits its text as opt says.
+func NewCorpus(opt CorpusOptions) *Corpus {
+	return &Corpus{words: map[string]int64{}, addPrefixSpace: opt.AddPrefixSpace}
+}
 
 // Add reads the text of r, named name in errors, and counts its words. It
 // refuses (ErrBadInput) an empty text and invalid UTF-8, naming the byte
@@ -40,7 +58,11 @@ func (c *Corpus) Add(name string, r io.Reader) error {
 			if !utf8.ValidString(line) {
 				return fmt.Errorf("%s: %w: invalid UTF-8 at byte %d", name, ErrBadInput, off+int64(firstInvalid(line)))
 			}
-			tokenizer.SplitGPT2(line, func(w string) { local[w]++ })
+			text := line
+			if c.addPrefixSpace && !strings.HasPrefix(text, " ") {
+				text = " " + text
+			}
+			tokenizer.SplitGPT2(text, func(w string) { local[w]++ })
 			off += int64(len(line))
 		}
 		if err == io.EOF {

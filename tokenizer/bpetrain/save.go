@@ -132,7 +132,8 @@ func (m *Model) addedTokens() []addedToken {
 }
 
 // TokenizerJSON returns the tokenizer.json document: the BPE model, the
-// ByteLevel pre-tokenizer (GPT-2 regex, no prefix space) and decoder, the
+// ByteLevel pre-tokenizer (GPT-2 regex, with a prefix space when
+// m.AddPrefixSpace is set) and decoder, the
 // special tokens as added tokens, and a TemplateProcessing post-processor
 // that puts BOS before each sequence (LLaMA-3's).
 func (m *Model) TokenizerJSON() ([]byte, error) {
@@ -149,7 +150,7 @@ func (m *Model) TokenizerJSON() ([]byte, error) {
 	doc := tokenizerJSON{
 		Version:      "1.0",
 		AddedTokens:  m.addedTokens(),
-		PreTokenizer: byteLevel{Type: "ByteLevel", AddPrefixSpace: false, TrimOffsets: true, UseRegex: true},
+		PreTokenizer: byteLevel{Type: "ByteLevel", AddPrefixSpace: m.AddPrefixSpace, TrimOffsets: true, UseRegex: true},
 		PostProcessor: templateProcessing{
 			Type:          "TemplateProcessing",
 			Single:        []any{bos(), seq("A")},
@@ -163,6 +164,16 @@ func (m *Model) TokenizerJSON() ([]byte, error) {
 		doc.Model.Merges = [][2]string{}
 	}
 	return marshal(doc)
+}
+
+// Tokenizer returns the trained tokenizer as package tokenizer reads it:
+// the TokenizerJSON document, parsed (no files written).
+func (m *Model) Tokenizer() (*tokenizer.Tokenizer, error) {
+	doc, err := m.TokenizerJSON()
+	if err != nil {
+		return nil, err
+	}
+	return tokenizer.ParseJSON(doc)
 }
 
 // TokenizerConfigJSON returns tokenizer_config.json: BOS and EOS, BOS

@@ -5,9 +5,11 @@
 //
 // The algorithm:
 //
-//  1. Words. Each line of the text (with its '\n') is split by the GPT-2
-//     pre-tokenization regex ('s|'t|...| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|
-//     \s+(?!\S)|\s+); equal pieces are counted once with their count.
+//  1. Words. Each line of the text (with its '\n'; with a leading space
+//     added when CorpusOptions.AddPrefixSpace is set and the line has
+//     none) is split by the GPT-2 pre-tokenization regex ('s|'t|...|
+//     ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+); equal pieces
+//     are counted once with their count.
 //  2. Alphabet. The ids start with the special tokens (SpecialTokens), then
 //     the 256 symbols of GPT-2's byte-to-unicode alphabet, all of them
 //     whether the text uses them or not, in code-point order (HF sorts its
@@ -102,6 +104,9 @@ type Model struct {
 	Vocab []string
 	// Merges are the learned pairs in rank order.
 	Merges [][2]string
+	// AddPrefixSpace is the corpus's CorpusOptions.AddPrefixSpace: the
+	// add_prefix_space of the ByteLevel pre-tokenizer TokenizerJSON writes.
+	AddPrefixSpace bool
 }
 
 // pair packs two symbol ids.
@@ -236,7 +241,7 @@ func learn(ctx context.Context, c *Corpus, size int, progress func(done, total i
 			progress(len(t.vocab), size)
 		}
 	}
-	return &Model{Vocab: t.vocab, Merges: merges}, nil
+	return &Model{Vocab: t.vocab, Merges: merges, AddPrefixSpace: c.addPrefixSpace}, nil
 }
 
 // add appends a token to the vocabulary and returns its id.

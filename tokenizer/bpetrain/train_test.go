@@ -10,12 +10,11 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/synth"
-	"github.com/llmcbench/gollm/tokenizer"
 )
 
 func corpusOf(t *testing.T, texts ...string) *Corpus {
 	t.Helper()
-	c := NewCorpus()
+	c := NewCorpus(CorpusOptions{})
 	for i, s := range texts {
 		if err := c.Add("text"+string(rune('0'+i)), strings.NewReader(s)); err != nil {
 			t.Fatal(err)
@@ -29,38 +28,50 @@ func corpusOf(t *testing.T, texts ...string) *Corpus {
 // code-point order ('a' < 'z' < 'Ã' < '©' < 'Ġ'), then merged tokens.
 func TestTinyCorpora(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		text  string
-		limit int // vocabulary size to stop at (0: until no pair is left)
-		want  [][2]string
+		name   string
+		text   string
+		limit  int  // vocabulary size to stop at (0: until no pair is left)
+		prefix bool // CorpusOptions.AddPrefixSpace
+		want   [][2]string
 	}{
 		// (a,b) 3; then (Ġ,ab) 2; then (c,d) and (Ġ,c) tie at 1 and 'c'
 		// has the smaller id; then (Ġ,cd).
-		{"counts then ids", "ab ab ab cd\n", 0, [][2]string{{"a", "b"}, {"Ġ", "ab"}, {"c", "d"}, {"Ġ", "cd"}}},
+		{"counts then ids", "ab ab ab cd\n", 0, false, [][2]string{{"a", "b"}, {"Ġ", "ab"}, {"c", "d"}, {"Ġ", "cd"}}},
 		// (x,y) 2; then three pairs of count 1: (z,w) first ('z' < 'Ġ'),
 		// then (Ġ,xy) before (Ġ,zw) (xy was made first).
-		{"tie on second id", "xy xy zw\n", 0, [][2]string{{"x", "y"}, {"z", "w"}, {"Ġ", "xy"}, {"Ġ", "zw"}}},
+		{"tie on second id", "xy xy zw\n", 0, false, [][2]string{{"x", "y"}, {"z", "w"}, {"Ġ", "xy"}, {"Ġ", "zw"}}},
 		// Overlapping pairs merge left to right: aaaa -> aa aa -> aaaa.
-		{"overlap even", "aaaa\n", 0, [][2]string{{"a", "a"}, {"aa", "aa"}}},
+		{"overlap even", "aaaa\n", 0, false, [][2]string{{"a", "a"}, {"aa", "aa"}}},
 		// aaa -> aa a -> aaa (no (a,a) is left after the first merge).
-		{"overlap odd", "aaa\n", 0, [][2]string{{"a", "a"}, {"aa", "a"}}},
+		{"overlap odd", "aaa\n", 0, false, [][2]string{{"a", "a"}, {"aa", "a"}}},
 		// Bytes, not characters: é is two byte symbols.
-		{"utf-8 bytes", "é é\n", 0, [][2]string{{"Ã", "©"}, {"Ġ", "Ã©"}}},
+		{"utf-8 bytes", "é é\n", 0, false, [][2]string{{"Ã", "©"}, {"Ġ", "Ã©"}}},
 		// Word counts weigh pairs: "bc" twice as a word beats "ab" once.
-		{"word counts", "ab\nbc\nbc\n", 0, [][2]string{{"b", "c"}, {"a", "b"}}},
+		{"word counts", "ab\nbc\nbc\n", 0, false, [][2]string{{"b", "c"}, {"a", "b"}}},
 		// Each line's '\n' is its own word (Ċ), never merged with letters.
-		{"newlines", "a\n\nb\n", 0, nil},
+		{"newlines", "a\n\nb\n", 0, false, nil},
 		// Stopping at a vocabulary size.
-		{"limit", "ab ab ab cd\n", len(SpecialTokens) + 256 + 2, [][2]string{{"a", "b"}, {"Ġ", "ab"}}},
+		{"limit", "ab ab ab cd\n", len(SpecialTokens) + 256 + 2, false, [][2]string{{"a", "b"}, {"Ġ", "ab"}}},
+		// The prefix space: "x" becomes " x" (one word Ġx) and the blank
+		// line " \n" (one whitespace word ĠĊ); " y" keeps its one space.
+		{"prefix space", "x\n\n y\n", 0, true, [][2]string{{"Ġ", "x"}, {"Ġ", "y"}, {"Ġ", "Ċ"}}},
+		{"no prefix space", "x\n\n y\n", 0, false, [][2]string{{"Ġ", "y"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			limit := tc.limit
 			if limit == 0 {
 				limit = MaxVocab
 			}
-			m, err := learn(context.Background(), corpusOf(t, tc.text), limit, nil)
+			c := NewCorpus(CorpusOptions{AddPrefixSpace: tc.prefix})
+			if err := c.Add("text", strings.NewReader(tc.text)); err != nil {
+				t.Fatal(err)
+			}
+			m, err := learn(context.Background(), c, limit, nil)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if m.AddPrefixSpace != tc.prefix {
+				t.Errorf("model AddPrefixSpace %v, want %v", m.AddPrefixSpace, tc.prefix)
 			}
 			if !slices.Equal(m.Merges, tc.want) && !(len(m.Merges) == 0 && len(tc.want) == 0) {
 				t.Errorf("merges %q, want %q", m.Merges, tc.want)
@@ -109,7 +120,7 @@ func TestCorpusBadInput(t *testing.T) {
 		{"surrogate", "a\xed\xa0\x80", "invalid UTF-8 at byte 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := NewCorpus()
+			c := NewCorpus(CorpusOptions{})
 			err := c.Add("f.txt", strings.NewReader(tc.text))
 			if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "f.txt: ") {
 				t.Fatalf("error %v, want ErrBadInput naming f.txt and %q", err, tc.want)
@@ -178,7 +189,7 @@ func worldTrain(t *testing.T) []byte {
 
 func worldCorpus(t *testing.T) *Corpus {
 	t.Helper()
-	c := NewCorpus()
+	c := NewCorpus(CorpusOptions{})
 	if err := c.Add("train.txt", bytes.NewReader(worldTrain(t))); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +207,7 @@ func TestDeterministic(t *testing.T) {
 		if i == 1 {
 			text := worldTrain(t)
 			cut := bytes.IndexByte(text[len(text)/2:], '\n') + len(text)/2 + 1
-			c = NewCorpus()
+			c = NewCorpus(CorpusOptions{})
 			for _, part := range [][]byte{text[:cut], text[cut:]} {
 				if err := c.Add("part", bytes.NewReader(part)); err != nil {
 					t.Fatal(err)
@@ -228,15 +239,17 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// FuzzTrain: any bytes are either refused as bad input or train a
-// tokenizer whose merged tokens are their pairs' concatenation and that
-// package tokenizer loads and round-trips the text with; never a panic.
+// FuzzTrain: any bytes, with or without the prefix space, are either
+// refused as bad input or train a tokenizer whose merged tokens are their
+// pairs' concatenation and that package tokenizer loads and round-trips
+// the text with (after the leading space the prefix space adds); never a
+// panic.
 func FuzzTrain(f *testing.F) {
-	for _, s := range []string{"ab ab ab cd\n", "aaaa\n", "é é\n", "", "\xff", "a\r\n\tb  c\n\n", "it's 123 4567!!"} {
-		f.Add([]byte(s))
+	for i, s := range []string{"ab ab ab cd\n", "aaaa\n", "é é\n", "", "\xff", "a\r\n\tb  c\n\n", "it's 123 4567!!", " x\n\ny"} {
+		f.Add([]byte(s), i%2 == 1)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		c := NewCorpus()
+	f.Fuzz(func(t *testing.T, data []byte, prefixSpace bool) {
+		c := NewCorpus(CorpusOptions{AddPrefixSpace: prefixSpace})
 		if err := c.Add("f", bytes.NewReader(data)); err != nil {
 			if !errors.Is(err, ErrBadInput) {
 				t.Fatalf("error %v is not ErrBadInput", err)
@@ -262,16 +275,23 @@ func FuzzTrain(f *testing.F) {
 				t.Fatalf("merge %q: a part or the result is not a token", mg)
 			}
 		}
-		doc, err := m.TokenizerJSON()
+		tok, err := m.Tokenizer()
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, err := tokenizer.ParseJSON(doc)
-		if err != nil {
-			t.Fatal(err)
+		want := string(data)
+		if prefixSpace {
+			for _, sp := range SpecialTokens {
+				if strings.Contains(want, sp) {
+					return // each text between special tokens gets its own space
+				}
+			}
+			if !strings.HasPrefix(want, " ") {
+				want = " " + want
+			}
 		}
-		if got := tok.Decode(tok.Encode(string(data), true), true); got != string(data) {
-			t.Fatalf("round trip of %q gave %q", data, got)
+		if got := tok.Decode(tok.Encode(string(data), true), true); got != want {
+			t.Fatalf("round trip of %q gave %q, want %q", data, got, want)
 		}
 	})
 }
