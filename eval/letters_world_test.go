@@ -5,10 +5,12 @@ import (
 	"context"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/llmcbench/gollm/synth"
+	"github.com/llmcbench/gollm/tokenizer"
 	"github.com/llmcbench/gollm/tokenizer/bpetrain"
 )
 
@@ -35,6 +37,57 @@ func (s *fixedState) Append(ids []int) ([]float32, error) {
 	return out, nil
 }
 
+// prefixSpaceWorld generates a small world into a temporary folder and
+// trains a 1024-token prefix-space tokenizer on its training split.
+func prefixSpaceWorld(t *testing.T) (train []byte, dir string, tok *tokenizer.Tokenizer) {
+	t.Helper()
+	o, err := synth.Generate(synth.Options{Seed: 1, Scale: 1, Repeat: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	if err := o.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	train = o.File("corpus/train.txt").Data
+	c := bpetrain.NewCorpus(bpetrain.CorpusOptions{AddPrefixSpace: true})
+	if err := c.Add("train.txt", bytes.NewReader(train)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := bpetrain.Train(context.Background(), c, bpetrain.Options{VocabSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err = m.Tokenizer(); err != nil {
+		t.Fatal(err)
+	}
+	return train, dir, tok
+}
+
+// TestAdvGLUEExercisesEndInTheScoredToken: LLMCBench's AdvGLUE prompt ends
+// in "Answer: " and eval scores the letter's token after it; the world's
+// AdvGLUE training exercises encode as exactly that prompt followed by
+// that token, so a model trained on them has seen the scored sequence.
+func TestAdvGLUEExercisesEndInTheScoredToken(t *testing.T) {
+	train, _, tok := prefixSpaceWorld(t)
+	re := regexp.MustCompile(`(?m)^Please identify [^\n]*\n(?:[^\n]+\n)*?Answer: {1,2}([AB])\. `)
+	found := re.FindAllSubmatchIndex(train, -1)
+	if len(found) == 0 {
+		t.Fatal("no AdvGLUE exercise in the training split")
+	}
+	for _, f := range found[:min(len(found), 20)] {
+		text := string(train[f[0]:f[1]])
+		letter := string(train[f[2]:f[3]])
+		prompt := text[:strings.LastIndex(text, "Answer: ")+len("Answer: ")]
+		lid := tok.Encode(letter, false)
+		want := append(tok.Encode(prompt, false), lid[len(lid)-1])
+		got := tok.Encode(strings.TrimSuffix(text, ". "), false)
+		if !slices.Equal(got, want) {
+			t.Fatalf("exercise %.80q…: encodes as %v, want the prompt's ids then the scored letter token %v", text, got, want)
+		}
+	}
+}
+
 // TestLetterTokenFollowsAnswer: with a world tokenizer trained with the
 // prefix space (tokenizer-train --add-prefix-space) on a small world, the
 // token eval scores for each answer letter of MMLU's llmcbench variant
@@ -44,28 +97,7 @@ func (s *fixedState) Append(ids []int) ([]float32, error) {
 // them: every question's letter log-likelihoods are those logits'
 // log-softmax.
 func TestLetterTokenFollowsAnswer(t *testing.T) {
-	o, err := synth.Generate(synth.Options{Seed: 1, Scale: 1, Repeat: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := o.Write(dir); err != nil {
-		t.Fatal(err)
-	}
-	train := o.File("corpus/train.txt").Data
-	c := bpetrain.NewCorpus(bpetrain.CorpusOptions{AddPrefixSpace: true})
-	if err := c.Add("train.txt", bytes.NewReader(train)); err != nil {
-		t.Fatal(err)
-	}
-	m, err := bpetrain.Train(context.Background(), c, bpetrain.Options{VocabSize: 1024})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := m.Tokenizer()
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	train, dir, tok := prefixSpaceWorld(t)
 	// A training quiz page: from an MMLU header to the end of the last
 	// "Answer: X" line within 4 kB.
 	text := string(train)

@@ -209,8 +209,12 @@ func buildExercises(w *World, opt Options, used map[string]bool) []Document {
 	adv := g.advglueRows(r, n/2)
 	for _, k := range advKeys {
 		for _, row := range adv[k] {
+			// The prompt ends in "Answer: " and eval scores the letter's
+			// token, which brings its own space with the world's
+			// prefix-space tokenizer (as "▁A" does with LLaMA's): the
+			// text of the scored sequence has two spaces.
 			prompt, ans := advPrompt(k, row)
-			advs = append(advs, prompt+ans)
+			advs = append(advs, prompt+" "+ans)
 		}
 	}
 	rows, labels := g.piqaRows(r, n, piqaExercise(newRNG(opt.Seed, "piqa split"), &w.Rules), true)
