@@ -610,9 +610,15 @@ func (b *Backend) LayerNorm(dst, x backend.Tensor, gamma, beta backend.Weight, e
 }
 
 // Add sets dst = a + b (dst may alias a or b).
-func (b *Backend) Add(dst, a, c backend.Tensor) {
+func (b *Backend) Add(dst, a, c backend.Tensor) { b.binary("add", b.k.add, dst, a, c) }
+
+// SwiGLU sets dst = silu(gate) ⊙ up.
+func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) { b.binary("swiglu", b.k.swiglu, dst, gate, up) }
+
+// binary launches an elementwise kernel fn(dst, a, c, n) over same-shaped tensors.
+func (b *Backend) binary(name string, fn uintptr, dst, a, c backend.Tensor) {
 	d, am, cm := tens(dst), tens(a), tens(c)
-	sameShape("add", d, am, cm)
+	sameShape(name, d, am, cm)
 	n := d.rows * d.cols
 	if n == 0 {
 		return
@@ -620,21 +626,7 @@ func (b *Backend) Add(dst, a, c backend.Tensor) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	g, bl := elementwise(n)
-	b.launch("add", b.k.add, g, bl, argP(d.p), argP(am.p), argP(cm.p), argI(n))
-}
-
-// SwiGLU sets dst = silu(gate) ⊙ up.
-func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) {
-	d, g, u := tens(dst), tens(gate), tens(up)
-	sameShape("swiglu", d, g, u)
-	n := d.rows * d.cols
-	if n == 0 {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	gr, bl := elementwise(n)
-	b.launch("swiglu", b.k.swiglu, gr, bl, argP(d.p), argP(g.p), argP(u.p), argI(n))
+	b.launch(name, fn, g, bl, argP(d.p), argP(am.p), argP(cm.p), argI(n))
 }
 
 // ReLU applies max(x, 0) in place.
