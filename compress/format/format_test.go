@@ -91,23 +91,6 @@ func actOrderGIdx(in, groupSize int, seed uint64) []int32 {
 	return g
 }
 
-// identityWeights returns W [out×in] through m.MulT on one-hot rows.
-func identityWeights(m kernels.Matrix) []float32 {
-	out, in := m.Dims()
-	w := make([]float32, out*in)
-	x := make([]float32, in)
-	y := make([]float32, out)
-	for i := 0; i < in; i++ {
-		clear(x)
-		x[i] = 1
-		m.MulT(y, x, 1, nil)
-		for o := 0; o < out; o++ {
-			w[o*in+i] = y[o]
-		}
-	}
-	return w
-}
-
 func blockLinears(m *models.Model) []*models.Linear {
 	var ls []*models.Linear
 	for i := 0; i < m.NumLayers(); i++ {
@@ -243,7 +226,7 @@ func TestSaveReloadQuantized(t *testing.T) {
 					t.Fatalf("%s: %d bits", l.Name, qm.Bits())
 				}
 				want := quant[l.Name].Dequantize()
-				got := identityWeights(qm)
+				got := kernels.DenseWeights(qm)
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("%s: W[%d] = %g after reload, want %g", l.Name, i, got[i], want[i])
@@ -327,7 +310,7 @@ func TestSaveReloadGPTQv2(t *testing.T) {
 	for _, l := range blockLinears(re) {
 		q := quant[l.Name]
 		q.RoundScalesF16()
-		want, got := q.Dequantize(), identityWeights(l.Host)
+		want, got := q.Dequantize(), kernels.DenseWeights(l.Host)
 		for i := range want {
 			if got[i] != want[i] {
 				t.Fatalf("%s: W[%d] = %g, want %g", l.Name, i, got[i], want[i])
@@ -480,7 +463,7 @@ func TestSaveReloadSparse(t *testing.T) {
 						t.Fatalf("%s: reloaded as %T", l.Name, l.Host)
 					}
 				}
-				got := identityWeights(l.Host)
+				got := kernels.DenseWeights(l.Host)
 				for i, want := range pruned[l.Name] {
 					if got[i] != want {
 						t.Fatalf("%s: W[%d] = %g, want %g", l.Name, i, got[i], want)
