@@ -58,11 +58,8 @@ func gidxOf(in, gs int) []int32 {
 // On correlated, outlier-heavy calibration inputs GPTQ's output error must
 // be below RTN's at equal bits.
 func TestGPTQBeatsRTN(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
 	out, in, tokens := 64, 128, 1024
-	x := correlatedInputs(rng, tokens, in, 4, 8)
-	w := randMatrix(rng, out, in, 0.05)
-	st := gramStat(x, tokens, in, 128, wantGram)
+	x, w, st := calibLayer(9, out, in, tokens, 4, 8, 128, wantGram)
 	for _, o := range []GPTQOptions{
 		{Bits: 4, GroupSize: -1},
 		{Bits: 3, GroupSize: 32},
@@ -128,11 +125,8 @@ func TestGPTQDeadColumns(t *testing.T) {
 // Act-order with dynamic groups records g_idx in the permuted order: each
 // group holds exactly GroupSize inputs.
 func TestGPTQActOrderGIdx(t *testing.T) {
-	rng := rand.New(rand.NewPCG(13, 14))
 	out, in, tokens := 16, 64, 512
-	x := correlatedInputs(rng, tokens, in, 3, 10)
-	w := randMatrix(rng, out, in, 0.05)
-	st := gramStat(x, tokens, in, 64, wantGram)
+	_, w, st := calibLayer(13, out, in, tokens, 3, 10, 64, wantGram)
 	hs, err := PrepareHessian(st.hessian(), in, 0.01, true)
 	if err != nil {
 		t.Fatal(err)
@@ -215,11 +209,8 @@ func gptqRef(w []float32, out, in int, hs *Hessian, o GPTQOptions) []float32 {
 }
 
 func TestGPTQMatchesPlainReference(t *testing.T) {
-	rng := rand.New(rand.NewPCG(15, 16))
 	out, in, tokens := 32, 96, 512
-	x := correlatedInputs(rng, tokens, in, 2, 6)
-	w := randMatrix(rng, out, in, 0.05)
-	st := gramStat(x, tokens, in, 128, wantGram)
+	_, w, st := calibLayer(15, out, in, tokens, 2, 6, 128, wantGram)
 	for _, o := range []GPTQOptions{
 		{Bits: 4, GroupSize: -1, BlockSize: 32},
 		{Bits: 3, GroupSize: 32, BlockSize: 32},
