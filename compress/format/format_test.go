@@ -91,6 +91,22 @@ func actOrderGIdx(in, groupSize int, seed uint64) []int32 {
 	return g
 }
 
+// saveAndLoad saves m with o into a fresh folder and loads it back (closed
+// when the test ends); it returns the reloaded model and the folder.
+func saveAndLoad(t *testing.T, m *models.Model, o SaveOptions) (*models.Model, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := Save(m, dir, o); err != nil {
+		t.Fatal(err)
+	}
+	re, err := models.Load(dir, models.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { re.Close() })
+	return re, dir
+}
+
 func blockLinears(m *models.Model) []*models.Linear {
 	var ls []*models.Linear
 	for i := 0; i < m.NumLayers(); i++ {
@@ -208,15 +224,7 @@ func TestSaveReloadQuantized(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			dir := t.TempDir()
-			if err := Save(m, dir, SaveOptions{Format: tc.format, Quant: quant, Meta: map[string]any{"method": "rtn", "damp_percent": 0.02}}); err != nil {
-				t.Fatal(err)
-			}
-			re, err := models.Load(dir, models.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer re.Close()
+			re, dir := saveAndLoad(t, m, SaveOptions{Format: tc.format, Quant: quant, Meta: map[string]any{"method": "rtn", "damp_percent": 0.02}})
 			for _, l := range blockLinears(re) {
 				qm, ok := l.Host.(*kernels.QuantGroupMatrix)
 				if !ok {
@@ -295,18 +303,10 @@ func TestSaveReloadGPTQv2(t *testing.T) {
 		q.Zeros[0] = 0
 		quant[l.Name] = q
 	}
-	dir := t.TempDir()
-	if err := Save(m, dir, SaveOptions{Format: FormatGPTQ, Quant: quant}); err != nil {
-		t.Fatal(err)
-	}
+	re, dir := saveAndLoad(t, m, SaveOptions{Format: FormatGPTQ, Quant: quant})
 	if cf := readConfig(t, dir)["quantization_config"].(map[string]any)["checkpoint_format"]; cf != "gptq_v2" {
 		t.Fatalf("checkpoint_format = %v", cf)
 	}
-	re, err := models.Load(dir, models.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer re.Close()
 	for _, l := range blockLinears(re) {
 		q := quant[l.Name]
 		q.RoundScalesF16()
@@ -448,15 +448,7 @@ func TestSaveReloadSparse(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			dir := t.TempDir()
-			if err := Save(m, dir, SaveOptions{Format: tc.format, Meta: map[string]any{"method": "magnitude"}}); err != nil {
-				t.Fatal(err)
-			}
-			re, err := models.Load(dir, models.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer re.Close()
+			re, dir := saveAndLoad(t, m, SaveOptions{Format: tc.format, Meta: map[string]any{"method": "magnitude"}})
 			for _, l := range blockLinears(re) {
 				if tc.format == FormatSparse24 {
 					if _, ok := l.Host.(*kernels.Sparse24Matrix); !ok {
