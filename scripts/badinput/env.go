@@ -196,6 +196,22 @@ func (c *CaseCtx) EditLines(rel string, edit func(i int, line string) (string, b
 	return c.Write(rel, []byte(strings.Join(out, "\n")+"\n"))
 }
 
+// EditLine rewrites line n (0-based) of a text file through edit.
+func (c *CaseCtx) EditLine(rel string, n int, edit func(line string) string) error {
+	return c.EditLines(rel, func(i int, l string) (string, bool) {
+		if i == n {
+			return edit(l), true
+		}
+		return l, true
+	})
+}
+
+// ReplaceInLine replaces the first old in line n (0-based) of a text file
+// with new.
+func (c *CaseCtx) ReplaceInLine(rel string, n int, old, new string) error {
+	return c.EditLine(rel, n, func(l string) string { return strings.Replace(l, old, new, 1) })
+}
+
 // EditJSONL rewrites every object of a JSON-lines file through edit.
 func (c *CaseCtx) EditJSONL(rel string, edit func(i int, m map[string]any)) error {
 	return c.EditLines(rel, func(i int, l string) (string, bool) {
