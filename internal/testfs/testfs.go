@@ -7,8 +7,7 @@
 // the golden files of the compression tests (Golden, GoldenTree,
 // ReadGolden, WriteGolden, GoldenDiff and the -update flag), and the check
 // that a bad-input error is one line naming what it must (OneLineError).
-// Only tests
-// import it; it imports no gollm package.
+// Only tests import it; it imports no gollm package.
 package testfs
 
 import (
