@@ -419,14 +419,7 @@ func (t *Tape) CrossEntropy(logits *Var, targets []int) *Var {
 				continue
 			}
 			lr := logits.Val[r*v : (r+1)*v]
-			m := lr[0]
-			for _, x := range lr[1:] {
-				m = max(m, x)
-			}
-			var s float64
-			for _, x := range lr {
-				s += math.Exp(float64(x - m))
-			}
+			m, s := kernels.ExpSum(lr)
 			lse[r] = float64(m) + math.Log(s)
 			nll[r] = lse[r] - float64(lr[targets[r]])
 		}

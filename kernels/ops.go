@@ -167,15 +167,22 @@ func Softmax(x []float32) {
 
 // LogSoftmax returns log softmax(x)[i] for one index without modifying x.
 func LogSoftmax(x []float32, i int) float64 {
-	m := x[0]
+	m, sum := ExpSum(x)
+	return float64(x[i]-m) - math.Log(sum)
+}
+
+// ExpSum returns m = max(x) and Σ exp(x_j − m) (each x_j − m in float32,
+// the sum in float64): the shifted normaliser of a softmax over x, so that
+// log Σ exp(x_j) = m + log(sum). x must not be empty.
+func ExpSum(x []float32) (m float32, sum float64) {
+	m = x[0]
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	var sum float64
 	for _, v := range x {
 		sum += math.Exp(float64(v - m))
 	}
-	return float64(x[i]-m) - math.Log(sum)
+	return m, sum
 }
 
 // Dot returns the float32 dot product of a and b (len(a) ≤ len(b)), with
