@@ -43,11 +43,7 @@ func (a *actStore) get(s int, dst []float32) []float32 {
 	if a.dtype == tensor.BF16 {
 		conv = tensor.BF16ToF32
 	}
-	kernels.ParallelFor(len(src), 1<<15, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			dst[i] = conv(src[i])
-		}
-	})
+	convertAll(dst, src, conv)
 	return dst
 }
 
@@ -66,6 +62,12 @@ func (a *actStore) put(s int, src []float32) {
 	if a.dtype == tensor.BF16 {
 		conv = tensor.F32ToBF16
 	}
+	convertAll(dst, src, conv)
+}
+
+// convertAll sets dst[i] = conv(src[i]) for every i of src, over the CPU
+// cores.
+func convertAll[S, D any](dst []D, src []S, conv func(S) D) {
 	kernels.ParallelFor(len(src), 1<<15, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			dst[i] = conv(src[i])

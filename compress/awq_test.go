@@ -47,11 +47,8 @@ func TestAWQFakeQuantUnitScales(t *testing.T) {
 // On inputs with a few large channels AWQ's scaled, clipped quantization
 // has a lower output error than round-to-nearest at the same bits.
 func TestAWQBeatsRTNOnOutliers(t *testing.T) {
-	rng := rand.New(rand.NewPCG(29, 30))
 	out, in, tokens := 64, 256, 2048
-	x := correlatedInputs(rng, tokens, in, 6, 20)
-	w := randMatrix(rng, out, in, 0.05)
-	st := gramStat(x, tokens, in, 256, wantGram|wantAbsMean)
+	x, w, st := calibLayer(29, out, in, tokens, 6, 20, 256, wantGram|wantAbsMean)
 	for _, tc := range []struct{ bits, group int }{{4, 128}, {3, 64}, {4, -1}} {
 		s, ratio, loss := AWQSearchScales(w, out, in, st.absMean(), st.gram32(), tokens, tc.bits, tc.group, false)
 		if s == nil || ratio <= 0 {

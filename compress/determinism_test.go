@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/llmcbench/gollm/kernels"
+	"github.com/llmcbench/gollm/internal/threadtest"
 )
 
 // TestSparseGPTThreadsReproducible: the Hessian of 500-token samples (Gram
@@ -16,30 +16,22 @@ import (
 // k differently) and SparseGPT on it give the same bits with 1 and 2
 // threads, where kernels.ThreadsReproducible says so.
 func TestSparseGPTThreadsReproducible(t *testing.T) {
-	if ok, why := kernels.ThreadsReproducible(); !ok {
-		t.Skip(why)
-	}
 	const out, in, tokens, seq = 64, 256, 1500, 500
 	rng := rand.New(rand.NewPCG(41, 42))
 	x := correlatedInputs(rng, tokens, in, 4, 8)
 	orig := randMatrix(rng, out, in, 0.05)
 	var hs [2][]float64
 	var ws [2][]float32
-	for i, th := range []int{1, 2} {
-		kernels.SetMaxThreads(th)
-		kernels.SetThreads(th)
+	threadtest.OneAndTwo(t, func(i, _ int) error {
 		hs[i] = gramStat(x, tokens, in, seq, wantGram).hessian()
 		h, err := PrepareHessian(slices.Clone(hs[i]), in, 0.01, false)
-		if err == nil {
-			ws[i] = slices.Clone(orig)
-			_, err = SparseGPTPrune(ws[i], out, in, h, PruneOptions{Sparsity: 0.5}, 32)
-		}
-		kernels.SetMaxThreads(0)
-		kernels.SetThreads(0)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-	}
+		ws[i] = slices.Clone(orig)
+		_, err = SparseGPTPrune(ws[i], out, in, h, PruneOptions{Sparsity: 0.5}, 32)
+		return err
+	})
 	for j := range hs[0] {
 		if math.Float64bits(hs[0][j]) != math.Float64bits(hs[1][j]) {
 			t.Fatalf("Hessian[%d]: %v with 1 thread, %v with 2", j, hs[0][j], hs[1][j])
@@ -58,9 +50,6 @@ func TestSparseGPTThreadsReproducible(t *testing.T) {
 // reproducible across thread counts (kernels.ThreadsReproducible;
 // docs/METHODS.md, "Determinism").
 func TestThreadsReproducible(t *testing.T) {
-	if ok, why := kernels.ThreadsReproducible(); !ok {
-		t.Skip(why)
-	}
 	for _, tc := range []struct{ model, method string }{
 		{"llama2", SparseGPT},
 		{"llama3", GPTQ},
@@ -68,13 +57,8 @@ func TestThreadsReproducible(t *testing.T) {
 		t.Run(tc.model+"-"+tc.method, func(t *testing.T) {
 			var ws [2]map[string][]float32
 			var recs [2][]LayerRecord
-			for i, th := range []int{1, 2} {
-				c := fixtureConfig(t, tc.model, tc.method)
-				kernels.SetMaxThreads(th)
-				kernels.SetThreads(th)
-				r := compressFixture(t, c, nil)
-				kernels.SetMaxThreads(0)
-				kernels.SetThreads(0)
+			threadtest.OneAndTwo(t, func(i, _ int) error {
+				r := compressFixture(t, fixtureConfig(t, tc.model, tc.method), nil)
 				recs[i] = slices.Clone(r.res.layers)
 				for j := range recs[i] {
 					recs[i][j].Seconds = 0 // wall time
@@ -83,7 +67,8 @@ func TestThreadsReproducible(t *testing.T) {
 				for _, l := range blockLinears(r.m) {
 					ws[i][l.Name] = weightsOf(l.Host)
 				}
-			}
+				return nil
+			})
 			// The per-layer records (sparsity, GPTQ loss; not the wall time) too.
 			if fmt.Sprintf("%#v", recs[0]) != fmt.Sprintf("%#v", recs[1]) {
 				t.Errorf("layer records differ between 1 and 2 threads:\n%#v\n%#v", recs[0], recs[1])

@@ -107,6 +107,23 @@ func denseOf(l *models.Linear) ([]float32, error) {
 	return d.W, nil
 }
 
+// eachDenseLinear calls f for each linear of block i with its dense
+// weights and the time its step started (for its layer record), stopping at
+// the first error; a linear not stored as dense weights is bad input.
+func (e *engine) eachDenseLinear(i int, f func(l *models.Linear, w []float32, start time.Time) error) error {
+	for _, l := range e.m.Linears(i) {
+		t := time.Now()
+		w, err := denseOf(l)
+		if err != nil {
+			return err
+		}
+		if err := f(l, w, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // setDense replaces l's weight with dense float weights w (and bias, if
 // non-nil).
 func (e *engine) setDense(l *models.Linear, w []float32, bias []float32) error {

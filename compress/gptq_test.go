@@ -29,14 +29,7 @@ func TestGPTQIdentityHessianEqualsRTN(t *testing.T) {
 		{Bits: 4, GroupSize: 32, ActOrder: true},
 	} {
 		o.BlockSize = max(o.BlockSize, 128)
-		hs, err := PrepareHessian(identityHessian(in, 2), in, 0.01, o.ActOrder)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := GPTQQuantize(w, out, in, hs, o)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, _ := gptqRun(t, identityHessian(in, 2), w, out, in, o)
 		rtn := RTNQuantize(w, out, in, o.Bits, o.GroupSize, o.Sym)
 		if !slices.Equal(r.Q.Q, rtn.Q) || !slices.Equal(r.Q.Scales, rtn.Scales) || !slices.Equal(r.Q.Zeros, rtn.Zeros) {
 			t.Errorf("%+v: GPTQ with H = I differs from RTN", o)
@@ -45,6 +38,21 @@ func TestGPTQIdentityHessianEqualsRTN(t *testing.T) {
 			t.Errorf("%+v: g_idx %v with an identity permutation", o, r.Q.GIdx)
 		}
 	}
+}
+
+// gptqRun prepares the Hessian h (dampening 0.01, permuted when o.ActOrder)
+// and runs GPTQ on w [out×in] with it; it fails t on an error of either.
+func gptqRun(t *testing.T, h []float64, w []float32, out, in int, o GPTQOptions) (*GPTQResult, *Hessian) {
+	t.Helper()
+	hs, err := PrepareHessian(h, in, 0.01, o.ActOrder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := GPTQQuantize(w, out, in, hs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, hs
 }
 
 func gidxOf(in, gs int) []int32 {
@@ -58,11 +66,8 @@ func gidxOf(in, gs int) []int32 {
 // On correlated, outlier-heavy calibration inputs GPTQ's output error must
 // be below RTN's at equal bits.
 func TestGPTQBeatsRTN(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
 	out, in, tokens := 64, 128, 1024
-	x := correlatedInputs(rng, tokens, in, 4, 8)
-	w := randMatrix(rng, out, in, 0.05)
-	st := gramStat(x, tokens, in, 128, wantGram)
+	x, w, st := calibLayer(9, out, in, tokens, 4, 8, 128, wantGram)
 	for _, o := range []GPTQOptions{
 		{Bits: 4, GroupSize: -1},
 		{Bits: 3, GroupSize: 32},
@@ -73,14 +78,7 @@ func TestGPTQBeatsRTN(t *testing.T) {
 		if o.BlockSize == 0 {
 			o.BlockSize = 128
 		}
-		hs, err := PrepareHessian(st.hessian(), in, 0.01, o.ActOrder)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := GPTQQuantize(w, out, in, hs, o)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, _ := gptqRun(t, st.hessian(), w, out, in, o)
 		if err := r.Q.Validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -106,16 +104,9 @@ func TestGPTQDeadColumns(t *testing.T) {
 	}
 	w := randMatrix(rng, out, in, 0.05)
 	st := gramStat(x, tokens, in, 64, wantGram)
-	hs, err := PrepareHessian(st.hessian(), in, 0.01, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, hs := gptqRun(t, st.hessian(), w, out, in, GPTQOptions{Bits: 4, GroupSize: 16, BlockSize: 128})
 	if !hs.Dead[5] || hs.Dead[4] {
 		t.Fatalf("dead columns %v", hs.Dead)
-	}
-	r, err := GPTQQuantize(w, out, in, hs, GPTQOptions{Bits: 4, GroupSize: 16, BlockSize: 128})
-	if err != nil {
-		t.Fatal(err)
 	}
 	deq := r.Q.Dequantize()
 	for o := 0; o < out; o++ {
@@ -128,19 +119,9 @@ func TestGPTQDeadColumns(t *testing.T) {
 // Act-order with dynamic groups records g_idx in the permuted order: each
 // group holds exactly GroupSize inputs.
 func TestGPTQActOrderGIdx(t *testing.T) {
-	rng := rand.New(rand.NewPCG(13, 14))
 	out, in, tokens := 16, 64, 512
-	x := correlatedInputs(rng, tokens, in, 3, 10)
-	w := randMatrix(rng, out, in, 0.05)
-	st := gramStat(x, tokens, in, 64, wantGram)
-	hs, err := PrepareHessian(st.hessian(), in, 0.01, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := GPTQQuantize(w, out, in, hs, GPTQOptions{Bits: 4, GroupSize: 16, ActOrder: true, BlockSize: 128})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, w, st := calibLayer(13, out, in, tokens, 3, 10, 64, wantGram)
+	r, hs := gptqRun(t, st.hessian(), w, out, in, GPTQOptions{Bits: 4, GroupSize: 16, ActOrder: true, BlockSize: 128})
 	if r.Q.GIdx == nil {
 		t.Fatal("no g_idx with act-order")
 	}
@@ -215,25 +196,15 @@ func gptqRef(w []float32, out, in int, hs *Hessian, o GPTQOptions) []float32 {
 }
 
 func TestGPTQMatchesPlainReference(t *testing.T) {
-	rng := rand.New(rand.NewPCG(15, 16))
 	out, in, tokens := 32, 96, 512
-	x := correlatedInputs(rng, tokens, in, 2, 6)
-	w := randMatrix(rng, out, in, 0.05)
-	st := gramStat(x, tokens, in, 128, wantGram)
+	_, w, st := calibLayer(15, out, in, tokens, 2, 6, 128, wantGram)
 	for _, o := range []GPTQOptions{
 		{Bits: 4, GroupSize: -1, BlockSize: 32},
 		{Bits: 3, GroupSize: 32, BlockSize: 32},
 		{Bits: 4, GroupSize: 32, BlockSize: 32, ActOrder: true},
 		{Bits: 4, GroupSize: 64, BlockSize: 32, Sym: true},
 	} {
-		hs, err := PrepareHessian(st.hessian(), in, 0.01, o.ActOrder)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := GPTQQuantize(w, out, in, hs, o)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r, hs := gptqRun(t, st.hessian(), w, out, in, o)
 		got, want := r.Q.Dequantize(), gptqRef(w, out, in, hs, o)
 		diff := 0
 		for i := range got {

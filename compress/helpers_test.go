@@ -50,6 +50,17 @@ func gramStat(x []float32, tokens, dim, chunk int, kind statKind) *inputStat {
 	return s
 }
 
+// calibLayer draws one layer's calibration problem from the stream seeded
+// (seed, seed+1): inputs x [tokens×in] from correlatedInputs, weights
+// w [out×in] with standard deviation 0.05, and x's statistics st gathered
+// in chunks of chunk rows.
+func calibLayer(seed uint64, out, in, tokens, outliers int, outlierScale float32, chunk int, kind statKind) (x, w []float32, st *inputStat) {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	x = correlatedInputs(rng, tokens, in, outliers, outlierScale)
+	w = randMatrix(rng, out, in, 0.05)
+	return x, w, gramStat(x, tokens, in, chunk, kind)
+}
+
 // outputErr returns ‖x·(w'−w)ᵀ‖² / ‖x·wᵀ‖².
 func outputErr(x []float32, tokens, in int, w, wq []float32, out int) float64 {
 	y := make([]float32, tokens*out)

@@ -212,7 +212,8 @@ func upperCholInverseRef(a []float64, n int) ([]float64, error) {
 	if err := choleskyRef(l, n); err != nil {
 		return nil, err
 	}
-	inv := make([]float64, n*n)
+	// invT is A⁻¹ transposed: column c of A⁻¹ is stored as row c.
+	invT := make([]float64, n*n)
 	col := make([]float64, n)
 	for c := 0; c < n; c++ {
 		// Solve L y = e_c, then Lᵀ x = y.
@@ -234,28 +235,17 @@ func upperCholInverseRef(a []float64, n int) ([]float64, error) {
 			}
 			col[i] = s / l[i*n+i]
 		}
-		for i := 0; i < n; i++ {
-			inv[i*n+c] = col[i]
-		}
+		copy(invT[c*n:(c+1)*n], col)
 	}
-	// Upper factor: inv = UᵀU, computed row by row.
+	// Upper factor: A⁻¹ = UᵀU with U = Lᵀ for the lower Cholesky factor L
+	// of invT (whose lower triangle is A⁻¹'s upper one).
+	if err := choleskyRef(invT, n); err != nil {
+		return nil, err
+	}
 	u := make([]float64, n*n)
 	for i := 0; i < n; i++ {
-		d := inv[i*n+i]
-		for k := 0; k < i; k++ {
-			d -= u[k*n+i] * u[k*n+i]
-		}
-		if !(d > 0) {
-			return nil, errNotPD
-		}
-		d = math.Sqrt(d)
-		u[i*n+i] = d
-		for j := i + 1; j < n; j++ {
-			s := inv[i*n+j]
-			for k := 0; k < i; k++ {
-				s -= u[k*n+i] * u[k*n+j]
-			}
-			u[i*n+j] = s / d
+		for j := i; j < n; j++ {
+			u[i*n+j] = invT[j*n+i]
 		}
 	}
 	return u, nil

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/llmcbench/gollm/models"
 )
 
 // magnitude prunes the smallest weights of every linear (no calibration);
@@ -20,19 +22,11 @@ func (magnitude) format(c *Config) string            { return pruneFormat(c) }
 func (magnitude) record(c *Config, mc *MethodConfig) { recordPruning(c, mc) }
 
 func (magnitude) block(_ context.Context, e *engine, i int) error {
-	for _, l := range e.m.Linears(i) {
-		t := time.Now()
-		src, err := denseOf(l)
-		if err != nil {
-			return err
-		}
+	return e.eachDenseLinear(i, func(l *models.Linear, src []float32, t time.Time) error {
 		w := append([]float32(nil), src...)
 		if _, err := MagnitudePrune(w, l.Out(), l.In(), e.pruneOptions()); err != nil {
 			return fmt.Errorf("linear %s: %w", l.Name, err)
 		}
-		if err := e.recordPruned(l, w, t); err != nil {
-			return err
-		}
-	}
-	return nil
+		return e.recordPruned(l, w, t)
+	})
 }

@@ -3,6 +3,8 @@ package compress
 import (
 	"context"
 	"time"
+
+	"github.com/llmcbench/gollm/models"
 )
 
 // rtn rounds every weight to the nearest point of its group's min/max grid
@@ -19,16 +21,8 @@ func (rtn) format(c *Config) string            { return quantFormat(c.Bits) }
 func (rtn) record(c *Config, mc *MethodConfig) { recordQuantizer(c, mc) }
 
 func (rtn) block(_ context.Context, e *engine, i int) error {
-	for _, l := range e.m.Linears(i) {
-		t := time.Now()
-		src, err := denseOf(l)
-		if err != nil {
-			return err
-		}
+	return e.eachDenseLinear(i, func(l *models.Linear, src []float32, t time.Time) error {
 		q := RTNQuantize(src, l.Out(), l.In(), e.cfg.Bits, e.cfg.GroupSize, e.cfg.Sym)
-		if err := e.recordQuant(l, q, nil, nil, 0, t); err != nil {
-			return err
-		}
-	}
-	return nil
+		return e.recordQuant(l, q, nil, nil, 0, t)
+	})
 }

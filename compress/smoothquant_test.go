@@ -2,7 +2,6 @@ package compress
 
 import (
 	"math"
-	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -80,11 +79,8 @@ func relErr(a, ref []float32) float64 {
 // Smoothing leaves the float product unchanged and lowers the W8A8 error
 // when a few input channels carry outliers.
 func TestSmoothQuantLowersW8A8Error(t *testing.T) {
-	rng := rand.New(rand.NewPCG(33, 34))
 	out, in, tokens := 64, 128, 512
-	x := correlatedInputs(rng, tokens, in, 4, 60)
-	w := randMatrix(rng, out, in, 0.05)
-	st := gramStat(x, tokens, in, 128, wantAbsMax)
+	x, w, st := calibLayer(33, out, in, tokens, 4, 60, 128, wantAbsMax)
 	s := SmoothScales(st.absMax, [][]float32{w}, []int{out}, 0.5)
 	xs, ws := slices.Clone(x), slices.Clone(w)
 	divCols(xs, tokens, in, s)

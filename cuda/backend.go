@@ -571,13 +571,7 @@ func (b *Backend) scratchBuf(name string, n int64) devPtr {
 func (b *Backend) RMSNorm(dst, x backend.Tensor, gamma backend.Weight, eps float32) {
 	d, xm := tens(dst), tens(x)
 	sameShape("rmsnorm", d, xm)
-	if d.rows == 0 {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.launch("rmsnorm", b.k.rmsnorm, dim3{d.rows, 1, 1}, dim3{normThreads(d.cols), 1, 1},
-		argP(d.p), argP(xm.p), argP(wptr(gamma)), argF(eps), argI(d.cols))
+	b.rowNorm("rmsnorm", b.k.rmsnorm, d, argP(d.p), argP(xm.p), argP(wptr(gamma)), argF(eps))
 }
 
 // AddRMSNorm fuses the residual add before a norm: x += h, then
@@ -587,54 +581,38 @@ func (b *Backend) RMSNorm(dst, x backend.Tensor, gamma backend.Weight, eps float
 func (b *Backend) AddRMSNorm(dst, x, h backend.Tensor, gamma backend.Weight, eps float32) {
 	d, xm, hm := tens(dst), tens(x), tens(h)
 	sameShape("add+rmsnorm", d, xm, hm)
-	if d.rows == 0 {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.launch("add+rmsnorm", b.k.addRMSNorm, dim3{d.rows, 1, 1}, dim3{normThreads(d.cols), 1, 1},
-		argP(d.p), argP(xm.p), argP(hm.p), argP(wptr(gamma)), argF(eps), argI(d.cols))
+	b.rowNorm("add+rmsnorm", b.k.addRMSNorm, d, argP(d.p), argP(xm.p), argP(hm.p), argP(wptr(gamma)), argF(eps))
 }
 
 // LayerNorm normalises each row (beta may be nil; dst may be x).
 func (b *Backend) LayerNorm(dst, x backend.Tensor, gamma, beta backend.Weight, eps float32) {
 	d, xm := tens(dst), tens(x)
 	sameShape("layernorm", d, xm)
+	b.rowNorm("layernorm", b.k.layernorm, d, argP(d.p), argP(xm.p), argP(wptr(gamma)), argP(wptr(beta)), argF(eps))
+}
+
+// rowNorm launches a row-normalising kernel fn(args..., cols) with one block
+// per row of d (nothing for an empty d).
+func (b *Backend) rowNorm(name string, fn uintptr, d *Tensor, args ...uint64) {
 	if d.rows == 0 {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.launch("layernorm", b.k.layernorm, dim3{d.rows, 1, 1}, dim3{normThreads(d.cols), 1, 1},
-		argP(d.p), argP(xm.p), argP(wptr(gamma)), argP(wptr(beta)), argF(eps), argI(d.cols))
+	b.launch(name, fn, dim3{d.rows, 1, 1}, dim3{normThreads(d.cols), 1, 1}, append(args, argI(d.cols))...)
 }
 
 // Add sets dst = a + b (dst may alias a or b).
-func (b *Backend) Add(dst, a, c backend.Tensor) {
-	d, am, cm := tens(dst), tens(a), tens(c)
-	sameShape("add", d, am, cm)
-	n := d.rows * d.cols
-	if n == 0 {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	g, bl := elementwise(n)
-	b.launch("add", b.k.add, g, bl, argP(d.p), argP(am.p), argP(cm.p), argI(n))
-}
+func (b *Backend) Add(dst, a, c backend.Tensor) { b.binary("add", b.k.add, dst, a, c) }
 
 // SwiGLU sets dst = silu(gate) ⊙ up.
-func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) {
-	d, g, u := tens(dst), tens(gate), tens(up)
-	sameShape("swiglu", d, g, u)
-	n := d.rows * d.cols
-	if n == 0 {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	gr, bl := elementwise(n)
-	b.launch("swiglu", b.k.swiglu, gr, bl, argP(d.p), argP(g.p), argP(u.p), argI(n))
+func (b *Backend) SwiGLU(dst, gate, up backend.Tensor) { b.binary("swiglu", b.k.swiglu, dst, gate, up) }
+
+// binary launches an elementwise kernel fn(dst, a, c, n) over same-shaped tensors.
+func (b *Backend) binary(name string, fn uintptr, dst, a, c backend.Tensor) {
+	d, am, cm := tens(dst), tens(a), tens(c)
+	sameShape(name, d, am, cm)
+	b.launchElementwise(name, fn, d.rows*d.cols, argP(d.p), argP(am.p), argP(cm.p))
 }
 
 // ReLU applies max(x, 0) in place.
@@ -644,14 +622,19 @@ func (b *Backend) ReLU(x backend.Tensor) { b.unary("relu", b.k.relu, tens(x)) }
 func (b *Backend) GELU(x backend.Tensor) { b.unary("gelu", b.k.gelu, tens(x)) }
 
 func (b *Backend) unary(name string, fn uintptr, x *Tensor) {
-	n := x.rows * x.cols
+	b.launchElementwise(name, fn, x.rows*x.cols, argP(x.p))
+}
+
+// launchElementwise launches fn(args..., n) with one thread per element (nothing
+// when n is 0).
+func (b *Backend) launchElementwise(name string, fn uintptr, n int, args ...uint64) {
 	if n == 0 {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	g, bl := elementwise(n)
-	b.launch(name, fn, g, bl, argP(x.p), argI(n))
+	b.launch(name, fn, g, bl, append(args, argI(n))...)
 }
 
 // CopyCols copies columns [col0, col0+dst.Cols()) of src into dst.

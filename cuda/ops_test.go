@@ -165,6 +165,27 @@ func (p *pair) matrix(out, in int, v []float32) (backend.Weight, backend.Weight)
 	return g, c
 }
 
+// linearWeights draws W [out×in] and, when bias, a bias [out] as the
+// pair's GPU and CPU weights.
+func (p *pair) linearWeights(r *rand.Rand, out, in int, bias bool) (wg, wc, bg, bc backend.Weight) {
+	wg, wc = p.matrix(out, in, randSlice(r, out*in))
+	if bias {
+		bg, bc = p.vec(randSlice(r, out))
+	}
+	return wg, wc, bg, bc
+}
+
+// linearInput draws x [rows×in] for Linear. Where cuBLAS multiplies it
+// (more than gemvMaxRows rows, BLAS on) it multiplies x narrowed to the
+// dtype, so the CPU is given the same x.
+func (p *pair) linearInput(r *rand.Rand, rows, in int, noBLAS bool) twin {
+	xv := randSlice(r, rows*in)
+	if rows > gemvMaxRows && !noBLAS && p.g.BLAS() != "" {
+		xv = roundTo(p.dt, xv)
+	}
+	return p.tensor(rows, in, xv)
+}
+
 func (p *pair) expect(name string, t twin, tol float64) {
 	p.t.Helper()
 	got, want := p.read(t)
@@ -315,20 +336,9 @@ func TestLinear(t *testing.T) {
 				out, in int
 				bias    bool
 			}{{37, 64, false}, {37, 64, true}, {40, 33, true}, {300, 128, false}, {9, 8, false}} {
-				wv := randSlice(r, c.out*c.in)
-				wg, wc := p.matrix(c.out, c.in, wv)
-				var bg, bc backend.Weight
-				if c.bias {
-					bg, bc = p.vec(randSlice(r, c.out))
-				}
+				wg, wc, bg, bc := p.linearWeights(r, c.out, c.in, c.bias)
 				for _, rows := range []int{1, 2, 3, 4, 5, 17, 70} {
-					xv := randSlice(r, rows*c.in)
-					gemm := rows > gemvMaxRows && !noBLAS && p.g.BLAS() != ""
-					if gemm {
-						// cuBLAS multiplies x narrowed to the dtype: give the CPU the same x.
-						xv = roundTo(dt, xv)
-					}
-					x := p.tensor(rows, c.in, xv)
+					x := p.linearInput(r, rows, c.in, noBLAS)
 					y := p.tensor(rows, c.out, nil)
 					rs := []int{p.g.gemvR}
 					if rows <= gemvMaxRows {
@@ -610,17 +620,9 @@ func TestLinearAdd(t *testing.T) {
 				out, in int
 				bias    bool
 			}{{48, 64, false}, {40, 33, true}} {
-				wg, wc := p.matrix(c.out, c.in, randSlice(r, c.out*c.in))
-				var bg, bc backend.Weight
-				if c.bias {
-					bg, bc = p.vec(randSlice(r, c.out))
-				}
+				wg, wc, bg, bc := p.linearWeights(r, c.out, c.in, c.bias)
 				for _, rows := range []int{1, 3, 20} {
-					xv := randSlice(r, rows*c.in)
-					if rows > gemvMaxRows && !noBLAS && p.g.BLAS() != "" {
-						xv = roundTo(dt, xv)
-					}
-					x := p.tensor(rows, c.in, xv)
+					x := p.linearInput(r, rows, c.in, noBLAS)
 					res := p.tensor(rows, c.out, randSlice(r, rows*c.out))
 					h := p.c.NewTensor(rows, c.out)
 					p.g.LinearAdd(res.g, x.g, wg, bg)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/badinput"
+	"github.com/llmcbench/gollm/internal/testfs"
 )
 
 // writeFiles creates files (path → content) under a new temp dir.
@@ -96,15 +97,7 @@ func TestBadInput(t *testing.T) {
 			if !badinput.Is(err) {
 				t.Fatalf("err = %v, want bad input", err)
 			}
-			msg := err.Error()
-			if strings.Contains(msg, "\n") {
-				t.Errorf("error spans lines: %q", msg)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("error %q lacks %q", msg, w)
-				}
-			}
+			testfs.OneLineError(t, err, tt.want...)
 		})
 	}
 }

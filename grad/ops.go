@@ -138,17 +138,7 @@ func (t *Tape) RMSNorm(x, gamma *Var, eps float32) *Var {
 	inv := make([]float64, rows)
 	kernels.ParallelFor(rows, rowGrain(n), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr := x.Val[r*n : (r+1)*n]
-			var ss float64
-			for _, v := range xr {
-				ss += float64(v) * float64(v)
-			}
-			inv[r] = 1 / math.Sqrt(ss/float64(n)+float64(eps))
-			iv := float32(inv[r])
-			yr := y.Val[r*n : (r+1)*n]
-			for i, v := range xr {
-				yr[i] = v * iv * gamma.Val[i]
-			}
+			inv[r] = kernels.RMSNormRow(y.Val[r*n:(r+1)*n], x.Val[r*n:(r+1)*n], gamma.Val, eps)
 		}
 	})
 	t.record(y, func(dy []float32) {
@@ -218,8 +208,10 @@ func addParts(dst []float32, parts [][]float64) {
 func (t *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	n := x.Cols
 	checkShape("LayerNorm gamma", gamma, 1, n)
+	var bv []float32
 	if beta != nil {
 		checkShape("LayerNorm beta", beta, 1, n)
+		bv = beta.Val
 	}
 	rows := x.Rows
 	y := t.out(rows, n, x, gamma, beta)
@@ -227,26 +219,7 @@ func (t *Tape) LayerNorm(x, gamma, beta *Var, eps float32) *Var {
 	inv := make([]float64, rows)
 	kernels.ParallelFor(rows, rowGrain(n), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr := x.Val[r*n : (r+1)*n]
-			var s float64
-			for _, v := range xr {
-				s += float64(v)
-			}
-			mu := s / float64(n)
-			var ss float64
-			for _, v := range xr {
-				d := float64(v) - mu
-				ss += d * d
-			}
-			mean[r], inv[r] = mu, 1/math.Sqrt(ss/float64(n)+float64(eps))
-			yr := y.Val[r*n : (r+1)*n]
-			for i, v := range xr {
-				o := float32((float64(v)-mu)*inv[r]) * gamma.Val[i]
-				if beta != nil {
-					o += beta.Val[i]
-				}
-				yr[i] = o
-			}
+			mean[r], inv[r] = kernels.LayerNormRow(y.Val[r*n:(r+1)*n], x.Val[r*n:(r+1)*n], gamma.Val, bv, eps)
 		}
 	})
 	t.record(y, func(dy []float32) {
@@ -446,14 +419,7 @@ func (t *Tape) CrossEntropy(logits *Var, targets []int) *Var {
 				continue
 			}
 			lr := logits.Val[r*v : (r+1)*v]
-			m := lr[0]
-			for _, x := range lr[1:] {
-				m = max(m, x)
-			}
-			var s float64
-			for _, x := range lr {
-				s += math.Exp(float64(x - m))
-			}
+			m, s := kernels.ExpSum(lr)
 			lse[r] = float64(m) + math.Log(s)
 			nll[r] = lse[r] - float64(lr[targets[r]])
 		}

@@ -43,3 +43,22 @@ func (d *Dense) Bytes() int64 { return 4 * int64(d.Out) * int64(d.In) }
 
 // Format returns "f32".
 func (d *Dense) Format() string { return "f32" }
+
+// DenseWeights returns the W [out×in] that m multiplies by, read back
+// through m.MulT on one-hot rows: for a packed format it is the weight the
+// kernel really applies, the reference a format's round trip is held to.
+func DenseWeights(m Matrix) []float32 {
+	out, in := m.Dims()
+	w := make([]float32, out*in)
+	x := make([]float32, in)
+	y := make([]float32, out)
+	for i := 0; i < in; i++ {
+		clear(x)
+		x[i] = 1
+		m.MulT(y, x, 1, nil)
+		for o := 0; o < out; o++ {
+			w[o*in+i] = y[o]
+		}
+	}
+	return w
+}

@@ -15,17 +15,26 @@ func RMSNorm(dst, x, gamma []float32, eps float32) {
 	rows := len(x) / n
 	ParallelFor(rows, max(1, 16384/n), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr, dr := x[r*n:(r+1)*n], dst[r*n:(r+1)*n]
-			var ss float64
-			for _, v := range xr {
-				ss += float64(v) * float64(v)
-			}
-			inv := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
-			for i, v := range xr {
-				dr[i] = v * inv * gamma[i]
-			}
+			RMSNormRow(dst[r*n:(r+1)*n], x[r*n:(r+1)*n], gamma, eps)
 		}
 	})
+}
+
+// RMSNormRow is RMSNorm of one row x (dst may alias x); it returns the
+// scale inv = 1/sqrt(mean(x²) + eps) it applied, for a backward pass.
+func RMSNormRow(dst, x, gamma []float32, eps float32) (inv float64) {
+	n := len(x)
+	dst, gamma = dst[:n], gamma[:n]
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	inv = 1 / math.Sqrt(ss/float64(n)+float64(eps))
+	iv := float32(inv)
+	for i, v := range x {
+		dst[i] = v * iv * gamma[i]
+	}
+	return inv
 }
 
 // LayerNorm computes dst[r] = (x[r] − mean) / sqrt(var + eps) · gamma + beta
@@ -35,27 +44,35 @@ func LayerNorm(dst, x, gamma, beta []float32, eps float32) {
 	rows := len(x) / n
 	ParallelFor(rows, max(1, 16384/n), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			xr, dr := x[r*n:(r+1)*n], dst[r*n:(r+1)*n]
-			var sum float64
-			for _, v := range xr {
-				sum += float64(v)
-			}
-			mean := sum / float64(n)
-			var ss float64
-			for _, v := range xr {
-				d := float64(v) - mean
-				ss += d * d
-			}
-			inv := 1 / math.Sqrt(ss/float64(n)+float64(eps))
-			for i, v := range xr {
-				y := float32((float64(v)-mean)*inv) * gamma[i]
-				if beta != nil {
-					y += beta[i]
-				}
-				dr[i] = y
-			}
+			LayerNormRow(dst[r*n:(r+1)*n], x[r*n:(r+1)*n], gamma, beta, eps)
 		}
 	})
+}
+
+// LayerNormRow is LayerNorm of one row x (beta may be nil; dst may alias
+// x); it returns the row's mean and inv = 1/sqrt(var + eps), for a backward
+// pass.
+func LayerNormRow(dst, x, gamma, beta []float32, eps float32) (mean, inv float64) {
+	n := len(x)
+	var sum float64
+	for _, v := range x {
+		sum += float64(v)
+	}
+	mean = sum / float64(n)
+	var ss float64
+	for _, v := range x {
+		d := float64(v) - mean
+		ss += d * d
+	}
+	inv = 1 / math.Sqrt(ss/float64(n)+float64(eps))
+	for i, v := range x {
+		y := float32((float64(v)-mean)*inv) * gamma[i]
+		if beta != nil {
+			y += beta[i]
+		}
+		dst[i] = y
+	}
+	return mean, inv
 }
 
 // Silu returns x·sigmoid(x).
@@ -150,15 +167,22 @@ func Softmax(x []float32) {
 
 // LogSoftmax returns log softmax(x)[i] for one index without modifying x.
 func LogSoftmax(x []float32, i int) float64 {
-	m := x[0]
+	m, sum := ExpSum(x)
+	return float64(x[i]-m) - math.Log(sum)
+}
+
+// ExpSum returns m = max(x) and Σ exp(x_j − m) (each x_j − m in float32,
+// the sum in float64): the shifted normaliser of a softmax over x, so that
+// log Σ exp(x_j) = m + log(sum). x must not be empty.
+func ExpSum(x []float32) (m float32, sum float64) {
+	m = x[0]
 	for _, v := range x[1:] {
 		m = max(m, v)
 	}
-	var sum float64
 	for _, v := range x {
 		sum += math.Exp(float64(v - m))
 	}
-	return float64(x[i]-m) - math.Log(sum)
+	return m, sum
 }
 
 // Dot returns the float32 dot product of a and b (len(a) ≤ len(b)), with

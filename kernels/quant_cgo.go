@@ -255,14 +255,6 @@ static int gollm_vnni_ok(void) {
 	return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512f");
 }
 
-GOLLM_VNNI GOLLM_INLINE int32_t gollm_hsum_i32v(__m256i v) {
-	__m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
-	lo = _mm_add_epi32(lo, hi);
-	lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4E));
-	lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0xB1));
-	return _mm_cvtsi128_si32(lo);
-}
-
 // gollm_w8a8v_tail is Σ w[k]·(xu[k] − 128) over the n < 32 tail columns,
 // kept scalar: inlined into the VNNI kernel and vectorized by GCC 12 at -O3,
 // this loop gave wrong sums whenever n ≥ 16 (in % 32 = 16..31; LLaMA-3-tiny's
@@ -287,7 +279,7 @@ GOLLM_VNNI GOLLM_INLINE void gollm_w8a8v_rows_r(int R, const int8_t *w, const in
 				acc[r] = _mm256_dpbusd_epi32(acc[r], _mm256_loadu_si256((const __m256i *)(xu + r * in + j)), wv);
 		}
 		for (int r = 0; r < R; r++) {
-			int32_t s = gollm_hsum_i32v(acc[r]) - wsum[o];
+			int32_t s = gollm_hsum_i32(acc[r]) - wsum[o];
 			s += gollm_w8a8v_tail(wr + in32, xu + r * in + in32, in - in32);
 			float v = (float)s * sx[r];
 			v = v * sw[o];

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/tensor"
 )
 
@@ -137,15 +138,7 @@ func TestLoadBadInput(t *testing.T) {
 			if !errors.Is(err, ErrBadModel) && !errors.Is(err, tensor.ErrFormat) {
 				t.Errorf("error is not a bad-input error: %v", err)
 			}
-			msg := err.Error()
-			if strings.Contains(msg, "\n") {
-				t.Errorf("multi-line error: %q", msg)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("error %q lacks %q", msg, w)
-				}
-			}
+			testfs.OneLineError(t, err, c.want...)
 		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/llmcbench/gollm/internal/testfs"
 )
 
 var fixtureModels = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
@@ -107,10 +109,7 @@ func TestOpenBadInput(t *testing.T) {
 			if !errors.Is(err, ErrFormat) {
 				t.Errorf("error %v is not ErrFormat", err)
 			}
-			msg := err.Error()
-			if !strings.Contains(msg, c.want) || !strings.Contains(msg, p) || strings.Contains(msg, "\n") {
-				t.Errorf("error %q: want one line naming %s and containing %q", msg, p, c.want)
-			}
+			testfs.OneLineError(t, err, c.want, p)
 		})
 	}
 	dir := filepath.Join(t.TempDir(), "x.safetensors")

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/llmcbench/gollm/kernels"
+	"github.com/llmcbench/gollm/internal/threadtest"
 )
 
 // TestTrainThreadsReproducible: a few training steps with 1 and 2 threads
@@ -16,28 +16,19 @@ import (
 // backend is reproducible across thread counts (kernels.ThreadsReproducible;
 // docs/METHODS.md, "Determinism").
 func TestTrainThreadsReproducible(t *testing.T) {
-	if ok, why := kernels.ThreadsReproducible(); !ok {
-		t.Skip(why)
-	}
 	dir := t.TempDir()
 	var runs [2]*Result
-	for i, th := range []int{1, 2} {
+	threadtest.OneAndTwo(t, func(i, th int) error {
 		o := tinyOptions(t, dir)
 		// 8×63 = 504 rows: the weight-gradient GEMMs have k = 504, between
 		// GEMM_Q and 2·GEMM_Q, where OpenBLAS's threaded and single-threaded
 		// drivers cut k differently.
 		o.Steps, o.Warmup, o.SeqLen = 4, 1, 63
 		o.Out = filepath.Join(dir, "threads"+strconv.Itoa(th))
-		kernels.SetMaxThreads(th)
-		kernels.SetThreads(th)
-		res, err := Run(context.Background(), o)
-		kernels.SetMaxThreads(0)
-		kernels.SetThreads(0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runs[i] = res
-	}
+		var err error
+		runs[i], err = Run(context.Background(), o)
+		return err
+	})
 	a, b := runs[0], runs[1]
 	for i := range a.Curve {
 		if math.Float64bits(a.Curve[i].Loss) != math.Float64bits(b.Curve[i].Loss) {

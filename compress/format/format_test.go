@@ -91,21 +91,20 @@ func actOrderGIdx(in, groupSize int, seed uint64) []int32 {
 	return g
 }
 
-// identityWeights returns W [out×in] through m.MulT on one-hot rows.
-func identityWeights(m kernels.Matrix) []float32 {
-	out, in := m.Dims()
-	w := make([]float32, out*in)
-	x := make([]float32, in)
-	y := make([]float32, out)
-	for i := 0; i < in; i++ {
-		clear(x)
-		x[i] = 1
-		m.MulT(y, x, 1, nil)
-		for o := 0; o < out; o++ {
-			w[o*in+i] = y[o]
-		}
+// saveAndLoad saves m with o into a fresh folder and loads it back (closed
+// when the test ends); it returns the reloaded model and the folder.
+func saveAndLoad(t *testing.T, m *models.Model, o SaveOptions) (*models.Model, string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := Save(m, dir, o); err != nil {
+		t.Fatal(err)
 	}
-	return w
+	re, err := models.Load(dir, models.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { re.Close() })
+	return re, dir
 }
 
 func blockLinears(m *models.Model) []*models.Linear {
@@ -225,15 +224,7 @@ func TestSaveReloadQuantized(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			dir := t.TempDir()
-			if err := Save(m, dir, SaveOptions{Format: tc.format, Quant: quant, Meta: map[string]any{"method": "rtn", "damp_percent": 0.02}}); err != nil {
-				t.Fatal(err)
-			}
-			re, err := models.Load(dir, models.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer re.Close()
+			re, dir := saveAndLoad(t, m, SaveOptions{Format: tc.format, Quant: quant, Meta: map[string]any{"method": "rtn", "damp_percent": 0.02}})
 			for _, l := range blockLinears(re) {
 				qm, ok := l.Host.(*kernels.QuantGroupMatrix)
 				if !ok {
@@ -243,7 +234,7 @@ func TestSaveReloadQuantized(t *testing.T) {
 					t.Fatalf("%s: %d bits", l.Name, qm.Bits())
 				}
 				want := quant[l.Name].Dequantize()
-				got := identityWeights(qm)
+				got := kernels.DenseWeights(qm)
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("%s: W[%d] = %g after reload, want %g", l.Name, i, got[i], want[i])
@@ -312,22 +303,14 @@ func TestSaveReloadGPTQv2(t *testing.T) {
 		q.Zeros[0] = 0
 		quant[l.Name] = q
 	}
-	dir := t.TempDir()
-	if err := Save(m, dir, SaveOptions{Format: FormatGPTQ, Quant: quant}); err != nil {
-		t.Fatal(err)
-	}
+	re, dir := saveAndLoad(t, m, SaveOptions{Format: FormatGPTQ, Quant: quant})
 	if cf := readConfig(t, dir)["quantization_config"].(map[string]any)["checkpoint_format"]; cf != "gptq_v2" {
 		t.Fatalf("checkpoint_format = %v", cf)
 	}
-	re, err := models.Load(dir, models.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer re.Close()
 	for _, l := range blockLinears(re) {
 		q := quant[l.Name]
 		q.RoundScalesF16()
-		want, got := q.Dequantize(), identityWeights(l.Host)
+		want, got := q.Dequantize(), kernels.DenseWeights(l.Host)
 		for i := range want {
 			if got[i] != want[i] {
 				t.Fatalf("%s: W[%d] = %g, want %g", l.Name, i, got[i], want[i])
@@ -465,22 +448,14 @@ func TestSaveReloadSparse(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			dir := t.TempDir()
-			if err := Save(m, dir, SaveOptions{Format: tc.format, Meta: map[string]any{"method": "magnitude"}}); err != nil {
-				t.Fatal(err)
-			}
-			re, err := models.Load(dir, models.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer re.Close()
+			re, dir := saveAndLoad(t, m, SaveOptions{Format: tc.format, Meta: map[string]any{"method": "magnitude"}})
 			for _, l := range blockLinears(re) {
 				if tc.format == FormatSparse24 {
 					if _, ok := l.Host.(*kernels.Sparse24Matrix); !ok {
 						t.Fatalf("%s: reloaded as %T", l.Name, l.Host)
 					}
 				}
-				got := identityWeights(l.Host)
+				got := kernels.DenseWeights(l.Host)
 				for i, want := range pruned[l.Name] {
 					if got[i] != want {
 						t.Fatalf("%s: W[%d] = %g, want %g", l.Name, i, got[i], want)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/models/packed"
@@ -783,7 +783,7 @@ func (s *saver) copyFiles() error {
 		if !e.Type().IsRegular() || skipCopy(name) {
 			continue
 		}
-		if err := copyFile(filepath.Join(s.m.Dir, name), filepath.Join(s.dir, name)); err != nil {
+		if err := outdir.CopyFile(filepath.Join(s.m.Dir, name), filepath.Join(s.dir, name)); err != nil {
 			return fmt.Errorf("save %s: %w", s.dir, err)
 		}
 	}
@@ -803,23 +803,6 @@ func skipCopy(name string) bool {
 		}
 	}
 	return false
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 func writeJSON(path string, v any) error {

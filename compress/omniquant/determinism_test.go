@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/llmcbench/gollm/kernels"
+	"github.com/llmcbench/gollm/internal/threadtest"
 )
 
 // TestThreadsReproducible: OmniQuant W4A4 (LWC and LET, so the norm-gain
@@ -18,24 +18,15 @@ import (
 // knows, where OpenBLAS's threaded and single-threaded drivers cut k
 // differently (the fixture's 256 positions are no limit for RoPE).
 func TestThreadsReproducible(t *testing.T) {
-	if ok, why := kernels.ThreadsReproducible(); !ok {
-		t.Skip(why)
-	}
 	dir := "../../testdata/llama3-tiny"
 	var res [2]*Result
-	for i, th := range []int{1, 2} {
+	threadtest.OneAndTwo(t, func(i, _ int) error {
 		cfg := Config{Model: dir, WBits: 4, ABits: 4, GroupSize: -1, Epochs: 2,
 			Calib: []string{calibFile(t)}, NSamples: 1, Seqlen: 500, Tokenizer: tok(t, dir)}
-		kernels.SetMaxThreads(th)
-		kernels.SetThreads(th)
-		r, err := Quantize(context.Background(), cfg, nil)
-		kernels.SetMaxThreads(0)
-		kernels.SetThreads(0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res[i] = r
-	}
+		var err error
+		res[i], err = Quantize(context.Background(), cfg, nil)
+		return err
+	})
 	for j, b := range res[0].Blocks {
 		if c := res[1].Blocks[j]; math.Float64bits(b.FinalMSE) != math.Float64bits(c.FinalMSE) || math.Float64bits(b.InitMSE) != math.Float64bits(c.InitMSE) {
 			t.Errorf("block %d: init/final MSE %v/%v with 1 thread, %v/%v with 2", j, b.InitMSE, b.FinalMSE, c.InitMSE, c.FinalMSE)

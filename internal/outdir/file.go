@@ -6,6 +6,7 @@ package outdir
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -72,4 +73,23 @@ func WriteFile(path string, write func(f *os.File) error) (err error) {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// CopyFile copies the file src to dst (created or truncated; its folder
+// must exist), for a file carried unchanged into an output folder.
+func CopyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

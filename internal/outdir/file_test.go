@@ -73,3 +73,42 @@ func TestWriteFileKeepsOldOnFailure(t *testing.T) {
 		t.Errorf("temporary files left: %v", ents)
 	}
 }
+
+func TestCopyFile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	if err := os.WriteFile(src, []byte("weights\x00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "old")
+	if err := os.WriteFile(old, []byte("a longer old content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, src, dst string
+		ok             bool
+	}{
+		{"new file", src, filepath.Join(dir, "new"), true},
+		{"truncates", src, old, true},
+		{"missing source", filepath.Join(dir, "nope"), filepath.Join(dir, "x"), false},
+		{"missing folder", src, filepath.Join(dir, "no", "x"), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := CopyFile(c.src, c.dst)
+			if (err == nil) != c.ok {
+				t.Fatalf("CopyFile: err %v, want ok=%v", err, c.ok)
+			}
+			if !c.ok {
+				return
+			}
+			got, err := os.ReadFile(c.dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != "weights\x00\n" {
+				t.Errorf("copy holds %q", got)
+			}
+		})
+	}
+}

@@ -4,9 +4,10 @@
 // interrupted (InterruptedLeavesOut), writes into an --out it does not own
 // (RefusesForeignOut) or meets a second run into its --out (WhileHeld), a
 // progress writer that fires a hook (to cancel a run at a chosen point),
-// and the golden files of the compression tests (Golden, GoldenTree,
-// ReadGolden, WriteGolden, GoldenDiff and the -update flag). Only tests
-// import it; it imports no gollm package.
+// the golden files of the compression tests (Golden, GoldenTree,
+// ReadGolden, WriteGolden, GoldenDiff and the -update flag), and the check
+// that a bad-input error is one line naming what it must (OneLineError).
+// Only tests import it; it imports no gollm package.
 package testfs
 
 import (
@@ -220,4 +221,23 @@ func WhileHeld(marker string, first func(w io.Writer) error, second func() error
 		secondErr = second()
 	}
 	return firstErr, secondErr
+}
+
+// OneLineError fails t unless err is an error whose message is one line
+// holding every string of want: the form a bad-input error takes on the
+// command line.
+func OneLineError(t testing.TB, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", want)
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") {
+		t.Errorf("error spans lines: %q", msg)
+	}
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error %q lacks %q", msg, w)
+		}
+	}
 }

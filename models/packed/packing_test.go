@@ -254,7 +254,7 @@ func TestSparse24Bitmask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := identityWeights(back)
+	got := kernels.DenseWeights(back)
 	for i := range w {
 		if got[i] != w[i] {
 			t.Fatalf("W[%d] = %g, want %g", i, got[i], w[i])
@@ -390,7 +390,7 @@ func TestLoadPackQuantized(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("asym=%v: ok=%v err=%v", asym, ok, err)
 		}
-		got, want := identityWeights(m), q.Dequantize()
+		got, want := kernels.DenseWeights(m), q.Dequantize()
 		for i := range want {
 			if got[i] != want[i] {
 				t.Fatalf("asym=%v: W[%d] = %g, want %g", asym, i, got[i], want[i])

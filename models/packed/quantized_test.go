@@ -9,23 +9,6 @@ import (
 	"github.com/llmcbench/gollm/kernels"
 )
 
-// identityWeights returns W [out×in] through m.MulT on one-hot rows.
-func identityWeights(m kernels.Matrix) []float32 {
-	out, in := m.Dims()
-	w := make([]float32, out*in)
-	x := make([]float32, in)
-	y := make([]float32, out)
-	for i := 0; i < in; i++ {
-		clear(x)
-		x[i] = 1
-		m.MulT(y, x, 1, nil)
-		for o := 0; o < out; o++ {
-			w[o*in+i] = y[o]
-		}
-	}
-	return w
-}
-
 func TestQuantizedValidate(t *testing.T) {
 	base := func() *Quantized { return randomQuant(4, 64, 4, 32, 5) }
 	tests := []struct {
@@ -103,7 +86,7 @@ func TestMatrixRoundTrip(t *testing.T) {
 			if got := Weights(m); !slices.Equal(got, want) {
 				t.Errorf("Weights differ from Dequantize")
 			}
-			if got := identityWeights(m); !slices.Equal(got, want) {
+			if got := kernels.DenseWeights(m); !slices.Equal(got, want) {
 				t.Errorf("MulT of the identity differs from Dequantize")
 			}
 			back, ok := FromMatrix(m)
@@ -126,7 +109,7 @@ func TestPackSparse24(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := identityWeights(sp); !slices.Equal(got, w) {
+	if got := kernels.DenseWeights(sp); !slices.Equal(got, w) {
 		t.Fatalf("W = %v, want %v", got, w)
 	}
 	if _, err := PackSparse24(2, 8, []float32{1, 2, 3, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0}); !errors.Is(err, kernels.ErrNot24) {

@@ -818,12 +818,7 @@ func evalDataCases() []*Case {
 	const tq = "data/truthfulqa/TruthfulQA.csv"
 	llmc := []string{"--prompt", "llmcbench"}
 	add("tqa-csv-column", "TruthfulQA.csv without the Best Answer column", "truthfulqa_mc1", "Best Answer", func(c *CaseCtx) error {
-		return c.EditLines(tq, func(i int, l string) (string, bool) {
-			if i == 0 {
-				return strings.Replace(l, "Best Answer", "Best", 1), true
-			}
-			return l, true
-		})
+		return c.ReplaceInLine(tq, 0, "Best Answer", "Best")
 	}, llmc...)
 	add("tqa-csv-trunc", "TruthfulQA.csv cut inside a quoted field", "truthfulqa_mc1", "TruthfulQA.csv", func(c *CaseCtx) error {
 		return c.Write(tq, []byte("Type,Category,Question,Best Answer,Correct Answers,Incorrect Answers,Source\nA,B,\"What"))
@@ -832,54 +827,24 @@ func evalDataCases() []*Case {
 	// TSV: qnli, mnli_mismatch.
 	const qn = "data/qnli/dev.tsv"
 	add("qnli-column", "qnli dev.tsv without the sentence column", "qnli", "sentence", func(c *CaseCtx) error {
-		return c.EditLines(qn, func(i int, l string) (string, bool) {
-			if i == 0 {
-				return strings.Replace(l, "sentence", "sent", 1), true
-			}
-			return l, true
-		})
+		return c.ReplaceInLine(qn, 0, "sentence", "sent")
 	})
 	add("qnli-label", "qnli label \"maybe\"", "qnli", "label", func(c *CaseCtx) error {
-		return c.EditLines(qn, func(i int, l string) (string, bool) {
-			if i == 1 {
-				return strings.Replace(l, "\tentailment", "\tmaybe", 1), true
-			}
-			return l, true
-		})
+		return c.ReplaceInLine(qn, 1, "\tentailment", "\tmaybe")
 	})
 	add("qnli-short-row", "qnli row with two fields", "qnli", "dev.tsv", func(c *CaseCtx) error {
-		return c.EditLines(qn, func(i int, l string) (string, bool) {
-			if i == 1 {
-				return "0\tquestion only", true
-			}
-			return l, true
-		})
+		return c.EditLine(qn, 1, func(string) string { return "0\tquestion only" })
 	})
 	add("qnli-empty", "qnli dev.tsv empty", "qnli", "dev.tsv", func(c *CaseCtx) error { return c.Write(qn, nil) })
 	add("qnli-llmc-label", "qnli (llmcbench prompt) label 7", "qnli", "label", func(c *CaseCtx) error {
-		return c.EditLines(qn, func(i int, l string) (string, bool) {
-			if i == 1 {
-				return strings.Replace(l, "\tentailment", "\t7", 1), true
-			}
-			return l, true
-		})
+		return c.ReplaceInLine(qn, 1, "\tentailment", "\t7")
 	}, llmc...)
 	const mmm = "data/mnli_mismatch/multinli_1.0_dev_mismatched.txt"
 	add("mnlimm-column", "mnli_mismatch .txt without gold_label", "mnli_mismatch", "gold_label|label", func(c *CaseCtx) error {
-		return c.EditLines(mmm, func(i int, l string) (string, bool) {
-			if i == 0 {
-				return strings.Replace(l, "gold_label", "gold", 1), true
-			}
-			return l, true
-		})
+		return c.ReplaceInLine(mmm, 0, "gold_label", "gold")
 	})
 	add("mnlimm-label", "mnli_mismatch gold_label \"sometimes\"", "mnli_mismatch", "gold_label", func(c *CaseCtx) error {
-		return c.EditLines(mmm, func(i int, l string) (string, bool) {
-			if i == 1 {
-				return strings.Replace(l, "contradiction", "sometimes", 1), true
-			}
-			return l, true
-		})
+		return c.ReplaceInLine(mmm, 1, "contradiction", "sometimes")
 	})
 	// JSON: advglue.
 	const ag = "data/advglue/dev_ann.json"

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/llmcbench/gollm/internal/outdir"
 )
 
 // Env is the run's fixed context: the repository, the binary, and the shared
@@ -85,23 +86,10 @@ func copyTree(src, dst string, keep func(rel string) bool) error {
 }
 
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return outdir.CopyFile(src, dst)
 }
 
 // CaseCtx is one case's folder, where its setup builds the bad input.
@@ -206,6 +194,22 @@ func (c *CaseCtx) EditLines(rel string, edit func(i int, line string) (string, b
 		}
 	}
 	return c.Write(rel, []byte(strings.Join(out, "\n")+"\n"))
+}
+
+// EditLine rewrites line n (0-based) of a text file through edit.
+func (c *CaseCtx) EditLine(rel string, n int, edit func(line string) string) error {
+	return c.EditLines(rel, func(i int, l string) (string, bool) {
+		if i == n {
+			return edit(l), true
+		}
+		return l, true
+	})
+}
+
+// ReplaceInLine replaces the first old in line n (0-based) of a text file
+// with new.
+func (c *CaseCtx) ReplaceInLine(rel string, n int, old, new string) error {
+	return c.EditLine(rel, n, func(l string) string { return strings.Replace(l, old, new, 1) })
 }
 
 // EditJSONL rewrites every object of a JSON-lines file through edit.
