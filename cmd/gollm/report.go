@@ -86,7 +86,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
-	fmt.Fprintf(stderr, "gollm report: reading the study %s\n", *results)
+	fmt.Fprintf(stderr, "reading the study %s\n", *results)
 	sum, err := bench.LoadStudy(*results)
 	if err != nil {
 		return fmt.Errorf("--results: %w", err)
@@ -123,7 +123,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	fmt.Fprintf(stderr, "gollm report: %d tracks, %d problems; %s report written\n", len(sum.Tracks), len(sum.Problems), *format)
+	fmt.Fprintf(stderr, "%d tracks, %d problems; %s report written\n", len(sum.Tracks), len(sum.Problems), *format)
 	if cf.json {
 		o := reportOutput{Format: *format, Path: path, Tracks: len(sum.Tracks), Cells: sum.Study.Cells, Problems: len(sum.Problems)}
 		for _, t := range sum.Tracks {

@@ -18,7 +18,7 @@ func allCases() []*Case {
 	for _, f := range []func() []*Case{
 		safetensorsCases, configCases, quantConfigCases, tokenizerCases, evalDataCases,
 		calibCases, generateFlagCases, tokenizeInfoFlagCases, evalFlagCases, compressFlagCases,
-		trainCases, outputCases, commandCases,
+		trainCases, outputCases, commandCases, benchCases, reportCases,
 	} {
 		cs = append(cs, f()...)
 	}
@@ -1342,5 +1342,69 @@ func commandCases() []*Case {
 		{ID: "cmd-list-tasks", Class: "commands", What: "gollm eval --list-tasks (accepted)", Args: []string{"eval", "--list-tasks"}, Accept: true},
 		{ID: "cmd-empty-flag", Class: "commands", What: "gollm info --model= (empty value)", Args: []string{"info", "--model="}, Want: []string{"--model"}},
 		{ID: "cmd-dash", Class: "commands", What: "gollm - (a lone dash)", Args: []string{"-"}, Want: []string{"-"}},
+	}
+}
+
+// studyConfig is a small valid gollm bench config over the llama3 fixture
+// (one method, one task) with line n replaced by repl when n > 0.
+func studyConfig(n int, repl string) []byte {
+	lines := []string{
+		"models:",
+		"  - $B/llama3",
+		"methods:",
+		"  - rtn:bits=4,group=8",
+		"tasks:",
+		"  - {name: wikitext2, limit: 1}",
+		"data: $R/testdata/eval",
+	}
+	if n > 0 {
+		lines[n-1] = repl
+	}
+	return []byte(strings.Join(lines, "\n") + "\n")
+}
+
+// writeStudyConfig writes studyConfig(n, repl) as study.yaml with $B and $R
+// expanded.
+func writeStudyConfig(n int, repl string) func(c *CaseCtx) error {
+	return func(c *CaseCtx) error {
+		s := strings.NewReplacer("$B", c.Base, "$R", c.Root).Replace(string(studyConfig(n, repl)))
+		return c.Write("study.yaml", []byte(s))
+	}
+}
+
+func benchCases() []*Case {
+	bench := func(extra ...string) []string {
+		return append([]string{"bench", "--config", "$D/study.yaml", "--out", "$D/study"}, extra...)
+	}
+	return []*Case{
+		{ID: "bench-unknown-method", Class: "bench config", What: "a method gollm does not have", Setup: writeStudyConfig(4, "  - gptx:bits=4"), Args: bench(), Want: []string{"study.yaml:4", "gptx"}},
+		{ID: "bench-bad-param", Class: "bench config", What: "an unsupported bit width", Setup: writeStudyConfig(4, "  - rtn:bits=9"), Args: bench(), Want: []string{"study.yaml:4", "bits"}},
+		{ID: "bench-unknown-task", Class: "bench config", What: "a task gollm does not have", Setup: writeStudyConfig(6, "  - {name: squad, limit: 1}"), Args: bench(), Want: []string{"study.yaml:6", "squad"}},
+		{ID: "bench-negative-limit", Class: "bench config", What: "limit -1", Setup: writeStudyConfig(6, "  - {name: wikitext2, limit: -1}"), Args: bench(), Want: []string{"study.yaml:6", "limit"}},
+		{ID: "bench-missing-model", Class: "bench config", What: "a model folder that does not exist", Setup: writeStudyConfig(2, "  - $D/nope"), Args: bench(), Want: []string{"study.yaml:2", "nope"}},
+		{ID: "bench-unknown-key", Class: "bench config", What: "a misspelt key (modles:)", Setup: writeStudyConfig(1, "modles:"), Args: bench(), Want: []string{"study.yaml:1", "modles"}},
+		{ID: "bench-not-yaml", Class: "bench config", What: "a config that is not YAML or JSON", Setup: func(c *CaseCtx) error { return c.Write("study.yaml", []byte("models: [\x00\x01")) }, Args: bench(), Want: []string{"study.yaml"}},
+		{ID: "bench-no-config", Class: "bench config", What: "--config names no file", Args: []string{"bench", "--config", "$D/none.yaml", "--out", "$D/study"}, Want: []string{"none.yaml"}},
+		{ID: "bench-out-foreign", Class: "bench config", What: "--out is a folder of other files (not a study)", Setup: func(c *CaseCtx) error {
+			if err := writeStudyConfig(0, "")(c); err != nil {
+				return err
+			}
+			return c.Write("study/mine.txt", []byte("keep me\n"))
+		}, Args: bench(), Want: []string{"--out"}},
+	}
+}
+
+func reportCases() []*Case {
+	return []*Case{
+		{ID: "report-missing", Class: "report", What: "--results names no folder", Args: []string{"report", "--results", "$D/none"}, Want: []string{"none"}},
+		{ID: "report-not-study", Class: "report", Progress: true, What: "--results is a folder without study.json", Setup: func(c *CaseCtx) error { return c.Write("s/notes.txt", []byte("x\n")) }, Args: []string{"report", "--results", "$D/s"}, Want: []string{"study"}},
+		{ID: "report-bad-study-json", Class: "report", Progress: true, What: "study.json that is not JSON", Setup: func(c *CaseCtx) error { return c.Write("s/study.json", []byte("{not json")) }, Args: []string{"report", "--results", "$D/s"}, Want: []string{"study.json"}},
+		{ID: "report-bad-format", Class: "report", What: "--format pdf", Setup: func(c *CaseCtx) error { return c.Write("s/study.json", []byte("{}")) }, Args: []string{"report", "--results", "$D/s", "--format", "pdf"}, Want: []string{"--format"}},
+		{ID: "report-out-foreign", Class: "report", What: "--out names a file gollm did not write", Setup: func(c *CaseCtx) error {
+			if err := c.Write("s/study.json", []byte(`{"gollm_version":"devel"}`)); err != nil {
+				return err
+			}
+			return c.Write("mine.html", []byte("<p>keep me</p>\n"))
+		}, Args: []string{"report", "--results", "$D/s", "--out", "$D/mine.html"}, Want: []string{"mine.html"}},
 	}
 }
