@@ -62,3 +62,15 @@ func parseCompat(text string) ([]Compat, error) {
 	}
 	return out, nil
 }
+
+// CompatMarkdown renders the table as Markdown, one row per engine and
+// method with its source (docs/ENGINES.md holds this rendering; a test
+// keeps the two equal).
+func CompatMarkdown(rows []Compat) string {
+	var b strings.Builder
+	b.WriteString("| engine | method's checkpoint | loads | note | source |\n| --- | --- | --- | --- | --- |\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | <%s> |\n", r.Engine, r.Method, r.Support, r.Note, r.Source)
+	}
+	return b.String()
+}

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -34,5 +35,22 @@ func TestCompatTable(t *testing.T) {
 		if _, err := parseCompat(bad.csv); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s: error %v; want one saying %q", bad.name, err, bad.want)
 		}
+	}
+}
+
+// TestEnginesDoc holds docs/ENGINES.md's table to engines.csv.
+func TestEnginesDoc(t *testing.T) {
+	b, err := os.ReadFile("../docs/ENGINES.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- compat table: begin -->\n", "<!-- compat table: end -->"
+	_, rest, ok1 := strings.Cut(string(b), begin)
+	table, _, ok2 := strings.Cut(rest, end)
+	if !ok1 || !ok2 {
+		t.Fatalf("docs/ENGINES.md has no %q … %q block", strings.TrimSpace(begin), end)
+	}
+	if want := CompatMarkdown(CompatTable()); table != want {
+		t.Errorf("docs/ENGINES.md's table differs from engines.csv; paste:\n%s", want)
 	}
 }

@@ -8,6 +8,7 @@
 //	gollm info     --model DIR [--json]
 //	gollm bench    [--config FILE] [--out DIR] [--print-config] [--retry-failed] [--log-samples] [--json]
 //	gollm report   --results DIR [--format md|html|json] [--out PATH] [--json]
+//	gollm loadgen  --base-url URL --model NAME [--num-prompts N] [--input-len 32] [--output-len 128] [--concurrency C | --request-rate R] [--dataset FILE] [--study DIR] [--json] [--out FILE]
 //	gollm tokenizer-train --data FILE[,FILE] --vocab-size N --out DIR [--overwrite] [--json]
 //
 // Every command takes --device cpu|cuda and --threads N. --json prints one
