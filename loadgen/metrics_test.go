@@ -31,19 +31,23 @@ func TestSummarize(t *testing.T) {
 	cancelled.Cancelled = true
 	noUsage := timeline(100, 120, 150)
 	noUsage.InputLen = 7
+	// one is the metrics of one request sent at 0 with chunks at 100, 120
+	// and 150 ms (3 output tokens) in a one-second run.
+	one := func(input int) Metrics {
+		return Metrics{Completed: 1, TotalInputTokens: input, TotalOutputTokens: 3, DurationS: 1,
+			RequestThroughput: 1, OutputThroughput: 3, TotalTokenThroughput: float64(input + 3),
+			TTFT: Stats{Mean: 100, Median: 100, P90: 100, P99: 100, N: 1},
+			TPOT: Stats{Mean: 25, Median: 25, P90: 25, P99: 25, N: 1},
+			ITL:  Stats{Mean: 25, Median: 25, Std: 5, P90: 29, P99: 29.9, N: 2},
+			E2EL: Stats{Mean: 150, Median: 150, P90: 150, P99: 150, N: 1}}
+	}
 	tests := []struct {
 		name     string
 		outcomes []Outcome
 		duration time.Duration
 		want     Metrics
 	}{
-		{"one request", []Outcome{withUsage(timeline(100, 120, 150), 32, 3)}, time.Second, Metrics{
-			Completed: 1, TotalInputTokens: 32, TotalOutputTokens: 3, DurationS: 1,
-			RequestThroughput: 1, OutputThroughput: 3, TotalTokenThroughput: 35,
-			TTFT: Stats{Mean: 100, Median: 100, P90: 100, P99: 100, N: 1},
-			TPOT: Stats{Mean: 25, Median: 25, P90: 25, P99: 25, N: 1},
-			ITL:  Stats{Mean: 25, Median: 25, Std: 5, P90: 29, P99: 29.9, N: 2},
-			E2EL: Stats{Mean: 150, Median: 150, P90: 150, P99: 150, N: 1}}},
+		{"one request", []Outcome{withUsage(timeline(100, 120, 150), 32, 3)}, time.Second, one(32)},
 		// usage counts more tokens than chunks (a server that sends two
 		// tokens a chunk): TPOT divides by the tokens, ITL is per chunk.
 		{"usage beats chunk count", []Outcome{withUsage(timeline(10, 50), 4, 5)}, 2 * time.Second, Metrics{
@@ -53,13 +57,7 @@ func TestSummarize(t *testing.T) {
 			TPOT: Stats{Mean: 10, Median: 10, P90: 10, P99: 10, N: 1},
 			ITL:  Stats{Mean: 40, Median: 40, P90: 40, P99: 40, N: 1},
 			E2EL: Stats{Mean: 50, Median: 50, P90: 50, P99: 50, N: 1}}},
-		{"no usage: chunks and built length", []Outcome{noUsage}, time.Second, Metrics{
-			Completed: 1, TotalInputTokens: 7, TotalOutputTokens: 3, DurationS: 1,
-			RequestThroughput: 1, OutputThroughput: 3, TotalTokenThroughput: 10,
-			TTFT: Stats{Mean: 100, Median: 100, P90: 100, P99: 100, N: 1},
-			TPOT: Stats{Mean: 25, Median: 25, P90: 25, P99: 25, N: 1},
-			ITL:  Stats{Mean: 25, Median: 25, Std: 5, P90: 29, P99: 29.9, N: 2},
-			E2EL: Stats{Mean: 150, Median: 150, P90: 150, P99: 150, N: 1}}},
+		{"no usage: chunks and built length", []Outcome{noUsage}, time.Second, one(7)},
 		// One output token has no TPOT (vLLM's rule), and failed and
 		// cancelled requests add no tokens and no latencies.
 		{"failed, cancelled, single token", []Outcome{withUsage(timeline(40), 2, 1), failed, cancelled}, time.Second, Metrics{
