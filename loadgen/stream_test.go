@@ -44,3 +44,18 @@ func TestReadStream(t *testing.T) {
 		})
 	}
 }
+
+// FuzzReadStream feeds arbitrary bytes as a server's stream: readStream
+// never panics, and it records no more chunks than the stream has lines.
+func FuzzReadStream(f *testing.F) {
+	f.Add("data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: [DONE]\n\n")
+	f.Add("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n")
+	f.Add(": c\r\nevent: x\r\ndata:{\"error\":{\"message\":\"m\"}}\r\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		var o Outcome
+		readStream(strings.NewReader(s), func() time.Time { return at(0) }, &o)
+		if len(o.Chunks) > strings.Count(s, "\n")+1 {
+			t.Errorf("%d chunks from %d lines", len(o.Chunks), strings.Count(s, "\n")+1)
+		}
+	})
+}

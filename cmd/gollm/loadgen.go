@@ -82,7 +82,11 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 
 	client := &http.Client{Timeout: *timeout}
-	ownedBy, listed, err := loadgen.Probe(ctx, client, base, *model)
+	// A server that accepts the connection but never answers fails here in
+	// seconds, not after --timeout.
+	probeCtx, cancel := context.WithTimeout(ctx, probeTimeout)
+	ownedBy, listed, err := loadgen.Probe(probeCtx, client, base, *model)
+	cancel()
 	if err != nil {
 		return err
 	}
@@ -129,6 +133,9 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	return nil
 }
+
+// probeTimeout bounds the first request, GET /v1/models.
+const probeTimeout = 30 * time.Second
 
 // checkLoadgenFlags refuses bad values before any request, naming the flag,
 // and returns the normalised base URL.
