@@ -131,7 +131,22 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if res.Interrupted {
 		return fmt.Errorf("interrupted: the results above cover the %d requests that finished", res.Metrics.Completed+res.Metrics.Failed)
 	}
+	if res.Metrics.Completed == 0 {
+		return fmt.Errorf("no request completed: %d failed (%s)", res.Metrics.Failed, firstError(res.Errors))
+	}
 	return nil
+}
+
+// firstError is the most frequent failure of a run (the first in sort
+// order among equals).
+func firstError(errs map[string]int) string {
+	best := ""
+	for _, e := range sortedKeys(errs) {
+		if best == "" || errs[e] > errs[best] {
+			best = e
+		}
+	}
+	return best
 }
 
 // probeTimeout bounds the first request, GET /v1/models.

@@ -128,3 +128,22 @@ func TestLoadgenRun(t *testing.T) {
 		t.Errorf("cell %s: kind %q method %q metrics %v (%v)", cells[0], c.Kind, c.Method, c.Metrics, err)
 	}
 }
+
+// TestLoadgenAllFailed: a server that refuses every request is a runtime
+// failure (exit 1) naming its error, after the report.
+func TestLoadgenAllFailed(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"data":[{"id":"tiny","owned_by":"fake"}]}`)
+	})
+	mux.HandleFunc("POST /v1/completions", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, `{"error":{"message":"token id out of range","type":"invalid_request_error"}}`)
+	})
+	s := httptest.NewServer(mux)
+	defer s.Close()
+	code, stdout, stderr := runCLI("loadgen", "--base-url", s.URL, "--model", "tiny", "--num-prompts", "3")
+	if code != 1 || !strings.Contains(stdout, "Failed requests:                         3") || !strings.Contains(stderr, "no request completed: 3 failed (HTTP 400: token id out of range)") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, 3 failed, and the server's error", code, stdout, stderr)
+	}
+}
