@@ -101,7 +101,9 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		*numPrompts, base, engine, *inputLen, *outputLen, *concurrency, *rate)
 	res := loadgen.Run(ctx, cfg, prompts, loadgen.Options{Client: client, Progress: stderr})
 	res.Engine = engine
-	res.Machine.Threads = cf.threads
+	if cf.threads > 0 {
+		res.Machine.Threads = cf.threads
+	}
 	if *out != "" {
 		if err := outdir.WriteFile(*out, func(f *os.File) error { return writeJSON(f, res) }); err != nil {
 			return err
