@@ -18,7 +18,7 @@ import (
 type completionRequest struct {
 	Model         string          `json:"model"`
 	Prompt        json.RawMessage `json:"prompt"`
-	Messages      []chatMessage   `json:"messages"`
+	Messages      []ChatMessage   `json:"messages"`
 	MaxTokens     *int            `json:"max_tokens"`
 	MaxCompletion *int            `json:"max_completion_tokens"`
 	Temperature   *float64        `json:"temperature"`
@@ -35,8 +35,8 @@ type completionRequest struct {
 	IgnoreEOS bool `json:"ignore_eos"`
 }
 
-// chatMessage is one message of a chat request.
-type chatMessage struct {
+// ChatMessage is one message of a chat request.
+type ChatMessage struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
 }

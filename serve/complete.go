@@ -17,10 +17,11 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) { s.complete
 // chatRoles are the message roles the plain chat format accepts.
 var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true}
 
-// ChatPrompt renders messages in the plain chat format the server uses:
-// one "role: content" line per message, then "assistant:" for the reply
-// (the tokenizer adds its BOS as for any prompt).
-func ChatPrompt(messages []struct{ Role, Content string }) string {
+// ChatPrompt renders messages in the plain chat format the server uses for
+// a model without a chat template: one "role: content" line per message,
+// then "assistant:" for the reply (the tokenizer adds its BOS as for any
+// prompt).
+func ChatPrompt(messages []ChatMessage) string {
 	var b strings.Builder
 	for _, m := range messages {
 		fmt.Fprintf(&b, "%s: %s\n", m.Role, m.Content)
@@ -29,18 +30,23 @@ func ChatPrompt(messages []struct{ Role, Content string }) string {
 	return b.String()
 }
 
-func (s *Server) chatPrompt(msgs []chatMessage) ([]int, *apiError) {
+func (s *Server) chatPrompt(msgs []ChatMessage) ([]int, *apiError) {
 	if len(msgs) == 0 {
 		return nil, badRequest("messages", "messages is required (a non-empty list)")
 	}
-	plain := make([]struct{ Role, Content string }, len(msgs))
 	for i, m := range msgs {
 		if !chatRoles[m.Role] {
 			return nil, badRequest("messages", "messages[%d]: role %q is not one of system, developer, user, assistant, tool", i, m.Role)
 		}
-		plain[i].Role, plain[i].Content = m.Role, m.Content
 	}
-	return s.tok.Encode(ChatPrompt(plain), true), nil
+	if s.cfg.Chat == nil {
+		return s.tok.Encode(ChatPrompt(msgs), true), nil
+	}
+	text, err := s.cfg.Chat.Render(msgs)
+	if err != nil {
+		return nil, badRequest("messages", "%v", err)
+	}
+	return s.tok.Encode(text, false), nil
 }
 
 func (s *Server) complete(w http.ResponseWriter, r *http.Request, chat bool) {

@@ -46,6 +46,9 @@ type Config struct {
 	MaxKVTokens int
 	// MaxBodyBytes caps a request body; larger bodies get 413 (default 1 MiB).
 	MaxBodyBytes int64
+	// Chat renders chat requests' messages; nil: the plain format of
+	// ChatPrompt.
+	Chat *ChatTemplate
 	// MaxN caps a request's choices per prompt (n) and prompts per request
 	// (default 16 each).
 	MaxN int

@@ -58,10 +58,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	chat, err := serve.LoadChatTemplate(*model)
+	if err != nil {
+		return fmt.Errorf("--model %s: %w", *model, err)
+	}
+	if chat == nil {
+		fmt.Fprintf(stderr, "%s has no chat_template: chat requests use the plain format (docs/SERVE.md)\n", *model)
+	}
 	if *name == "" {
 		*name = filepath.Base(filepath.Clean(*model))
 	}
-	srv, err := serve.New(m, tok, serve.Config{ModelName: *name, MaxSeqs: *maxSeqs, MaxQueue: *maxQueue, MaxTokens: *maxTokens, MaxKVTokens: *maxKV, MaxBodyBytes: *maxBody})
+	srv, err := serve.New(m, tok, serve.Config{ModelName: *name, MaxSeqs: *maxSeqs, MaxQueue: *maxQueue, MaxTokens: *maxTokens, MaxKVTokens: *maxKV, MaxBodyBytes: *maxBody, Chat: chat})
 	if err != nil {
 		return err
 	}
