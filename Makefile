@@ -4,7 +4,7 @@ BIN      ?= bin
 FUZZTIME ?= 60s
 TEST_FUZZTIME ?= 3s
 
-.PHONY: all build run test deps oracle chromium vet fuzz bench bench-kernels clean reference-models
+.PHONY: all build run test deps oracle openai chromium vet fuzz bench bench-kernels clean reference-models
 
 # The CUDA build (make kernels, cuda-vet, cuda-emu-test, cuda-bins): docs/GPU.md.
 include cuda/kernels.mk
@@ -38,6 +38,24 @@ oracle:
 		|| echo "npm install failed: the Hugging Face conformance test of tokenizer/bpetrain will be skipped"; \
 	fi
 
+# openai installs the official openai npm client into .cache/openai, where
+# serve's TestOpenAINodeClient drives gollm serve with it (it skips, saying
+# so, without Node or the package).
+OPENAI_DIR ?= .cache/openai
+openai:
+	@if [ -d $(OPENAI_DIR)/node_modules/openai ]; then :; \
+	else \
+		if ! command -v npm >/dev/null; then \
+			echo "installing nodejs and npm (for the openai client test of gollm serve)"; \
+			if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm \
+			|| echo "could not install npm: the openai client test of gollm serve will be skipped"; \
+		fi; \
+		echo "installing the npm package openai into $(OPENAI_DIR)"; \
+		mkdir -p $(OPENAI_DIR) && npm install --prefix $(OPENAI_DIR) --no-audit --no-fund --silent openai@7.55.0 \
+		|| echo "npm install failed: the openai client test of gollm serve will be skipped"; \
+	fi
+
 # chromium installs Debian's chromium when missing: the real-browser test
 # of the HTML report (bench/report TestChromium) renders the page headless
 # with it (and skips, saying so, without it).
@@ -66,7 +84,7 @@ vet:
 
 # test: vet, the whole suite (OpenBLAS build; with chromium for the HTML
 # report's browser test), the whole suite in the pure-Go build, and a short run (TEST_FUZZTIME) of every fuzz target.
-test: deps oracle chromium vet
+test: deps oracle openai chromium vet
 	$(GO) test ./...
 	CGO_ENABLED=0 $(GO) test ./...
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
