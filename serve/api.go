@@ -360,18 +360,28 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"status": "ok"})
 }
 
+// decodeFor decodes the body into dst and checks the model it names
+// (*model, filled by the decode); on failure it answers the error and
+// returns false.
+func (s *Server) decodeFor(w http.ResponseWriter, r *http.Request, dst any, model *string) bool {
+	e := s.decode(w, r, dst)
+	if e == nil {
+		e = s.checkModel(*model)
+	}
+	if e != nil {
+		s.fail(w, e)
+		return false
+	}
+	return true
+}
+
 func (s *Server) handleTokenize(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Model            string `json:"model"`
 		Prompt           string `json:"prompt"`
 		AddSpecialTokens *bool  `json:"add_special_tokens"`
 	}
-	if e := s.decode(w, r, &req); e != nil {
-		s.fail(w, e)
-		return
-	}
-	if e := s.checkModel(req.Model); e != nil {
-		s.fail(w, e)
+	if !s.decodeFor(w, r, &req, &req.Model) {
 		return
 	}
 	ids := s.tok.Encode(req.Prompt, req.AddSpecialTokens == nil || *req.AddSpecialTokens)
@@ -383,12 +393,7 @@ func (s *Server) handleDetokenize(w http.ResponseWriter, r *http.Request) {
 		Model  string `json:"model"`
 		Tokens []int  `json:"tokens"`
 	}
-	if e := s.decode(w, r, &req); e != nil {
-		s.fail(w, e)
-		return
-	}
-	if e := s.checkModel(req.Model); e != nil {
-		s.fail(w, e)
+	if !s.decodeFor(w, r, &req, &req.Model) {
 		return
 	}
 	for _, id := range req.Tokens {

@@ -480,7 +480,7 @@ func TestDisconnectFreesSlot(t *testing.T) {
 // mixed in; every well-formed stream completes with its token count.
 func TestLoad(t *testing.T) {
 	f := newFixture(t, "llama3-tiny", Config{MaxSeqs: 16, MaxQueue: 512})
-	const clients = 120
+	const clients = 200
 	var wg sync.WaitGroup
 	lat := make([]time.Duration, clients)
 	errs := make(chan string, clients)
