@@ -74,6 +74,7 @@ func (s *Server) loop() {
 			for _, q := range active {
 				q.out <- event{choice: q.choice, err: errClosed}
 			}
+			s.failQueued(waiting)
 			return
 		default:
 		}
@@ -84,6 +85,7 @@ func (s *Server) loop() {
 					select {
 					case waiting = <-s.queue:
 					case <-s.stop:
+						s.failQueued(nil)
 						return
 					}
 				} else {
@@ -181,6 +183,22 @@ func (s *Server) loop() {
 		clear(active[len(kept):])
 		active = kept
 		s.metrics.running.Store(int64(len(active)))
+	}
+}
+
+// failQueued ends, with errClosed, the sequences that never joined the
+// batch (waiting and the queue's) once the scheduler stops.
+func (s *Server) failQueued(waiting *seq) {
+	if waiting != nil {
+		waiting.out <- event{choice: waiting.choice, err: errClosed}
+	}
+	for {
+		select {
+		case q := <-s.queue:
+			q.out <- event{choice: q.choice, err: errClosed}
+		default:
+			return
+		}
 	}
 }
 

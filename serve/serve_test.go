@@ -542,3 +542,40 @@ func TestLoad(t *testing.T) {
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	t.Logf("%d clients: %.0f requests/s, latency p50 %v p99 %v", clients, clients/wall.Seconds(), lat[clients/2], lat[clients*99/100])
 }
+
+// TestCloseEndsWaiting: Close ends the running stream with an error event
+// and answers 503 to a request still queued.
+func TestCloseEndsWaiting(t *testing.T) {
+	f := newFixture(t, "llama3-tiny", Config{MaxSeqs: 1})
+	b, _ := json.Marshal(map[string]any{"prompt": "hi", "max_tokens": 240, "stream": true, "ignore_eos": true})
+	resp, err := http.Post(f.url+"/v1/completions", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := bufio.NewReader(resp.Body)
+	if _, err := r.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	queued := make(chan int, 1)
+	go func() {
+		code, _ := post(t, f.url+"/v1/completions", map[string]any{"prompt": "next", "max_tokens": 4})
+		queued <- code
+	}()
+	for len(f.s.queue) == 0 && len(queued) == 0 {
+		time.Sleep(time.Millisecond) // until the second request waits (or, on a fast machine, ran)
+	}
+	f.s.Close()
+	rest, _ := io.ReadAll(r)
+	if !bytes.Contains(rest, []byte(`"error"`)) && !bytes.Contains(rest, []byte(`"finish_reason":"length"`)) {
+		t.Errorf("running stream after Close: %q, want an error event (or its normal end)", rest)
+	}
+	select {
+	case code := <-queued:
+		if code != 503 && code != 200 {
+			t.Errorf("queued request after Close: status %d, want 503", code)
+		}
+	case <-time.After(time.Minute): // a hang guard
+		t.Fatal("the queued request hangs after Close")
+	}
+}
