@@ -4,7 +4,7 @@ BIN      ?= bin
 FUZZTIME ?= 60s
 TEST_FUZZTIME ?= 3s
 
-.PHONY: all build run test deps oracle chromium vet fuzz bench bench-kernels clean reference-models
+.PHONY: all build run test deps oracle openai chromium vet fuzz bench bench-kernels clean reference-models
 
 # The CUDA build (make kernels, cuda-vet, cuda-emu-test, cuda-bins): docs/GPU.md.
 include cuda/kernels.mk
@@ -20,23 +20,37 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libopenblas-dev; \
 	fi
 
+# npm-install installs the npm package $(2) into $(1) unless it is there,
+# installing nodejs and npm from Debian first when missing; on failure it says
+# which test ($(3)) will be skipped.
+define npm-install
+	@if [ -d $(1)/node_modules/$(firstword $(subst @, ,$(2))) ]; then :; \
+	else \
+		if ! command -v npm >/dev/null; then \
+			echo "installing nodejs and npm (for $(3))"; \
+			if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm \
+			|| echo "could not install npm: $(3) will be skipped"; \
+		fi; \
+		echo "installing the npm package $(2) into $(1)"; \
+		mkdir -p $(1) && npm install --prefix $(1) --no-audit --no-fund --silent $(2) \
+		|| echo "npm install failed: $(3) will be skipped"; \
+	fi
+endef
+
 # oracle installs the Hugging Face tokenizers Node bindings (npm package
 # tokenizers) into .cache/oracle, where the tokenizer/bpetrain conformance
 # test finds them (it skips, saying so, without Node or the package).
 ORACLE_DIR ?= .cache/oracle
 oracle:
-	@if [ -d $(ORACLE_DIR)/node_modules/tokenizers ]; then :; \
-	else \
-		if ! command -v npm >/dev/null; then \
-			echo "installing nodejs and npm (for the Hugging Face tokenizers conformance test)"; \
-			if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm \
-			|| echo "could not install npm: the Hugging Face conformance test of tokenizer/bpetrain will be skipped"; \
-		fi; \
-		echo "installing the npm package tokenizers into $(ORACLE_DIR)"; \
-		mkdir -p $(ORACLE_DIR) && npm install --prefix $(ORACLE_DIR) --no-audit --no-fund --silent tokenizers@0.23.2 \
-		|| echo "npm install failed: the Hugging Face conformance test of tokenizer/bpetrain will be skipped"; \
-	fi
+	$(call npm-install,$(ORACLE_DIR),tokenizers@0.23.2,the Hugging Face conformance test of tokenizer/bpetrain)
+
+# openai installs the official openai npm client into .cache/openai, where
+# serve's TestOpenAINodeClient drives gollm serve with it (it skips, saying
+# so, without Node or the package).
+OPENAI_DIR ?= .cache/openai
+openai:
+	$(call npm-install,$(OPENAI_DIR),openai@7.55.0,the openai client test of gollm serve)
 
 # chromium installs Debian's chromium when missing: the real-browser test
 # of the HTML report (bench/report TestChromium) renders the page headless
@@ -66,7 +80,7 @@ vet:
 
 # test: vet, the whole suite (OpenBLAS build; with chromium for the HTML
 # report's browser test), the whole suite in the pure-Go build, and a short run (TEST_FUZZTIME) of every fuzz target.
-test: deps oracle chromium vet
+test: deps oracle openai chromium vet
 	$(GO) test ./...
 	CGO_ENABLED=0 $(GO) test ./...
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) bash scripts/fuzz.sh

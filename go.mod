@@ -3,10 +3,11 @@ module github.com/llmcbench/gollm
 go 1.26.0
 
 require (
+	github.com/ardanlabs/jinja v1.8.0
 	github.com/dlclark/regexp2 v1.12.0
 	github.com/parquet-go/parquet-go v0.32.0
 	github.com/x448/float16 v0.8.4
-	golang.org/x/sys v0.38.0
+	golang.org/x/sys v0.43.0
 	golang.org/x/text v0.44.0
 	gopkg.in/yaml.v3 v3.0.1
 	gorgonia.org/cu v0.9.6
