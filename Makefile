@@ -4,7 +4,7 @@ BIN      ?= bin
 FUZZTIME ?= 60s
 TEST_FUZZTIME ?= 3s
 
-.PHONY: all build run test deps oracle chromium vet fuzz bench bench-kernels clean reference-models
+.PHONY: all build run test deps oracle chromium llamacpp vet fuzz bench bench-kernels clean reference-models
 
 # The CUDA build (make kernels, cuda-vet, cuda-emu-test, cuda-bins): docs/GPU.md.
 include cuda/kernels.mk
@@ -38,6 +38,26 @@ oracle:
 		|| echo "npm install failed: the Hugging Face conformance test of tokenizer/bpetrain will be skipped"; \
 	fi
 
+# llamacpp installs the npm package node-llama-cpp (pinned; it ships
+# prebuilt llama.cpp CPU binaries) into .cache/llamacpp, where
+# scripts/llamacpp/greedy.mjs and the GGUF export test (cmd/gollm
+# TestExportGGUFLlamaCpp) find it; the test skips, saying so, without Node
+# or the package. Nothing is downloaded or built when it runs.
+LLAMACPP_DIR ?= .cache/llamacpp
+llamacpp:
+	@if [ -d $(LLAMACPP_DIR)/node_modules/node-llama-cpp ]; then :; \
+	else \
+		if ! command -v npm >/dev/null; then \
+			echo "installing nodejs and npm (for the llama.cpp check of gollm export --format gguf)"; \
+			if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm \
+			|| echo "could not install npm: the llama.cpp check of the GGUF export will be skipped"; \
+		fi; \
+		echo "installing the npm package node-llama-cpp into $(LLAMACPP_DIR)"; \
+		mkdir -p $(LLAMACPP_DIR) && npm install --prefix $(LLAMACPP_DIR) --no-audit --no-fund --silent node-llama-cpp@3.21.1 \
+		|| echo "npm install failed: the llama.cpp check of the GGUF export will be skipped"; \
+	fi
+
 # chromium installs Debian's chromium when missing: the real-browser test
 # of the HTML report (bench/report TestChromium) renders the page headless
 # with it (and skips, saying so, without it).
@@ -66,7 +86,7 @@ vet:
 
 # test: vet, the whole suite (OpenBLAS build; with chromium for the HTML
 # report's browser test), the whole suite in the pure-Go build, and a short run (TEST_FUZZTIME) of every fuzz target.
-test: deps oracle chromium vet
+test: deps oracle chromium llamacpp vet
 	$(GO) test ./...
 	CGO_ENABLED=0 $(GO) test ./...
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
