@@ -119,28 +119,19 @@ func Bool(v bool) Value {
 }
 
 // Strings makes an array of strings.
-func Strings(v []string) Value {
-	a := Value{Type: TypeArray, Elem: TypeString, Array: make([]Value, len(v))}
-	for i, s := range v {
-		a.Array[i] = String(s)
-	}
-	return a
-}
+func Strings(v []string) Value { return array(TypeString, v, String) }
 
 // Float32s makes an array of float32.
-func Float32s(v []float32) Value {
-	a := Value{Type: TypeArray, Elem: TypeFloat32, Array: make([]Value, len(v))}
-	for i, f := range v {
-		a.Array[i] = Float32(f)
-	}
-	return a
-}
+func Float32s(v []float32) Value { return array(TypeFloat32, v, Float32) }
 
 // Int32s makes an array of int32.
-func Int32s(v []int32) Value {
-	a := Value{Type: TypeArray, Elem: TypeInt32, Array: make([]Value, len(v))}
+func Int32s(v []int32) Value { return array(TypeInt32, v, Int32) }
+
+// array makes an array of elem values, one(x) for each x of v.
+func array[T any](elem ValueType, v []T, one func(T) Value) Value {
+	a := Value{Type: TypeArray, Elem: elem, Array: make([]Value, len(v))}
 	for i, x := range v {
-		a.Array[i] = Int32(x)
+		a.Array[i] = one(x)
 	}
 	return a
 }
