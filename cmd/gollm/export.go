@@ -17,7 +17,7 @@ func init() {
 }
 
 // exportTypes are the weight types export --dtype accepts.
-var exportTypes = map[string]gguf.TensorType{"f32": gguf.F32, "f16": gguf.F16, "q8_0": gguf.Q8_0}
+var exportTypes = map[string]gguf.TensorType{"f32": gguf.F32, "f16": gguf.F16, "q8_0": gguf.Q8_0, "q4_0": gguf.Q4_0}
 
 type exportOutput struct {
 	Out     string `json:"out"`
@@ -31,7 +31,7 @@ type exportOutput struct {
 // existing file without --overwrite; the file appears only when complete.
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cf := newFlags("export", stderr)
-	fs.Lookup("dtype").Usage = "weight type of the matrices: f32, f16 (default) or q8_0 (norms stay f32)"
+	fs.Lookup("dtype").Usage = "weight type of the matrices: f32, f16 (default), q8_0 or q4_0 (norms stay f32)"
 	model := fs.String("model", "", "Hugging Face model folder (dense LLaMA family)")
 	format := fs.String("format", "", "output format: gguf (required)")
 	out := fs.String("out", "", "output file (.gguf)")
@@ -53,7 +53,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case *out == "":
 		return usagef("--out is required (the .gguf file to write)")
 	case !ok:
-		return usagef("--dtype %s: want f32, f16 or q8_0", cf.dtype)
+		return usagef("--dtype %s: want f32, f16, q8_0 or q4_0", cf.dtype)
 	case cf.device != "cpu":
 		return usagef("--device %s: export runs on the CPU", cf.device)
 	}

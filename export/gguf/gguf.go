@@ -59,6 +59,7 @@ type TensorType uint32
 const (
 	F32  TensorType = 0
 	F16  TensorType = 1
+	Q4_0 TensorType = 2
 	Q8_0 TensorType = 8
 )
 
@@ -68,6 +69,8 @@ func (t TensorType) String() string {
 		return "f32"
 	case F16:
 		return "f16"
+	case Q4_0:
+		return "q4_0"
 	case Q8_0:
 		return "q8_0"
 	}
@@ -87,6 +90,11 @@ func (t TensorType) RowBytes(n int) (int, error) {
 			return 0, fmt.Errorf("q8_0 row of %d elements is not a multiple of %d", n, Q8Block)
 		}
 		return n / Q8Block * q8BlockBytes, nil
+	case Q4_0:
+		if n%Q4Block != 0 {
+			return 0, fmt.Errorf("q4_0 row of %d elements is not a multiple of %d", n, Q4Block)
+		}
+		return n / Q4Block * q4BlockBytes, nil
 	}
 	return 0, fmt.Errorf("unsupported %s", t)
 }

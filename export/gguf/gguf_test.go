@@ -61,6 +61,7 @@ func TestRoundTrip(t *testing.T) {
 			encode("b", x[:6], []uint64{3, 2}, F16),
 			encode("c", q, []uint64{32, 2}, Q8_0),
 			encode("d", x[:5], []uint64{5}, Q8_0), // falls back to f16
+			encode("e", q, []uint64{64}, Q4_0),
 		} {
 			if err := f.Add(tt); err != nil {
 				t.Fatal(err)
@@ -130,6 +131,36 @@ func TestQ8_0(t *testing.T) {
 	}
 }
 
+func TestQ4_0(t *testing.T) {
+	x := make([]float32, 96)
+	for i := range 32 {
+		x[i] = float32(math.Cos(float64(i))) * 2
+		x[32+i] = 0
+		x[64+i] = float32(i) - 12 // largest magnitude +19, so -8·d = 19
+	}
+	q := QuantizeQ4_0(nil, x)
+	if len(q) != 3*18 {
+		t.Fatalf("%d bytes, want %d", len(q), 3*18)
+	}
+	y := DequantizeQ4_0(nil, q)
+	for b := range 3 {
+		d := tensor.F16ToF32(binary.LittleEndian.Uint16(q[18*b:]))
+		for i := 32 * b; i < 32*b+32; i++ {
+			// Half a step, or up to a step for a value clamped at code 15.
+			tol := math.Abs(float64(d)) / 2 * 1.0001
+			if float64(x[i])/float64(d) > 7.5 {
+				tol *= 2
+			}
+			if e := math.Abs(float64(y[i] - x[i])); e > tol {
+				t.Errorf("value %d: %g decodes to %g (scale %g)", i, x[i], y[i], d)
+			}
+		}
+	}
+	if y[64+31] != 19 || y[40] != 0 {
+		t.Errorf("block maximum 19 decodes to %g, zero block to %g", y[64+31], y[40])
+	}
+}
+
 func TestPermuteRotary(t *testing.T) {
 	for _, tc := range []struct {
 		rows, heads int
@@ -167,6 +198,8 @@ func decode(t *testing.T, tt Tensor) []float32 {
 		return v
 	case Q8_0:
 		return DequantizeQ8_0(nil, tt.Data)
+	case Q4_0:
+		return DequantizeQ4_0(nil, tt.Data)
 	}
 	t.Fatalf("tensor %s: type %s", tt.Name, tt.Type)
 	return nil
@@ -177,7 +210,7 @@ func decode(t *testing.T, tt Tensor) []float32 {
 // tensor against the checkpoint (Q and K through the rotary permutation).
 func TestExportReadBack(t *testing.T) {
 	for _, model := range []string{"llama2-tiny", "llama3-tiny"} {
-		for _, typ := range []TensorType{F32, F16, Q8_0} {
+		for _, typ := range []TensorType{F32, F16, Q8_0, Q4_0} {
 			dir := fixture(model)
 			f, err := Export(dir, Options{Type: typ})
 			if err != nil {
@@ -261,6 +294,9 @@ func TestExportReadBack(t *testing.T) {
 						case Q8_0:
 							b := (r*cols + j) / Q8Block * q8BlockBytes
 							tol = float64(tensor.F16ToF32(binary.LittleEndian.Uint16(tt.Data[b:])))/2*1.0001 + 1e-12
+						case Q4_0: // up to a step where the top code clamps
+							b := (r*cols + j) / Q4Block * q4BlockBytes
+							tol = math.Abs(float64(tensor.F16ToF32(binary.LittleEndian.Uint16(tt.Data[b:]))))*1.0001 + 1e-12
 						}
 						if math.Abs(float64(w-v)) > tol {
 							t.Fatalf("%s %s %s[%d,%d] = %g, checkpoint %s[%d,%d] = %g", model, typ, gg, r, j, v, hf, srcRow, j, w)
@@ -313,7 +349,7 @@ func TestExportRefuses(t *testing.T) {
 	}{
 		{"opt-tiny", F16},
 		{"chatglm3-tiny", F16},
-		{"llama2-tiny", TensorType(2)},
+		{"llama2-tiny", TensorType(3)},
 	} {
 		if _, err := Export(fixture(tc.model), Options{Type: tc.typ}); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s %s: error %v, want ErrUnsupported", tc.model, tc.typ, err)

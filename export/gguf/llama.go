@@ -23,15 +23,15 @@ var ErrUnsupported = badinput.New("cannot export to gguf")
 const llama3Pretokenizer = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+`
 
 // fileType is llama.cpp's general.file_type for each weight type
-// (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q8_0).
-var fileType = map[TensorType]uint32{F32: 0, F16: 1, Q8_0: 7}
+// (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0).
+var fileType = map[TensorType]uint32{F32: 0, F16: 1, Q4_0: 2, Q8_0: 7}
 
 // Options configures Export.
 type Options struct {
-	// Type is the type of the weight matrices: F32, F16 or Q8_0. Norm
-	// weights and rope factors stay F32 (as llama.cpp's converter keeps
-	// them); with Q8_0 a matrix whose rows are not a multiple of 32 is
-	// written as F16 (as the converter does).
+	// Type is the type of the weight matrices: F32, F16, Q8_0 or Q4_0.
+	// Norm weights and rope factors stay F32 (as llama.cpp's converter
+	// keeps them); with Q8_0 or Q4_0 a matrix whose rows are not a
+	// multiple of 32 is written as F16 (as the converter does).
 	Type TensorType
 	// Progress, when set, is called after each tensor is encoded.
 	Progress func(done, total int, name string)
@@ -47,7 +47,7 @@ type Options struct {
 // model in memory (its size in opt.Type) plus one tensor in f32.
 func Export(dir string, opt Options) (*File, error) {
 	if _, ok := fileType[opt.Type]; !ok {
-		return nil, fmt.Errorf("gguf: %w: weight type %s (want f32, f16 or q8_0)", ErrUnsupported, opt.Type)
+		return nil, fmt.Errorf("gguf: %w: weight type %s (want f32, f16, q8_0 or q4_0)", ErrUnsupported, opt.Type)
 	}
 	c, err := models.LoadConfig(dir)
 	if err != nil {
@@ -70,7 +70,7 @@ func Export(dir string, opt Options) (*File, error) {
 	f.Set("general.architecture", String("llama"))
 	f.Set("general.name", String(filepath.Base(filepath.Clean(dir))))
 	f.Set("general.file_type", Uint32(fileType[opt.Type]))
-	if opt.Type == Q8_0 {
+	if opt.Type == Q8_0 || opt.Type == Q4_0 {
 		f.Set("general.quantization_version", Uint32(2))
 	}
 	f.Set("llama.vocab_size", Uint32(uint32(c.Vocab)))
@@ -189,9 +189,9 @@ func exportable(c *models.Config) error {
 }
 
 // encode writes x (dims ggml-ordered) as a tensor of type typ, falling back
-// from Q8_0 to F16 when rows do not fill whole blocks.
+// from Q8_0 or Q4_0 to F16 when rows do not fill whole blocks.
 func encode(name string, x []float32, dims []uint64, typ TensorType) Tensor {
-	if typ == Q8_0 && dims[0]%Q8Block != 0 {
+	if _, err := typ.RowBytes(int(dims[0])); err != nil {
 		typ = F16
 	}
 	t := Tensor{Name: name, Type: typ, Dims: dims}
@@ -206,6 +206,8 @@ func encode(name string, x []float32, dims []uint64, typ TensorType) Tensor {
 		}
 	case Q8_0:
 		t.Data = QuantizeQ8_0(make([]byte, 0, len(x)/Q8Block*q8BlockBytes), x)
+	case Q4_0:
+		t.Data = QuantizeQ4_0(make([]byte, 0, len(x)/Q4Block*q4BlockBytes), x)
 	}
 	return t
 }
