@@ -4,7 +4,7 @@ BIN      ?= bin
 FUZZTIME ?= 60s
 TEST_FUZZTIME ?= 3s
 
-.PHONY: all build run test deps oracle openai chromium vet fuzz bench bench-kernels clean reference-models
+.PHONY: all build run test deps oracle openai chromium llamacpp vet fuzz bench bench-kernels clean reference-models
 
 # The CUDA build (make kernels, cuda-vet, cuda-emu-test, cuda-bins): docs/GPU.md.
 include cuda/kernels.mk
@@ -52,6 +52,15 @@ OPENAI_DIR ?= .cache/openai
 openai:
 	$(call npm-install,$(OPENAI_DIR),openai@7.55.0,the openai client test of gollm serve)
 
+# llamacpp installs the npm package node-llama-cpp (pinned; it ships
+# prebuilt llama.cpp CPU binaries) into .cache/llamacpp, where
+# scripts/llamacpp/greedy.mjs and the GGUF export test (cmd/gollm
+# TestExportGGUFLlamaCpp) find it; the test skips, saying so, without Node
+# or the package. Nothing is downloaded or built when it runs.
+LLAMACPP_DIR ?= .cache/llamacpp
+llamacpp:
+	$(call npm-install,$(LLAMACPP_DIR),node-llama-cpp@3.21.1,the llama.cpp check of the GGUF export)
+
 # chromium installs Debian's chromium when missing: the real-browser test
 # of the HTML report (bench/report TestChromium) renders the page headless
 # with it (and skips, saying so, without it).
@@ -80,7 +89,7 @@ vet:
 
 # test: vet, the whole suite (OpenBLAS build; with chromium for the HTML
 # report's browser test), the whole suite in the pure-Go build, and a short run (TEST_FUZZTIME) of every fuzz target.
-test: deps oracle openai chromium vet
+test: deps oracle openai chromium llamacpp vet
 	$(GO) test ./...
 	CGO_ENABLED=0 $(GO) test ./...
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
