@@ -115,12 +115,14 @@ func isBadInput(err error) bool { return errors.Is(err, badinput.ErrBadInput) }
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: gollm COMMAND [flags]   (gollm COMMAND --help for its flags)")
 	names := make([]string, 0, len(commands))
+	width := 0
 	for n := range commands {
 		names = append(names, n)
+		width = max(width, len(n))
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-*s %s\n", width, n, commands[n].summary)
 	}
 }
 
