@@ -172,6 +172,12 @@ func better(a, b *Cell) bool {
 	return a.Started.After(b.Started)
 }
 
+// ReadCell reads the results file of cell key in the study folder dir, as
+// LoadStudy does; a file that cannot be used is returned as a Problem.
+func ReadCell(dir, key string) (*Cell, *Problem) {
+	return readCell(filepath.Join(dir, CellsDir, key+".json"), key)
+}
+
 // readCell reads one results file; a file that cannot be used is returned
 // as a Problem (corrupt: unreadable or not JSON; foreign: another schema,
 // a key that is not its name, an unknown kind or status).

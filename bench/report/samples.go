@@ -81,15 +81,10 @@ func (cs *cellSet) fill(v *cellView) {
 		v.Samples.Note = "the key is not a cell key: no file read"
 		return
 	}
-	rel := filepath.Join("cells", v.Key+".json")
-	b, err := os.ReadFile(filepath.Join(cs.folder, rel))
-	if err != nil {
-		v.Samples.Note = fmt.Sprintf("%s could not be read: %v", rel, errors.Unwrap(err))
-		return
-	}
-	var c bench.Cell
-	if err := json.Unmarshal(b, &c); err != nil {
-		v.Samples.Note = fmt.Sprintf("%s is not a results cell: %v", rel, err)
+	rel := filepath.Join(bench.CellsDir, v.Key+".json")
+	c, p := bench.ReadCell(cs.folder, v.Key)
+	if p != nil {
+		v.Samples.Note = fmt.Sprintf("%s could not be read: %s", rel, p.Detail)
 		return
 	}
 	v.Info = append(v.Info, "file "+rel, "kind "+c.Kind, "model "+c.Model, "method "+c.Method)
