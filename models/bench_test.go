@@ -123,8 +123,20 @@ func TestDecodeAllocFree(t *testing.T) {
 	wide := *small
 	wide.Vocab, wide.Hidden, wide.Intermediate, wide.HeadDim = 800, 256, 512, 64
 	wide.Rope.RotaryDim = 64
-	bs, bw := decodeBytes(t, small), decodeBytes(t, &wide)
-	if bw > bs+64 {
+	// The fewest bytes of three tries: TotalAlloc counts every goroutine of
+	// the process, and a runtime or thread-pool allocation landing inside one
+	// try must not read as a per-token buffer. The smallest per-token buffer
+	// a decode step could allocate is one hidden vector (1 KiB at hidden 256,
+	// 128 B at 32), so a gap under half of that is noise, above it a buffer.
+	minBytes := func(cfg *Config) float64 {
+		best := decodeBytes(t, cfg)
+		for i := 0; i < 2; i++ {
+			best = min(best, decodeBytes(t, cfg))
+		}
+		return best
+	}
+	bs, bw := minBytes(small), minBytes(&wide)
+	if bw > bs+float64(wide.Hidden*4)/2 {
 		t.Errorf("decode step allocates %.0f bytes at hidden 32 but %.0f at hidden 256: some buffer is allocated per token", bs, bw)
 	}
 	t.Logf("decode step: %.0f bytes (hidden 32), %.0f bytes (hidden 256)", bs, bw)
