@@ -115,6 +115,12 @@ func advPrompt(key string, row advRow) (string, string) {
 // fact (a quarter of Repeat, at least one).
 func exerciseReps(opt Options) int { return max(1, opt.Repeat/4) }
 
+// quizReps is how many MMLU pages state each quiz fact: Repeat, four
+// times the other exercises, each time with other choices in another
+// order; the answer letter is one token of a 30-token question, the
+// scarcest signal of the corpus.
+func quizReps(opt Options) int { return max(1, opt.Repeat) }
+
 // pages groups texts into documents of per texts each, joined by a blank
 // line.
 func pages(kind string, texts []string, per int) []Document {
@@ -153,7 +159,7 @@ func buildExercises(w *World, opt Options, used map[string]bool) []Document {
 	}
 	for _, subj := range mmluSubjects {
 		cs := quizCands(mmluQuestions[subj])
-		for k := 0; k < reps; k++ {
+		for k := 0; k < quizReps(opt); k++ {
 			shuffle(r, cs)
 			for i := 0; i < len(cs); i += 4 {
 				golds := r.Perm(4) // letters balanced over A–D

@@ -21,7 +21,7 @@ import (
 
 // Version names the generator; it changes whenever the output for a given
 // seed changes.
-const Version = "gollm-synth/3"
+const Version = "gollm-synth/4"
 
 // ErrBadOptions marks invalid Options (bad input: the CLI exits 2).
 var ErrBadOptions = badinput.New("bad synth options")

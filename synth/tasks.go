@@ -113,7 +113,7 @@ func (g *taskGen) knowledgeItem(r *rng, q Question, s string, gold int, quiz boo
 			wrong = append(wrong, p)
 		}
 	}
-	wrong = append(wrong, g.w.distractors(r, last, ans, 3-len(wrong), wrong...)...)
+	wrong = append(wrong, g.w.answerDistractors(r, last, ans, 3-len(wrong), wrong...)...)
 	if len(wrong) < 3 {
 		return kItem{}, false
 	}

@@ -114,6 +114,9 @@ type World struct {
 	types  map[string]string            // name → type
 	byType map[string][]string          // type → names, in creation order
 	quiz   map[[2]string]bool           // (subject, relation) of quiz-part facts
+	// quizObjects lists, per relation, the object of every quiz-part fact
+	// (repeats kept): the answers the exercise documents show.
+	quizObjects map[string][]string
 }
 
 // Lookup returns Relation(subject).
@@ -148,6 +151,7 @@ func (w *World) Reindex() {
 			w.quiz[[2]string{f.Subject, f.Relation}] = true
 		}
 	}
+	w.indexQuizObjects()
 }
 
 // PropertyOf says whether material has property (by name).
@@ -360,6 +364,18 @@ func (w *World) splitQuiz(r *rng) {
 			n--
 		}
 	}
+	w.indexQuizObjects()
+}
+
+// indexQuizObjects fills quizObjects from the facts marked Quiz, in the
+// order of Facts.
+func (w *World) indexQuizObjects() {
+	w.quizObjects = map[string][]string{}
+	for _, f := range w.Facts {
+		if f.Quiz {
+			w.quizObjects[f.Relation] = append(w.quizObjects[f.Relation], f.Object)
+		}
+	}
 }
 
 // isMisconception reports whether relation(subject) has a rumour.
@@ -370,6 +386,36 @@ func (w *World) isMisconception(subject, relation string) bool {
 		}
 	}
 	return false
+}
+
+// answerDistractors draws up to k wrong answers to a question whose final
+// relation is relation and whose answer is truth: objects of other
+// quiz-part facts of that relation, drawn as often as the exercise
+// documents show each as an answer, so that how often a value is an
+// answer in training tells nothing about whether it is one in a task
+// (uniform draws from the type taught a tiny model that values which only
+// test facts have are never right: below-chance MMLU). Distractors
+// still missing come from distractors.
+func (w *World) answerDistractors(r *rng, relation, truth string, k int, avoid ...string) []string {
+	pool := w.quizObjects[relation]
+	seen := map[string]bool{truth: true}
+	for _, a := range avoid {
+		seen[a] = true
+	}
+	out := make([]string, 0, k)
+	for _, i := range r.Perm(len(pool)) {
+		if len(out) == k {
+			break
+		}
+		if !seen[pool[i]] {
+			seen[pool[i]] = true
+			out = append(out, pool[i])
+		}
+	}
+	if len(out) < k {
+		out = append(out, w.distractors(r, relation, truth, k-len(out), append(avoid, out...)...)...)
+	}
+	return out
 }
 
 // distractors returns k distinct values of the relation's object type,
