@@ -42,6 +42,12 @@ type Options struct {
 // DefaultOptions are the options of `gollm synth` without flags.
 func DefaultOptions() Options { return Options{Seed: 1, Scale: 4, Repeat: 32} }
 
+// ReferenceOptions are the options of the world the reference models
+// (refmodels/, scripts/reference-models.sh) are trained on, which the
+// default gollm bench study evaluates them on: seed 1, --scale 2,
+// --repeat 32.
+func ReferenceOptions() Options { return Options{Seed: 1, Scale: 2, Repeat: 32} }
+
 // File is one generated file.
 type File struct {
 	// Path is relative to the output folder, with forward slashes.

@@ -40,7 +40,8 @@ type Config struct {
 	// Calib lists the calibration files of the methods that calibrate.
 	Calib []string `yaml:"calib" json:"calib"`
 	// Data is the folder of task folders; empty means the built-in world,
-	// generated into <study>/world (gollm synth --scale 1) when absent.
+	// generated into <study>/world (gollm synth --seed 1 --scale 2: the
+	// reference models' world, synth.ReferenceOptions) when absent.
 	Data  string `yaml:"data" json:"data"`
 	Tasks []Task `yaml:"tasks" json:"tasks"`
 	// Engines lists the Track-5 speed engines ("gollm-cpu").

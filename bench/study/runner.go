@@ -184,9 +184,8 @@ func (r *runner) ensureWorld() error {
 	}
 	if needsWorld {
 		if _, err := os.Stat(worldTasks); err != nil {
-			r.progressf("generating the built-in world (gollm synth --scale 1) into %s", filepath.Join(r.o.Dir, WorldDir))
-			opt := synth.DefaultOptions()
-			opt.Scale = 1
+			r.progressf("generating the built-in world (gollm synth --seed 1 --scale 2, the reference models' world) into %s", filepath.Join(r.o.Dir, WorldDir))
+			opt := synth.ReferenceOptions()
 			out, err := synth.Generate(opt)
 			if err != nil {
 				return err
