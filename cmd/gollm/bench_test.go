@@ -21,7 +21,7 @@ const asGollm = "GOLLM_TEST_AS_GOLLM"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asGollm) == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(runMain())
 	}
 	os.Exit(m.Run())
 }
