@@ -153,7 +153,10 @@ func (q *Slurm) run(ctx context.Context, name string, args ...string) ([]byte, e
 		if msg == "" {
 			msg = err.Error()
 		}
-		return out, fmt.Errorf("%s: %s", name, msg)
+		if !strings.HasPrefix(msg, name+":") {
+			msg = name + ": " + msg
+		}
+		return out, errors.New(msg)
 	}
 	return out, nil
 }
@@ -329,11 +332,24 @@ type slurmTask struct {
 	inQ   bool   // listed by squeue
 }
 
+// running: the task runs (or is being set up or wound down).
 func (t slurmTask) running() bool {
-	return t.inQ && (t.state == "RUNNING" || t.state == "COMPLETING" || t.state == "CONFIGURING")
+	switch t.state {
+	case "RUNNING", "CONFIGURING", "COMPLETING", "STAGE_OUT", "SIGNALING":
+		return t.inQ
+	}
+	return false
 }
 
-func (t slurmTask) queued() bool { return t.inQ && !t.running() }
+// queued: the task waits to run (PENDING, REQUEUED, SUSPENDED, …): any
+// state squeue lists that is neither running nor one of the end states.
+func (t slurmTask) queued() bool {
+	switch t.state {
+	case "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT":
+		return false
+	}
+	return t.inQ && !t.running()
+}
 
 // unitTasks returns each submitted unit's array task of its latest
 // submission with its state (squeue, then sacct for tasks that left the

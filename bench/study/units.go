@@ -57,14 +57,15 @@ func selectUnits(plans []*plan, only []string) ([]*plan, error) {
 		want[id] = true
 	}
 	var out []*plan
+	found := map[string]bool{}
 	for _, p := range plans {
 		if want[p.unit] {
 			out = append(out, p)
-			delete(want, p.unit)
+			found[p.unit] = true
 		}
 	}
 	for _, id := range only {
-		if want[id] {
+		if !found[id] {
 			return nil, badinput.Errorf("--only %q: no such unit in this study (gollm bench --status lists them)", id)
 		}
 	}

@@ -21,6 +21,7 @@ const asGollm = "GOLLM_TEST_AS_GOLLM"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asGollm) == "1" {
+		slowDown(os.Args[1:])
 		os.Exit(runMain())
 	}
 	os.Exit(m.Run())
