@@ -164,6 +164,14 @@ func (q *Slurm) run(ctx context.Context, name string, args ...string) ([]byte, e
 // ErrNoSbatch is --executor slurm on a machine without sbatch.
 var ErrNoSbatch = badinput.New("--executor slurm: sbatch not found on PATH (run gollm bench on a Slurm login node, or use --executor local)")
 
+// ErrSlurmOption is a malformed Slurm option; ErrSbatchRefused a job
+// sbatch calls invalid (a partition, account or gres the cluster does not
+// have).
+var (
+	ErrSlurmOption   = badinput.New("bad Slurm option")
+	ErrSbatchRefused = badinput.New("sbatch refused the job")
+)
+
 // Submission is one line of slurm/submissions.jsonl: a job array and the
 // unit of each of its indices.
 type Submission struct {
@@ -213,7 +221,7 @@ func Submit(ctx context.Context, o SubmitOptions) (*SubmitResult, error) {
 		}
 	}
 	if f, msg := o.Slurm.Check(); f != "" {
-		return nil, badinput.Errorf("slurm %s %s", f, msg)
+		return nil, fmt.Errorf("slurm %s %s: %w", f, msg, ErrSlurmOption)
 	}
 	st, err := Status(ctx, o.Options, q)
 	if err != nil {
@@ -243,7 +251,7 @@ func Submit(ctx context.Context, o SubmitOptions) (*SubmitResult, error) {
 	out, err := q.run(ctx, "sbatch", "--parsable", script)
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "invalid") {
-			return nil, badinput.Errorf("%s (script %s)", err, script)
+			return nil, fmt.Errorf("%s (script %s): %w", err, script, ErrSbatchRefused)
 		}
 		return nil, fmt.Errorf("%v (script %s)", err, script)
 	}

@@ -2,6 +2,7 @@ package study
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"github.com/llmcbench/gollm/bench"
@@ -46,6 +47,9 @@ func unitsOf(plans []*plan) []*Unit {
 	return out
 }
 
+// ErrNoUnit is an --only that names no unit of the study.
+var ErrNoUnit = badinput.New("no such unit in this study (gollm bench --status lists them)")
+
 // selectUnits keeps the plans of the units named in only (all with none);
 // a name that is no unit of the study is bad input.
 func selectUnits(plans []*plan, only []string) ([]*plan, error) {
@@ -66,7 +70,7 @@ func selectUnits(plans []*plan, only []string) ([]*plan, error) {
 	}
 	for _, id := range only {
 		if !found[id] {
-			return nil, badinput.Errorf("--only %q: no such unit in this study (gollm bench --status lists them)", id)
+			return nil, fmt.Errorf("--only %q: %w", id, ErrNoUnit)
 		}
 	}
 	return out, nil
