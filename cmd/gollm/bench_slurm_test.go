@@ -229,13 +229,7 @@ func waitJobs(t *testing.T, job string, d time.Duration) {
 // 32, which llama3-tiny refuses: a failed unit), two tasks with limits.
 func slurmStudyConfig(t *testing.T, dir string) string {
 	t.Helper()
-	abs := func(p string) string {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
+	abs := func(p string) string { return absPath(t, p) }
 	y := "models:\n  - " + abs(evalModel) + "\n  - " + abs("../../testdata/opt-tiny") + "\n" +
 		"methods:\n  - magnitude:sparsity=0.5\n  - rtn:bits=4,group=8\n  - rtn:bits=4,group=32\n" +
 		"data: " + abs(evalData) + "\n" +
