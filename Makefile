@@ -4,7 +4,7 @@ BIN      ?= bin
 FUZZTIME ?= 60s
 TEST_FUZZTIME ?= 3s
 
-.PHONY: all build run test deps oracle openai chromium llamacpp vet fuzz bench bench-kernels clean reference-models
+.PHONY: all build run test deps oracle openai chromium llamacpp slurm vet fuzz bench bench-kernels clean reference-models
 
 # The CUDA build (make kernels, cuda-vet, cuda-emu-test, cuda-bins): docs/GPU.md.
 include cuda/kernels.mk
@@ -73,6 +73,19 @@ chromium:
 		|| echo "could not install chromium: the browser test of the HTML report will be skipped"; \
 	fi
 
+# slurm installs Debian's slurm-wlm (slurmctld, slurmd, the client
+# commands) and munge when missing: cmd/gollm TestBenchSlurm starts a
+# single-node Slurm in a temporary folder with them (as root; it skips,
+# saying so, without them or without root). docs/CLUSTER.md.
+slurm:
+	@if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null && command -v munged >/dev/null; then :; \
+	else \
+		echo "installing slurm-wlm and munge (for the Slurm test of gollm bench --executor slurm)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq slurm-wlm munge \
+		|| echo "could not install slurm-wlm and munge: the Slurm test of gollm bench will be skipped"; \
+	fi
+
 build: deps
 	$(GO) build -o $(BIN)/gollm ./cmd/gollm
 
@@ -88,8 +101,10 @@ vet:
 	$(GO) vet ./...
 
 # test: vet, the whole suite (OpenBLAS build; with chromium for the HTML
-# report's browser test), the whole suite in the pure-Go build, and a short run (TEST_FUZZTIME) of every fuzz target.
-test: deps oracle openai chromium llamacpp vet
+# report's browser test; with a single-node Slurm for gollm bench --executor
+# slurm), the whole suite in the pure-Go build, and a short run
+# (TEST_FUZZTIME) of every fuzz target.
+test: deps oracle openai chromium llamacpp slurm vet
 	$(GO) test ./...
 	CGO_ENABLED=0 $(GO) test ./...
 	FUZZTIME=$(TEST_FUZZTIME) GO=$(GO) bash scripts/fuzz.sh

@@ -24,6 +24,10 @@ const (
 	SamplesDir     = "samples"
 	CheckpointsDir = "checkpoints"
 	PublishedDir   = "published"
+	// PlanFileName lists every cell the study's last run planned
+	// (StudyPlan), so that a partly finished study can say what is
+	// missing.
+	PlanFileName = "plan.json"
 	// SourceGollm is the Source of rows measured by gollm.
 	SourceGollm = "gollm"
 )
@@ -34,7 +38,28 @@ const (
 	ProblemMissing = "missing"
 	ProblemCorrupt = "corrupt"
 	ProblemForeign = "foreign"
+	// ProblemPending is a unit (model × method) of the study's plan some
+	// of whose cells have not been computed yet.
+	ProblemPending = "pending"
 )
+
+// StudyPlan is plan.json: the cells a study's run planned, each with its
+// unit (model × method, the work of one Slurm array task).
+type StudyPlan struct {
+	Gollm string        `json:"gollm_version"`
+	Cells []PlannedCell `json:"cells"`
+}
+
+// PlannedCell is one planned cell of StudyPlan.
+type PlannedCell struct {
+	Key    string `json:"key"`
+	Kind   string `json:"kind"`
+	Unit   string `json:"unit"`
+	Model  string `json:"model"`
+	Method string `json:"method"`
+	Task   string `json:"task,omitempty"`
+	Engine string `json:"engine,omitempty"`
+}
 
 // Value flags: why a table value is not a measurement.
 const (
@@ -84,6 +109,9 @@ func LoadStudy(dir string) (*Summary, error) {
 	if err := l.readCells(); err != nil {
 		return nil, err
 	}
+	if err := l.readPlan(); err != nil {
+		return nil, err
+	}
 	if err := l.readPublished(); err != nil {
 		return nil, err
 	}
@@ -116,6 +144,61 @@ type entry struct {
 	line int
 	// reps are the value's bootstrap replicates (nil without samples).
 	reps []float64
+}
+
+// readPlan reads plan.json, when there is one, and reports each unit
+// with planned cells that have no results file as a pending Problem
+// (counted under Study.Cells["pending"]): a partly finished study says
+// what is missing. A plan.json that cannot be read is a corrupt Problem.
+func (l *loader) readPlan() error {
+	b, err := os.ReadFile(filepath.Join(l.dir, PlanFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("study %s: %w", l.dir, err)
+	}
+	var plan StudyPlan
+	if err := json.Unmarshal(b, &plan); err != nil {
+		l.sum.Problems = append(l.sum.Problems, Problem{File: PlanFileName, Kind: ProblemCorrupt, Detail: err.Error()})
+		return nil
+	}
+	type unit struct {
+		model, method string
+		total         int
+		pending       []string
+	}
+	var order []string
+	units := map[string]*unit{}
+	for _, c := range plan.Cells {
+		u := units[c.Unit]
+		if u == nil {
+			u = &unit{model: c.Model, method: c.Method}
+			units[c.Unit] = u
+			order = append(order, c.Unit)
+		}
+		u.total++
+		if _, err := os.Stat(filepath.Join(l.dir, CellsDir, c.Key+".json")); err == nil {
+			continue
+		}
+		what := c.Kind
+		if c.Task != "" {
+			what = c.Task
+		} else if c.Engine != "" {
+			what += " " + c.Engine
+		}
+		u.pending = append(u.pending, what)
+		l.sum.Study.Cells[ProblemPending]++
+	}
+	for _, id := range order {
+		u := units[id]
+		if len(u.pending) == 0 {
+			continue
+		}
+		l.sum.Problems = append(l.sum.Problems, Problem{File: PlanFileName, Kind: ProblemPending, Model: u.model, Method: u.method,
+			Detail: fmt.Sprintf("%d of %d cells not computed yet (%s); gollm bench --status shows the study, gollm bench finishes it", len(u.pending), u.total, strings.Join(u.pending, ", "))})
+	}
+	return nil
 }
 
 // readCells reads every cells/*.json, reporting unusable files as

@@ -150,7 +150,8 @@ type Problem struct {
 	// cell key when known.
 	File string `json:"file,omitempty"`
 	Key  string `json:"key,omitempty"`
-	// Kind is "failed", "missing", "corrupt" or "foreign".
+	// Kind is "failed", "missing", "corrupt", "foreign" or "pending"
+	// (a unit of the study's plan not computed yet).
 	Kind   string `json:"kind"`
 	Model  string `json:"model,omitempty"`
 	Method string `json:"method,omitempty"`

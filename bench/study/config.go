@@ -51,6 +51,9 @@ type Config struct {
 	// Seeds runs every method that samples calibration data once per
 	// seed (spec key seed); empty: the method's reference seed.
 	Seeds []int `yaml:"seeds" json:"seeds"`
+	// Slurm holds the #SBATCH options of gollm bench --executor slurm
+	// (docs/CLUSTER.md); flags override them.
+	Slurm SlurmOptions `yaml:"slurm" json:"slurm"`
 
 	file  string            // the config file (for messages)
 	lines map[string]int    // "methods[2]" → line in file
@@ -351,6 +354,18 @@ func (c *Config) validate(base string) error {
 	}
 	if c.Threads < 0 {
 		return c.errAt("threads", "threads %d: want ≥ 0 (0: all cores)", c.Threads)
+	}
+	if f, msg := c.Slurm.Check(); f != "" {
+		key := strings.ReplaceAll(f, "-", "_")
+		if f == "sbatch" {
+			for i, l := range c.Slurm.Sbatch {
+				if g, _ := (&SlurmOptions{Sbatch: []string{l}}).Check(); g != "" {
+					key = fmt.Sprintf("sbatch[%d]", i)
+					break
+				}
+			}
+		}
+		return c.errAt("slurm."+key, "%s", msg)
 	}
 	return nil
 }

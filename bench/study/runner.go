@@ -54,6 +54,9 @@ type Options struct {
 	Progress io.Writer
 	// Version is the gollm version in the keys (Version()).
 	Version string
+	// Only restricts the run to these units (Unit.ID: "model/method"),
+	// as a Slurm array task runs one; empty: every unit.
+	Only []string
 }
 
 // Summary is what a run did.
@@ -62,11 +65,14 @@ type Summary struct {
 	// Cells is the number of cells in the study; Ran those computed in
 	// this run, Skipped those found done (ok, or failed without
 	// --retry-failed); OK and Failed count the study's cells after the run.
-	Cells   int     `json:"cells"`
-	Ran     int     `json:"ran"`
-	Skipped int     `json:"skipped"`
-	OK      int     `json:"ok"`
-	Failed  int     `json:"failed"`
+	Cells   int `json:"cells"`
+	Ran     int `json:"ran"`
+	Skipped int `json:"skipped"`
+	OK      int `json:"ok"`
+	Failed  int `json:"failed"`
+	// Busy counts the cells another live process was computing (their
+	// lock held): left to it, not run here.
+	Busy    int     `json:"busy"`
 	Seconds float64 `json:"seconds"`
 }
 
@@ -80,6 +86,7 @@ type plan struct {
 	taskCfg                           Task
 	compressKey                       string // the compress cell a compressed row depends on
 	family                            string // the model's model_type
+	unit                              string // Unit.ID of the model × method it belongs to
 }
 
 // runner holds a run's state.
@@ -94,6 +101,8 @@ type runner struct {
 	total   int
 	results map[string]*bench.Cell // cells of this study, by key, as they stand
 	params  map[string]int64       // model + method → parameter count (from footprint cells)
+	locks   *lockSet
+	jr      *journal
 }
 
 // Run runs the study: every cell not yet done, in order (per model: the
@@ -102,32 +111,24 @@ type runner struct {
 // recorded and the run goes on; a cancelled ctx stops at once, writing no
 // partial cell. Bad input (the study folder, the world) returns before
 // any work.
+//
+// Each cell is computed under its lock (<study>/locks/<key>.lock), so that
+// runs sharing the study folder (Slurm array tasks, a resubmission) never
+// compute a cell twice at once: a cell another live process holds is left
+// to it (Summary.Busy). With Options.Only the run does those units only.
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	start := time.Now()
-	if o.Version == "" {
-		o.Version = Version()
-	}
-	if err := prepareDir(o.Dir); err != nil {
-		return nil, err
-	}
-	r := &runner{o: o, ctx: ctx, dg: loadDigests(o.Dir), results: map[string]*bench.Cell{}, params: map[string]int64{}}
-	r.sum.Folder = o.Dir
-	r.machine = machineInfo(o.Config.Threads)
-	if err := r.ensureWorld(); err != nil {
-		return nil, err
-	}
-	var err error
-	if r.config, err = json.Marshal(o.Config); err != nil {
-		return nil, err
-	}
-	if err := r.writeStudy(); err != nil {
-		return nil, err
-	}
-	plans, err := r.plan()
+	r, plans, err := prepare(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer r.dg.save()
+	if plans, err = selectUnits(plans, o.Only); err != nil {
+		return nil, err
+	}
+	r.locks, r.jr = newLockSet(), newJournal(o.Dir)
+	defer r.locks.close()
+	defer r.jr.close()
 	r.total = len(plans)
 	r.sum.Cells = len(plans)
 	if err := r.execute(plans); err != nil {
@@ -142,6 +143,61 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	r.sum.Seconds = time.Since(start).Seconds()
 	return &r.sum, r.dg.save()
+}
+
+// prepare readies the study folder (created when absent, the built-in
+// world generated, study.json and plan.json written) and plans every cell
+// of the study: what Run, Submit and StudyStatus share.
+func prepare(ctx context.Context, o Options) (*runner, []*plan, error) {
+	if o.Version == "" {
+		o.Version = Version()
+	}
+	if err := prepareDir(o.Dir); err != nil {
+		return nil, nil, err
+	}
+	r := &runner{o: o, ctx: ctx, dg: loadDigests(o.Dir), results: map[string]*bench.Cell{}, params: map[string]int64{}}
+	r.sum.Folder = o.Dir
+	r.machine = machineInfo(o.Config.Threads)
+	if err := r.ensureWorld(); err != nil {
+		return nil, nil, err
+	}
+	var err error
+	if r.config, err = json.Marshal(o.Config); err != nil {
+		return nil, nil, err
+	}
+	if err := r.writeStudy(); err != nil {
+		return nil, nil, err
+	}
+	plans, err := r.plan()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.writePlan(plans); err != nil {
+		return nil, nil, err
+	}
+	return r, plans, nil
+}
+
+// writePlan writes plan.json (bench.StudyPlan), unless it already holds
+// this plan (array tasks of one study would all rewrite it).
+func (r *runner) writePlan(plans []*plan) error {
+	sp := bench.StudyPlan{Gollm: r.o.Version}
+	for _, p := range plans {
+		sp.Cells = append(sp.Cells, bench.PlannedCell{Key: p.key, Kind: p.kind, Unit: p.unit, Model: p.model, Method: p.method, Task: p.task, Engine: p.engine})
+	}
+	b, err := json.MarshalIndent(sp, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	path := filepath.Join(r.o.Dir, bench.PlanFileName)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
+		return nil
+	}
+	return outdir.WriteFile(path, func(f *os.File) error {
+		_, err := f.Write(b)
+		return err
+	})
 }
 
 // prepareDir creates the study folder, or checks that an existing one is
@@ -290,7 +346,8 @@ func (r *runner) plan() ([]*plan, error) {
 					in[k] = v
 				}
 				plans = append(plans, &plan{kind: kind, model: m.Name, method: method, task: task, engine: engine,
-					inputs: in, key: bench.KeyOf(kind, in), modelDir: modelDir, spec: sp, taskCfg: t, compressKey: ckey, family: family})
+					inputs: in, key: bench.KeyOf(kind, in), modelDir: modelDir, spec: sp, taskCfg: t, compressKey: ckey, family: family,
+					unit: UnitID(m.Name, method)})
 			}
 			add(bench.KindFootprint, "", "", map[string]string{"method": method, "prompt_tokens": strconv.Itoa(PromptTokens)}, Task{})
 			for _, t := range c.Tasks {
@@ -317,7 +374,7 @@ func (r *runner) plan() ([]*plan, error) {
 			}
 			ckey := bench.KeyOf(bench.KindCompress, in)
 			plans = append(plans, &plan{kind: bench.KindCompress, model: m.Name, method: sp.String(), inputs: in, key: ckey,
-				modelDir: m.Path, spec: sp, family: family})
+				modelDir: m.Path, spec: sp, family: family, unit: UnitID(m.Name, sp.String())})
 			row(sp.String(), filepath.Join(r.o.Dir, bench.CheckpointsDir, ckey), map[string]string{"compressed": ckey}, sp, ckey)
 		}
 	}
@@ -346,61 +403,129 @@ func (r *runner) execute(plans []*plan) error {
 		if r.done(p) {
 			continue
 		}
-		var c *bench.Cell
-		if dep := r.dependency(p); dep != "" {
-			c = r.failedCell(p, dep, false)
-		} else {
-			start := time.Now()
-			var err error
-			switch p.kind {
-			case bench.KindCompress:
-				c, err = r.compress(p)
-			case bench.KindFootprint:
-				c, err = r.footprint(p)
-			case bench.KindSpeed:
-				c, err = r.speed(p)
-			}
-			if err != nil {
-				return err // cancelled, or the study folder failed
-			}
-			c.Started, c.Seconds = start.UTC(), time.Since(start).Seconds()
+		lk, ok, err := r.lock(p)
+		if err != nil {
+			return err
 		}
-		if err := r.finish(c); err != nil {
+		if !ok {
+			continue
+		}
+		err = r.runCell(p)
+		r.locks.release(lk)
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// runCell computes p's cell (its lock held) and writes it.
+func (r *runner) runCell(p *plan) error {
+	var c *bench.Cell
+	if dep := r.dependency(p); dep != "" {
+		c = r.failedCell(p, dep, false)
+	} else {
+		start := time.Now()
+		var err error
+		switch p.kind {
+		case bench.KindCompress:
+			c, err = r.compress(p)
+		case bench.KindFootprint:
+			c, err = r.footprint(p)
+		case bench.KindSpeed:
+			c, err = r.speed(p)
+		}
+		if err != nil {
+			return err // cancelled, or the study folder failed
+		}
+		c.Started, c.Seconds = start.UTC(), time.Since(start).Seconds()
+	}
+	return r.finish(c)
+}
+
+// lock takes p's cell lock. ok is false when p needs no run after all:
+// another live process holds the lock (counted busy), or finished the
+// cell between done and the lock (counted skipped).
+func (r *runner) lock(p *plan) (lk *cellLock, ok bool, err error) {
+	lk, holder, err := tryLock(r.o.Dir, p.key)
+	if err != nil {
+		return nil, false, err
+	}
+	if holder != nil {
+		r.sum.Busy++
+		r.progressf("[cell %d/%d] %s %s %s: computed by %s; left to it", r.index, r.total, p.model, p.method, p.what(), holder)
+		return nil, false, nil
+	}
+	if c, ok := r.finished(p, false); ok {
+		r.locks.release(lk)
+		r.record(c)
+		r.sum.Skipped++
+		return nil, false, nil
+	}
+	r.locks.add(lk)
+	if err := r.jr.add(EventStart, p.key, p.unit, ""); err != nil {
+		r.progressf("journal: %v", err)
+	}
+	return lk, true, nil
+}
+
+// what names p's measurement in progress lines.
+func (p *plan) what() string {
+	switch {
+	case p.task != "":
+		return p.task
+	case p.engine != "":
+		return p.kind + " " + p.engine
+	}
+	return p.kind
+}
+
 // done reports whether p's cell is finished (and records it); a cell file
 // that cannot be trusted is reported and p reruns.
 func (r *runner) done(p *plan) bool {
 	r.index++
-	c, ok, err := readCell(r.o.Dir, p.key)
-	if err != nil {
-		r.progressf("[cell %d/%d] %s: rerunning", r.index, r.total, err)
-		return false
-	}
+	c, ok := r.finished(p, true)
 	if !ok {
 		return false
-	}
-	if c.Status == bench.StatusFailed && r.o.RetryFailed {
-		return false
-	}
-	if p.kind == bench.KindEval && c.Status == bench.StatusOK && r.o.LogSamples {
-		if _, err := os.Stat(filepath.Join(r.o.Dir, filepath.FromSlash(c.Samples))); c.Samples == "" || err != nil {
-			return false // run again for its per-sample records
-		}
-	}
-	if p.kind == bench.KindCompress && c.Status == bench.StatusOK {
-		if _, err := os.Stat(filepath.Join(r.o.Dir, c.Checkpoint, "config.json")); err != nil {
-			r.progressf("[cell %d/%d] %s %s: checkpoint missing, compressing again", r.index, r.total, p.model, p.method)
-			return false
-		}
 	}
 	r.record(c)
 	r.sum.Skipped++
 	return true
+}
+
+// finished returns p's cell when it needs no run: its file exists, can
+// be trusted and is complete (ok, or failed without --retry-failed; with
+// its samples under --log-samples; a compression with its checkpoint).
+// With say set, a file that cannot be trusted or a missing checkpoint is
+// reported.
+func (r *runner) finished(p *plan, say bool) (*bench.Cell, bool) {
+	c, ok, err := readCell(r.o.Dir, p.key)
+	if err != nil {
+		if say {
+			r.progressf("[cell %d/%d] %s: rerunning", r.index, r.total, err)
+		}
+		return nil, false
+	}
+	if !ok {
+		return nil, false
+	}
+	if c.Status == bench.StatusFailed && r.o.RetryFailed {
+		return nil, false
+	}
+	if p.kind == bench.KindEval && c.Status == bench.StatusOK && r.o.LogSamples {
+		if _, err := os.Stat(filepath.Join(r.o.Dir, filepath.FromSlash(c.Samples))); c.Samples == "" || err != nil {
+			return nil, false // run again for its per-sample records
+		}
+	}
+	if p.kind == bench.KindCompress && c.Status == bench.StatusOK {
+		if _, err := os.Stat(filepath.Join(r.o.Dir, c.Checkpoint, "config.json")); err != nil {
+			if say {
+				r.progressf("[cell %d/%d] %s %s: checkpoint missing, compressing again", r.index, r.total, p.model, p.method)
+			}
+			return nil, false
+		}
+	}
+	return c, true
 }
 
 // record keeps c as the study's cell of its key (and a row's parameter
@@ -445,6 +570,9 @@ func (r *runner) failedCell(p *plan, msg string, badInput bool) *bench.Cell {
 func (r *runner) finish(c *bench.Cell) error {
 	if err := writeCell(r.o.Dir, c); err != nil {
 		return err
+	}
+	if err := r.jr.add(EventWritten, c.Key, UnitID(c.Model, c.Method), c.Status); err != nil {
+		r.progressf("journal: %v", err)
 	}
 	r.record(c)
 	r.sum.Ran++
@@ -501,6 +629,12 @@ func (r *runner) child(args ...string) (*childResult, error) {
 	if cmd.ProcessState == nil {
 		return nil, fmt.Errorf("gollm %s: %w", args[0], runErr)
 	}
+	if interrupted(cmd.ProcessState, stderr.String()) {
+		// Stopped by a signal meant for the whole run (Ctrl-C, Slurm's
+		// scancel), which may reach the child before this process has
+		// cancelled ctx: not the cell's result.
+		return nil, fmt.Errorf("gollm %s: %w", args[0], ErrInterrupted)
+	}
 	res.code = cmd.ProcessState.ExitCode()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.maxRSS = int64(ru.Maxrss) * 1024 // kB on Linux
@@ -510,6 +644,27 @@ func (r *runner) child(args ...string) (*childResult, error) {
 	}
 	return res, nil
 }
+
+// ErrInterrupted is a run stopped by a signal (SIGINT, SIGTERM, SIGHUP)
+// that reached a child: no cell is written for it.
+var ErrInterrupted = errors.New("interrupted by a signal; no cell was written for it")
+
+// interrupted reports whether a child ended because of an interrupt: killed
+// by SIGINT, SIGTERM or SIGHUP, or exited after saying it was interrupted
+// (gollm's own handler). A SIGKILL (the OOM killer) is a failure.
+func interrupted(ps *os.ProcessState, stderr string) bool {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		switch ws.Signal() {
+		case syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP:
+			return true
+		}
+	}
+	return !ps.Success() && strings.Contains(stderr, interruptedLine)
+}
+
+// interruptedLine is what gollm prints on its first SIGINT or SIGTERM
+// (cmd/gollm main).
+const interruptedLine = "gollm: interrupted; stopping"
 
 // heartbeatEvery is how often a long-running child's progress is shown.
 var heartbeatEvery = 30 * time.Second
@@ -792,6 +947,22 @@ func (r *runner) evalRow(ps []*plan) error {
 }
 
 func (r *runner) evalGroup(o Task, ps []*plan) error {
+	var locked []*plan
+	for _, p := range ps {
+		lk, ok, err := r.lock(p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			r.index++
+			continue
+		}
+		defer r.locks.release(lk)
+		locked = append(locked, p)
+	}
+	if ps = locked; len(ps) == 0 {
+		return nil
+	}
 	start := time.Now()
 	if dep := r.dependency(ps[0]); dep != "" {
 		for _, p := range ps {

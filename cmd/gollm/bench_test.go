@@ -21,7 +21,8 @@ const asGollm = "GOLLM_TEST_AS_GOLLM"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(asGollm) == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		slowDown(os.Args[1:])
+		os.Exit(runMain())
 	}
 	os.Exit(m.Run())
 }
@@ -32,13 +33,7 @@ func TestMain(m *testing.M) {
 // Cells: 4 per row (footprint, 2 evals, speed) × 3 rows + 2 compressions.
 func benchConfig(t *testing.T, dir string) string {
 	t.Helper()
-	abs := func(p string) string {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
+	abs := func(p string) string { return absPath(t, p) }
 	y := "models:\n  - " + abs(evalModel) + "\n" +
 		"methods:\n  - rtn:bits=4,group=8\n  - rtn:bits=4,group=32\n" +
 		"data: " + abs(evalData) + "\n" +
@@ -49,6 +44,16 @@ func benchConfig(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// absPath returns p made absolute.
+func absPath(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 const benchCells = 14

@@ -55,10 +55,13 @@ var commands = map[string]command{}
 
 func register(c command) { commands[c.name] = c }
 
-func main() {
-	// The first Ctrl-C (or SIGTERM, as Slurm's scancel sends) cancels the
-	// command's context: it stops at the next step, keeps or removes what
-	// it must, and says so. A second one ends the process at once.
+func main() { os.Exit(runMain()) }
+
+// runMain runs the command line of the process and returns its exit code.
+// The first Ctrl-C (or SIGTERM, as Slurm's scancel sends) cancels the
+// command's context: it stops at the next step, keeps or removes what it
+// must, and says so. A second one ends the process at once.
+func runMain() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
@@ -70,7 +73,7 @@ func main() {
 	}()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	cancel()
-	os.Exit(code)
+	return code
 }
 
 // run executes one command line and returns the exit code.

@@ -1391,6 +1391,32 @@ func benchCases() []*Case {
 			}
 			return c.Write("study/mine.txt", []byte("keep me\n"))
 		}, Args: bench(), Want: []string{"--out"}},
+		{ID: "bench-executor-unknown", Class: "bench slurm", What: "--executor kubernetes", Setup: writeStudyConfig(0, ""), Args: bench("--executor", "kubernetes"), Want: []string{"--executor", "kubernetes"}},
+		{ID: "bench-slurm-no-sbatch", Class: "bench slurm", What: "--executor slurm where sbatch is not on PATH", Setup: func(c *CaseCtx) error {
+			if err := writeStudyConfig(0, "")(c); err != nil {
+				return err
+			}
+			return os.MkdirAll(c.P("empty-bin"), 0o755)
+		}, Environ: []string{"PATH=$D/empty-bin"}, Args: bench("--executor", "slurm"), Want: []string{"sbatch"}},
+		{ID: "bench-slurm-bad-time", Class: "bench slurm", What: "--time 4h (Slurm wants 4:00:00)", Setup: writeStudyConfig(0, ""), Args: bench("--executor", "slurm", "--time", "4h"), Want: []string{"--time", "4h"}},
+		{ID: "bench-slurm-bad-gres", Class: "bench slurm", What: "--gres 'gpu 1'", Setup: writeStudyConfig(0, ""), Args: bench("--executor", "slurm", "--gres", "gpu 1"), Want: []string{"--gres"}},
+		{ID: "bench-slurm-bad-mem", Class: "bench slurm", What: "--mem 64gb", Setup: writeStudyConfig(0, ""), Args: bench("--executor", "slurm", "--mem", "64gb"), Want: []string{"--mem"}},
+		{ID: "bench-slurm-sbatch-newline", Class: "bench slurm", What: "--sbatch with a line break (a second script line)", Setup: writeStudyConfig(0, ""), Args: bench("--executor", "slurm", "--sbatch", "--qos=a\nrm -rf /"), Want: []string{"--sbatch"}},
+		{ID: "bench-slurm-sbatch-array", Class: "bench slurm", What: "--sbatch --array=0-3 (gollm sets the array)", Setup: writeStudyConfig(0, ""), Args: bench("--executor", "slurm", "--sbatch", "--array=0-3"), Want: []string{"--sbatch", "array"}},
+		{ID: "bench-slurm-flag-local", Class: "bench slurm", What: "--partition with the local executor", Setup: writeStudyConfig(0, ""), Args: bench("--partition", "gpu"), Want: []string{"--partition", "slurm"}},
+		{ID: "bench-slurm-negative-cpus", Class: "bench slurm", What: "--cpus-per-task -1", Setup: writeStudyConfig(0, ""), Args: bench("--executor", "slurm", "--cpus-per-task", "-1"), Want: []string{"--cpus-per-task"}},
+		{ID: "bench-slurm-config-time", Class: "bench slurm", What: "slurm: {time: soon} in the config", Setup: func(c *CaseCtx) error {
+			if err := writeStudyConfig(0, "")(c); err != nil {
+				return err
+			}
+			b, err := c.Read("study.yaml")
+			if err != nil {
+				return err
+			}
+			return c.Write("study.yaml", append(b, "slurm:\n  time: soon\n"...))
+		}, Args: bench("--executor", "slurm"), Want: []string{"study.yaml:9", "slurm.time", "soon"}},
+		{ID: "bench-only-unknown", Class: "bench slurm", What: "--only a unit the study does not have", Setup: writeStudyConfig(0, ""), AllowChange: true, Args: bench("--only", "llama3/gptx"), Want: []string{"--only", "llama3/gptx"}},
+		{ID: "bench-status-only", Class: "bench slurm", What: "--status with --only", Setup: writeStudyConfig(0, ""), Args: bench("--status", "--only", "llama3/dense"), Want: []string{"--status", "--only"}},
 	}
 }
 

@@ -390,6 +390,9 @@ type Case struct {
 
 	Setup func(c *CaseCtx) error // builds the input in the case folder
 	Args  []string               // gollm arguments; $D, $B and $R are expanded
+	// Environ is added to the command's environment (NAME=VALUE; $D, $B
+	// and $R expanded), e.g. a PATH without sbatch.
+	Environ []string
 
 	Accept  bool     // the input is legitimately accepted: exit 0
 	Runtime bool     // a runtime failure: exit 1

@@ -374,7 +374,7 @@ type proc struct {
 	hung   bool
 }
 
-func start(env *Env, dir string, args []string, timeout time.Duration) (*proc, error) {
+func start(env *Env, dir string, args []string, timeout time.Duration, environ ...string) (*proc, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	cmd := exec.CommandContext(ctx, env.Bin, args...)
 	cmd.Dir = dir
@@ -382,7 +382,7 @@ func start(env *Env, dir string, args []string, timeout time.Duration) (*proc, e
 	cmd.Stdout = io.Discard
 	p := &proc{cmd: cmd, stderr: &capBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
-	cmd.Env = append(os.Environ(), "GOTRACEBACK=single")
+	cmd.Env = append(append(os.Environ(), "GOTRACEBACK=single"), environ...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		p.hung = true
@@ -440,7 +440,7 @@ func runCase(env *Env, c *Case, timeout time.Duration) *result {
 	}
 	procs := make([]*proc, runs)
 	for i := range procs {
-		if procs[i], err = start(env, dir, args, timeout); err != nil {
+		if procs[i], err = start(env, dir, args, timeout, ctx.expand(c.Environ)...); err != nil {
 			for _, p := range procs[:i] {
 				<-p.done
 			}
