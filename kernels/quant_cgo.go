@@ -301,6 +301,127 @@ GOLLM_VNNI static void gollm_w8a8v_rows(const int8_t *w, const int32_t *wsum, co
 	}
 }
 
+// Int8-activation group GEMV (quant_q8act.go): per 32-code block an integer
+// dot product of the unsigned codes with the int8 activations, converted to
+// float and scaled by the block's activation scale; per group one
+// horizontal sum and y += s*(A - z*xs). GOLLM_Q8_BODY is the kernel body,
+// instantiated once per instruction set with its dot product GOLLM_Q8_DOT
+// (u8 codes x s8 activations -> 8 int32 partial sums).
+GOLLM_AVX2 GOLLM_INLINE __m256i gollm_q8_dot_avx2(__m256i u, __m256i s, int cbits) {
+	if (cbits == 4) // 2*15*127 fits int16: vpmaddubsw cannot saturate
+		return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+	// 8-bit codes: 2*255*127 would saturate vpmaddubsw; widen to int16.
+	__m256i lo = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(u)), _mm256_cvtepi8_epi16(_mm256_castsi256_si128(s)));
+	__m256i hi = _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(u, 1)), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(s, 1)));
+	return _mm256_add_epi32(lo, hi);
+}
+
+// gollm_q8_load unpacks block b of a row into 32 u8 codes (4-bit: low
+// nibbles then high nibbles).
+#define GOLLM_Q8_LOAD(row, b, cbits) ((cbits) == 4 \
+	? _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(_mm_loadu_si128((const __m128i *)((row) + (b) * 16)), 4), \
+		_mm_loadu_si128((const __m128i *)((row) + (b) * 16))), _mm256_set1_epi8(15)) \
+	: _mm256_loadu_si256((const __m256i *)((row) + (b) * 32)))
+
+#define GOLLM_Q8_BLOCK(b, acc) do { \
+	__m256i u = GOLLM_Q8_LOAD(row, b, cbits); \
+	for (int r = 0; r < R; r++) { \
+		__m256i d = GOLLM_Q8_DOT(u, _mm256_loadu_si256((const __m256i *)(xq + r * in + (b) * 32)), cbits); \
+		acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_broadcast_ss(sx + r * nb + (b)), acc[r]); \
+	} \
+} while (0)
+
+#define GOLLM_Q8_BODY \
+	const int64_t bpg = gsize / 32, nb = in / 32, rowBytes = rowWords * 4; \
+	for (int64_t o = o0; o < o1; o++) { \
+		const uint8_t *row = (const uint8_t *)words + o * rowBytes; \
+		float tot[4] = {0, 0, 0, 0}; \
+		for (int64_t g = 0; g < groups; g++) { \
+			__m256 a0[4], a1[4]; \
+			for (int r = 0; r < R; r++) a0[r] = a1[r] = _mm256_setzero_ps(); \
+			int64_t b = g * bpg, be = b + bpg; \
+			for (; b + 2 <= be; b += 2) { \
+				_mm_prefetch((const char *)(row + b * cbits * 4) + GOLLM_PF, _MM_HINT_T0); \
+				GOLLM_Q8_BLOCK(b, a0); \
+				GOLLM_Q8_BLOCK(b + 1, a1); \
+			} \
+			if (b < be) { \
+				_mm_prefetch((const char *)(row + b * cbits * 4) + GOLLM_PF, _MM_HINT_T0); \
+				GOLLM_Q8_BLOCK(b, a0); \
+			} \
+			const float s = scales[o * groups + g], z = zeros[o * groups + g]; \
+			for (int r = 0; r < R; r++) { \
+				float a = gollm_hsum(_mm256_add_ps(a0[r], a1[r])); \
+				float c = z * xs[r * groups + g]; \
+				tot[r] += s * (a - c); \
+			} \
+		} \
+		for (int r = 0; r < R; r++) { \
+			float v = tot[r]; \
+			if (bias) v += bias[o]; \
+			dst[r * out + o] = v; \
+		} \
+	}
+
+#define GOLLM_Q8_ARGS int R, int cbits, const uint32_t *words, int64_t rowWords, const float *scales, \
+	const float *zeros, int64_t groups, int64_t gsize, const int8_t *xq, const float *sx, const float *xs, \
+	int64_t in, float *dst, int64_t out, const float *bias, int64_t o0, int64_t o1
+#define GOLLM_Q8_PASS(R, CB) R, CB, words, rowWords, scales, zeros, groups, gsize, xq + r * in, sx + r * nb, \
+	xs + r * groups, in, dst + r * out, out, bias, o0, o1
+
+// GOLLM_Q8_DEF defines gollm_q8_rows_<NAME> (any rows, 4 per pass) for one
+// instruction set.
+#define GOLLM_Q8_DEF(NAME, TARGET) \
+TARGET GOLLM_INLINE void gollm_q8_r_##NAME(GOLLM_Q8_ARGS) { GOLLM_Q8_BODY } \
+TARGET static void gollm_q8_c##NAME(int CB, const uint32_t *words, int64_t rowWords, const float *scales, \
+		const float *zeros, int64_t groups, int64_t gsize, const int8_t *xq, const float *sx, const float *xs, \
+		int64_t rows, int64_t in, float *dst, int64_t out, const float *bias, int64_t o0, int64_t o1) { \
+	const int64_t nb = in / 32; \
+	int64_t r = 0; \
+	for (; r + 4 <= rows; r += 4) gollm_q8_r_##NAME(GOLLM_Q8_PASS(4, CB)); \
+	switch (rows - r) { \
+	case 3: gollm_q8_r_##NAME(GOLLM_Q8_PASS(3, CB)); break; \
+	case 2: gollm_q8_r_##NAME(GOLLM_Q8_PASS(2, CB)); break; \
+	case 1: gollm_q8_r_##NAME(GOLLM_Q8_PASS(1, CB)); break; \
+	} \
+} \
+TARGET static void gollm_q8_rows_##NAME(int cbits, const uint32_t *words, int64_t rowWords, const float *scales, \
+		const float *zeros, int64_t groups, int64_t gsize, const int8_t *xq, const float *sx, const float *xs, \
+		int64_t rows, int64_t in, float *dst, int64_t out, const float *bias, int64_t o0, int64_t o1) { \
+	if (cbits == 4) gollm_q8_c##NAME(4, words, rowWords, scales, zeros, groups, gsize, xq, sx, xs, rows, in, dst, out, bias, o0, o1); \
+	else gollm_q8_c##NAME(8, words, rowWords, scales, zeros, groups, gsize, xq, sx, xs, rows, in, dst, out, bias, o0, o1); \
+}
+
+#define GOLLM_Q8_DOT(u, s, cbits) gollm_q8_dot_avx2(u, s, cbits)
+GOLLM_Q8_DEF(avx2, GOLLM_AVX2)
+#undef GOLLM_Q8_DOT
+#define GOLLM_Q8_DOT(u, s, cbits) _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s)
+GOLLM_Q8_DEF(vnni512, GOLLM_VNNI)
+#undef GOLLM_Q8_DOT
+#define GOLLM_AVXVNNI __attribute__((target("avxvnni,avx2,fma")))
+#define GOLLM_Q8_DOT(u, s, cbits) _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s)
+GOLLM_Q8_DEF(avxvnni, GOLLM_AVXVNNI)
+#undef GOLLM_Q8_DOT
+
+// gollm_avxvnni_ok: the VEX-encoded VNNI of CPUs without AVX-512 (Intel
+// Alder Lake and later, AMD Zen 5 has both).
+static int gollm_avxvnni_ok(void) {
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avxvnni");
+}
+
+// gollm_q8_rows runs the int8-activation kernel of instruction set isa
+// (3 AVX-512 VNNI, 2 AVX-VNNI, 1 AVX2).
+static void gollm_q8_rows(int isa, int cbits, const uint32_t *words, int64_t rowWords, const float *scales,
+		const float *zeros, int64_t groups, int64_t gsize, const int8_t *xq, const float *sx, const float *xs,
+		int64_t rows, int64_t in, float *dst, int64_t out, const float *bias, int64_t o0, int64_t o1) {
+	switch (isa) {
+	case 3: gollm_q8_rows_vnni512(cbits, words, rowWords, scales, zeros, groups, gsize, xq, sx, xs, rows, in, dst, out, bias, o0, o1); break;
+	case 2: gollm_q8_rows_avxvnni(cbits, words, rowWords, scales, zeros, groups, gsize, xq, sx, xs, rows, in, dst, out, bias, o0, o1); break;
+	default: gollm_q8_rows_avx2(cbits, words, rowWords, scales, zeros, groups, gsize, xq, sx, xs, rows, in, dst, out, bias, o0, o1); break;
+	}
+}
+
 // 2:4 sparse: per 16 columns, 8 values and 16 bits of metadata.
 GOLLM_AVX2 GOLLM_INLINE void gollm_sp24_rows_r(int R, const float *values, const uint8_t *meta, const float *x,
 		int64_t in, float *dst, int64_t out, const float *bias, int64_t o0, int64_t o1) {
@@ -381,6 +502,10 @@ static void gollm_sp24_rows(const float *values, const uint8_t *meta, const floa
 static void gollm_qgroup_dequant(int cbits, const uint32_t *words, int64_t rowWords, const float *scales,
 		const float *zeros, int64_t groups, int64_t gsize, int64_t in, float *dst, int64_t o0, int64_t o1) {}
 static int gollm_vnni_ok(void) { return 0; }
+static int gollm_avxvnni_ok(void) { return 0; }
+static void gollm_q8_rows(int isa, int cbits, const uint32_t *words, int64_t rowWords, const float *scales,
+		const float *zeros, int64_t groups, int64_t gsize, const int8_t *xq, const float *sx, const float *xs,
+		int64_t rows, int64_t in, float *dst, int64_t out, const float *bias, int64_t o0, int64_t o1) {}
 static void gollm_w8a8v_rows(const int8_t *w, const int32_t *wsum, const uint8_t *xu, const float *sx,
 		const float *sw, int64_t rows, int64_t in, float *dst, int64_t out, const float *bias, int64_t o0, int64_t o1) {}
 #endif
@@ -410,6 +535,67 @@ func QuantKernels() string {
 		return "avx2"
 	}
 	return "go"
+}
+
+// quantQ8ISA is the instruction set of the int8-activation group GEMV
+// (quant_q8act.go): 3 AVX-512 VNNI, 2 AVX-VNNI, 1 AVX2, 0 off (no AVX2,
+// GOLLM_QUANT_KERNELS=go, or GOLLM_QUANT_ACT=f32, which keeps the float
+// kernels for comparisons). GOLLM_QUANT_KERNELS=avx2 keeps it on AVX2.
+var quantQ8ISA = func() int {
+	switch {
+	case !quantNativeOK || os.Getenv("GOLLM_QUANT_ACT") == "f32":
+		return 0
+	case os.Getenv("GOLLM_QUANT_KERNELS") == "avx2":
+		return 1
+	case C.gollm_vnni_ok() != 0:
+		return 3
+	case C.gollm_avxvnni_ok() != 0:
+		return 2
+	}
+	return 1
+}()
+
+// QuantActKernel names the kernel of the int4/int8 group-quantized GEMV
+// (batches below 16 rows): "int8-act/avx512vnni", "int8-act/avxvnni" or
+// "int8-act/avx2" (activations quantized per 32-column block to int8,
+// integer dot products), or "f32-act" (codes unpacked to float32: the
+// pure-Go build, CPUs without AVX2, GOLLM_QUANT_ACT=f32).
+func QuantActKernel() string {
+	return [...]string{"f32-act", "int8-act/avx2", "int8-act/avxvnni", "int8-act/avx512vnni"}[quantQ8ISA]
+}
+
+// quantQ8Native reports whether the int8-activation kernel runs.
+func quantQ8Native() bool { return quantQ8ISA != 0 }
+
+// quantQ8Has reports whether this CPU runs the int8-activation kernel of
+// instruction set isa (the levels of quantQ8ISA), for the tests.
+func quantQ8Has(isa int) bool {
+	switch isa {
+	case 1:
+		return quantNativeOK
+	case 2:
+		return quantNativeOK && C.gollm_avxvnni_ok() != 0
+	case 3:
+		return quantNativeOK && C.gollm_vnni_ok() != 0
+	}
+	return false
+}
+
+// quantQ8Kernel runs the int8-activation kernel for outputs [o0, o1).
+func quantQ8Kernel(m *QuantGroupMatrix, dst []float32, xq []int8, sx, xs []float32, rows int, bias []float32, o0, o1 int) {
+	quantQ8KernelISA(quantQ8ISA, m, dst, xq, sx, xs, rows, bias, o0, o1)
+}
+
+// quantQ8KernelISA is quantQ8Kernel on instruction set isa (which must be
+// one quantQ8Has reports).
+func quantQ8KernelISA(isa int, m *QuantGroupMatrix, dst []float32, xq []int8, sx, xs []float32, rows int, bias []float32, o0, o1 int) {
+	if o0 >= o1 {
+		return
+	}
+	C.gollm_q8_rows(C.int(isa), C.int(m.cbits), (*C.uint32_t)(unsafe.Pointer(&m.words[0])), C.int64_t(m.rowWords),
+		f32p(m.scales), f32p(m.zeros), C.int64_t(m.groups), C.int64_t(m.uniformG),
+		(*C.int8_t)(unsafe.Pointer(&xq[0])), f32p(sx), f32p(xs), C.int64_t(rows), C.int64_t(m.in),
+		f32p(dst), C.int64_t(m.out), f32p(bias), C.int64_t(o0), C.int64_t(o1))
 }
 
 func f32p(s []float32) *C.float {

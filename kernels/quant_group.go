@@ -73,7 +73,8 @@ type quantScratch struct {
 	pan []float32 // dequantized panel for the GEMM path
 	i8  []int8    // quantized activations (W8A8)
 	u8  []uint8   // quantized activations + 128 (W8A8, VNNI kernel)
-	sx  []float32 // activation scales (W8A8)
+	sx  []float32 // activation scales (W8A8; int8-activation blocks)
+	xg  []float32 // per-group sums of the int8 activations (quant_q8act.go)
 }
 
 // Errors returned by the packed-matrix constructors.
@@ -376,6 +377,10 @@ func (m *QuantGroupMatrix) MulT(dst, x []float32, rows int, bias []float32) {
 	}
 	if rows >= quantGEMMRows {
 		m.mulTPanels(sc, dst, xs, rows, bias)
+		return
+	}
+	if m.quantQ8Applies(rows) {
+		m.mulTQ8(sc, dst, xs, rows, bias)
 		return
 	}
 	var sx []float32

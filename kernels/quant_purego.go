@@ -24,3 +24,12 @@ func sparse24Native(*Sparse24Matrix, []float32, []float32, int, []float32, int, 
 }
 
 func quantDequantNative(*QuantGroupMatrix, []float32, int, int) bool { return false }
+
+// QuantActKernel names the kernel of the int4/int8 group-quantized GEMV:
+// always "f32-act" (codes unpacked to float32) in this build.
+func QuantActKernel() string { return "f32-act" }
+
+func quantQ8Native() bool { return false }
+
+func quantQ8Kernel(*QuantGroupMatrix, []float32, []int8, []float32, []float32, int, []float32, int, int) {
+}
