@@ -10,7 +10,9 @@ package kernels
 // CPU is checked once at run time (__builtin_cpu_supports); on CPUs without
 // AVX2 and FMA, and on non-x86 targets, the probes report 0 and the Go
 // kernels run instead. GOLLM_QUANT_KERNELS=go forces the Go kernels and
-// GOLLM_QUANT_KERNELS=avx2 keeps W8A8 off VNNI (for comparisons).
+// GOLLM_QUANT_KERNELS=avx2 keeps W8A8 and the int8-activation group GEMV
+// off VNNI (for comparisons); GOLLM_QUANT_ACT=int8 turns the
+// int8-activation group GEMV on (quant_q8act.go; off by default).
 // fp-contract=off (a GCC pragma; Clang contracts only within one
 // expression) keeps the C epilogues rounding exactly as the Go reference
 // does (no implicit FMA contraction), so W8A8 results match it bit for bit.
@@ -403,6 +405,50 @@ GOLLM_Q8_DEF(vnni512, GOLLM_VNNI)
 GOLLM_Q8_DEF(avxvnni, GOLLM_AVXVNNI)
 #undef GOLLM_Q8_DOT
 
+// gollm_q8_quantize quantizes rows x rows (stored order, in a multiple of
+// 32) per 32-column block as quantizeQ8Rows does (quant_q8act.go), bit for
+// bit: float32 max|x|, d = amax/127, id = 1/d, round-to-nearest-even of
+// x*id (exact in float32), the 4-bit containers' even/odd order, and the
+// group sums xs in block order (fp-contract is off).
+GOLLM_AVX2 static void gollm_q8_quantize(const float *x, int64_t rows, int64_t in, int64_t gsize, int cbits,
+		int8_t *xq, float *sx, float *xs) {
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	const __m256i evenodd = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15,
+		0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+	const int64_t nb = in / 32, bpg = gsize / 32, groups = in / gsize;
+	for (int64_t r = 0; r < rows; r++) {
+		for (int64_t g = 0; g < groups; g++) {
+			float acc = 0;
+			for (int64_t b = g * bpg; b < (g + 1) * bpg; b++) {
+				const float *xb = x + r * in + b * 32;
+				__m256 v[4];
+				for (int i = 0; i < 4; i++) v[i] = _mm256_loadu_ps(xb + 8 * i);
+				__m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+					_mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+				__m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+				h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+				h = _mm_max_ss(h, _mm_movehdup_ps(h));
+				const float amax = _mm_cvtss_f32(h);
+				const float d = amax / 127.0f;
+				const float id = d != 0 ? 1.0f / d : 0.0f;
+				const __m256 vid = _mm256_set1_ps(id);
+				__m256i q[4];
+				for (int i = 0; i < 4; i++)
+					q[i] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+				const int32_t sum = gollm_hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+				__m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+				p = _mm256_permutevar8x32_epi32(p, perm); // natural order
+				if (cbits == 4) p = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(p, evenodd), 0xD8);
+				_mm256_storeu_si256((__m256i *)(xq + r * in + b * 32), p);
+				sx[r * nb + b] = d;
+				acc += d * (float)sum;
+			}
+			xs[r * groups + g] = acc;
+		}
+	}
+}
+
 // gollm_avxvnni_ok: the VEX-encoded VNNI of CPUs without AVX-512 (Intel
 // Alder Lake and later, AMD Zen 5 has both).
 static int gollm_avxvnni_ok(void) {
@@ -503,6 +549,8 @@ static void gollm_qgroup_dequant(int cbits, const uint32_t *words, int64_t rowWo
 		const float *zeros, int64_t groups, int64_t gsize, int64_t in, float *dst, int64_t o0, int64_t o1) {}
 static int gollm_vnni_ok(void) { return 0; }
 static int gollm_avxvnni_ok(void) { return 0; }
+static void gollm_q8_quantize(const float *x, int64_t rows, int64_t in, int64_t gsize, int cbits,
+		int8_t *xq, float *sx, float *xs) {}
 static void gollm_q8_rows(int isa, int cbits, const uint32_t *words, int64_t rowWords, const float *scales,
 		const float *zeros, int64_t groups, int64_t gsize, const int8_t *xq, const float *sx, const float *xs,
 		int64_t rows, int64_t in, float *dst, int64_t out, const float *bias, int64_t o0, int64_t o1) {}
@@ -537,13 +585,13 @@ func QuantKernels() string {
 	return "go"
 }
 
-// quantQ8ISA is the instruction set of the int8-activation group GEMV
-// (quant_q8act.go): 3 AVX-512 VNNI, 2 AVX-VNNI, 1 AVX2, 0 off (no AVX2,
-// GOLLM_QUANT_KERNELS=go, or GOLLM_QUANT_ACT=f32, which keeps the float
-// kernels for comparisons). GOLLM_QUANT_KERNELS=avx2 keeps it on AVX2.
-var quantQ8ISA = func() int {
+// quantQ8Best is the best instruction set of the int8-activation group
+// GEMV (quant_q8act.go) on this CPU: 3 AVX-512 VNNI, 2 AVX-VNNI, 1 AVX2,
+// 0 none (no AVX2, or GOLLM_QUANT_KERNELS=go); GOLLM_QUANT_KERNELS=avx2
+// keeps it on AVX2.
+var quantQ8Best = func() int {
 	switch {
-	case !quantNativeOK || os.Getenv("GOLLM_QUANT_ACT") == "f32":
+	case !quantNativeOK:
 		return 0
 	case os.Getenv("GOLLM_QUANT_KERNELS") == "avx2":
 		return 1
@@ -555,13 +603,59 @@ var quantQ8ISA = func() int {
 	return 1
 }()
 
+// quantQ8ISA is the instruction set the int8-activation kernel runs on, 0
+// while it is off. It is off unless GOLLM_QUANT_ACT=int8 or
+// SetQuantActInt8(true): int8 activations move logits by ~1e-2, outside
+// the 1e-4 the packed-format round-trip tests hold the float kernels to.
+var quantQ8ISA = func() int {
+	if os.Getenv("GOLLM_QUANT_ACT") == "int8" {
+		return quantQ8Best
+	}
+	return 0
+}()
+
+// SetQuantActInt8 turns the int8-activation kernel of the int4/int8
+// group-quantized GEMV on or off (see QuantActKernel) and reports whether
+// it is now on (false where the CPU or the build has none). Call it before
+// running a model, not while MulT runs.
+func SetQuantActInt8(on bool) bool {
+	if on {
+		quantQ8ISA = quantQ8Best
+	} else {
+		quantQ8ISA = 0
+	}
+	return quantQ8ISA != 0
+}
+
 // QuantActKernel names the kernel of the int4/int8 group-quantized GEMV
-// (batches below 16 rows): "int8-act/avx512vnni", "int8-act/avxvnni" or
-// "int8-act/avx2" (activations quantized per 32-column block to int8,
-// integer dot products), or "f32-act" (codes unpacked to float32: the
-// pure-Go build, CPUs without AVX2, GOLLM_QUANT_ACT=f32).
+// (batches below 16 rows): "f32-act" (codes unpacked to float32, the
+// default; always in the pure-Go build and on CPUs without AVX2) or, when
+// turned on (SetQuantActInt8, GOLLM_QUANT_ACT=int8), "int8-act/avx512vnni",
+// "int8-act/avxvnni" or "int8-act/avx2" (activations quantized per
+// 32-column block to int8, integer dot products).
 func QuantActKernel() string {
 	return [...]string{"f32-act", "int8-act/avx2", "int8-act/avxvnni", "int8-act/avx512vnni"}[quantQ8ISA]
+}
+
+// quantQ8BestISA returns quantQ8Best, for the benchmarks.
+func quantQ8BestISA() int { return quantQ8Best }
+
+// quantQ8Select sets the int8-activation kernel's instruction set (0 turns
+// it off) and returns the previous one, for tests and benchmarks comparing
+// them; not safe while MulT runs.
+func quantQ8Select(isa int) int {
+	old := quantQ8ISA
+	if isa == 0 || quantQ8Has(isa) {
+		quantQ8ISA = isa
+	}
+	return old
+}
+
+// quantizeQ8RowsNative is quantizeQ8Rows in AVX2 (bit for bit the same
+// result for finite x), used when the int8-activation kernel runs.
+func quantizeQ8RowsNative(xq []int8, sx, xs, x []float32, rows, in, G, cbits int) {
+	C.gollm_q8_quantize(f32p(x), C.int64_t(rows), C.int64_t(in), C.int64_t(G), C.int(cbits),
+		(*C.int8_t)(unsafe.Pointer(&xq[0])), f32p(sx), f32p(xs))
 }
 
 // quantQ8Native reports whether the int8-activation kernel runs.

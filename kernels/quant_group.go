@@ -35,7 +35,10 @@ package kernels
 // fast enough: ~6 vector µops per 8 weights with AVX2 (broadcast, variable
 // shift, mask, convert, subtract, FMA). The AVX2 kernels are C compiled by
 // cgo (quant_cgo.go); without cgo (or with -tags purego, or on CPUs without
-// AVX2/FMA) MulT runs the pure-Go kernels below, which are scalar.
+// AVX2/FMA) MulT runs the pure-Go kernels below, which are scalar. An
+// option (SetQuantActInt8, off by default) runs batches below
+// quantGEMMRows of 4- and 8-bit containers on int8 activations with integer
+// dot products instead (quant_q8act.go).
 
 import (
 	"errors"

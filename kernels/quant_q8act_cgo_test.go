@@ -63,3 +63,98 @@ func TestQuantQ8Native(t *testing.T) {
 }
 
 func sq(v float64) float64 { return v * v }
+
+// TestQuantizeQ8RowsNative holds the AVX2 activation quantizer to the Go
+// one bit for bit (codes, block scales, group sums), for both container
+// orders, several group sizes, with all-zero blocks, ties (x·id exactly
+// k + 0.5) and a wide dynamic range inside one block.
+func TestQuantizeQ8RowsNative(t *testing.T) {
+	if !quantNativeOK {
+		t.Skip("no AVX2: the Go quantizer runs")
+	}
+	const rows, in = 3, 384
+	for _, cbits := range []int{4, 8} {
+		for _, G := range []int{32, 64, 128, in} {
+			x := gemmRandom(rows*in, uint64(G+cbits))
+			clear(x[64:96]) // an all-zero block
+			x[100] *= 1e4
+			for j := 128; j < 160; j++ { // x·id = j − 128 + 0.5 − 16 exactly: ties to even
+				x[j] = float32(j-128) - 15.5
+			}
+			x[159] = 127
+			wq, gq := make([]int8, rows*in), make([]int8, rows*in)
+			wsx, gsx := make([]float32, rows*in/32), make([]float32, rows*in/32)
+			wxs, gxs := make([]float32, rows*in/G), make([]float32, rows*in/G)
+			quantizeQ8Rows(wq, wsx, wxs, x, rows, in, G, cbits)
+			quantizeQ8RowsNative(gq, gsx, gxs, x, rows, in, G, cbits)
+			for i := range wq {
+				if gq[i] != wq[i] {
+					t.Fatalf("cbits %d G %d: xq[%d] = %d, Go %d", cbits, G, i, gq[i], wq[i])
+				}
+			}
+			for i := range wsx {
+				if gsx[i] != wsx[i] {
+					t.Fatalf("cbits %d G %d: sx[%d] = %g, Go %g", cbits, G, i, gsx[i], wsx[i])
+				}
+			}
+			for i := range wxs {
+				if gxs[i] != wxs[i] {
+					t.Fatalf("cbits %d G %d: xs[%d] = %g, Go %g", cbits, G, i, gxs[i], wxs[i])
+				}
+			}
+		}
+	}
+}
+
+// TestQuantQ8MulT turns the int8-activation kernel on (SetQuantActInt8)
+// and checks MulT end to end on every instruction set this CPU runs: the
+// act-order gather, the quantizer and the kernel against q8Want for 1 to 15
+// rows (16 and more take the Sgemm path, checked against the float32
+// reference), and one-hot rows reproducing DequantizeRows bit for bit.
+func TestQuantQ8MulT(t *testing.T) {
+	if !SetQuantActInt8(true) {
+		t.Skip("no int8-activation kernel on this CPU")
+	}
+	defer SetQuantActInt8(false)
+	defer quantQ8Select(quantQ8Select(0))
+	for isa := 1; isa <= 3; isa++ {
+		if !quantQ8Has(isa) {
+			continue
+		}
+		quantQ8Select(isa)
+		for ci, c := range q8Cases {
+			m := q8Matrix(t, c, ci, false)
+			bias := gemmRandom(c.out, 9)
+			for _, rows := range []int{1, 4, 6, 15, quantGEMMRows} {
+				x := gemmRandom(rows*c.in, uint64(rows+3*ci))
+				got := make([]float32, rows*c.out)
+				m.MulT(got, x, rows, bias)
+				var want, bound []float32
+				if m.quantQ8Applies(rows) {
+					want, bound = m.q8Want(x, rows, bias), q8Bound(m, x, rows, bias)
+				} else {
+					w := make([]float32, c.out*c.in)
+					m.DequantizeRows(w, 0, c.out)
+					want = make([]float32, rows*c.out)
+					LinearRef(want, x, rows, c.in, w, c.out, bias)
+					bound = absBound(x, w, rows, c.in, c.out, bias)
+				}
+				quantClose(t, fmt.Sprintf("isa %d %s rows=%d", isa, c.name, rows), got, want, bound)
+			}
+			w := make([]float32, c.out*c.in)
+			m.DequantizeRows(w, 0, c.out)
+			x := make([]float32, c.in)
+			y := make([]float32, c.out)
+			for i := 0; i < c.in; i++ {
+				clear(x)
+				x[i] = 1
+				m.MulT(y, x, 1, nil)
+				for o := range y {
+					if y[o] != w[o*c.in+i] {
+						t.Fatalf("isa %d %s: one-hot column %d: y[%d] = %g, want W = %g", isa, c.name, i, o, y[o], w[o*c.in+i])
+					}
+				}
+			}
+		}
+	}
+}
