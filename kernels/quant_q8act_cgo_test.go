@@ -4,6 +4,8 @@ package kernels
 
 import (
 	"fmt"
+	"runtime"
+	"syscall"
 	"testing"
 )
 
@@ -155,6 +157,58 @@ func TestQuantQ8MulT(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// threadCPUNs returns the CPU time of the calling OS thread (user + system).
+func threadCPUNs() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(1, &ru) // RUSAGE_THREAD
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkGroupGEMVKernelCPU compares the float32-activation kernel
+// (isa=f32) with the int8-activation ones (quantizer included) on one
+// thread, at batch 1, on an in-cache 1024×4096 weight, in CPU time of the
+// thread (cpu-ns/op, and GB/s-cpu = weight bytes per CPU ns): the compute
+// ceiling of each kernel per core, readable on a loaded machine where wall
+// time is not.
+func BenchmarkGroupGEMVKernelCPU(b *testing.B) {
+	const out, in = 1024, 4096
+	x := gemmRandom(in, 1)
+	dst := make([]float32, out)
+	for _, c := range []struct{ bits, g int }{{4, 128}, {4, 32}, {8, 0}} {
+		groups := 1
+		if c.g > 0 {
+			groups = in / c.g
+		}
+		codes, s, z := quantRandom(out, in, c.bits, groups, 4)
+		m, err := NewQuantGroupMatrix(out, in, c.bits, c.g, codes, s, z, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		xq, sx, xs := make([]int8, in), make([]float32, in/quantQ8Block), make([]float32, m.groups)
+		for isa, name := range []string{"f32", "avx2", "avxvnni", "avx512vnni"} {
+			if isa > 0 && !quantQ8Has(isa) {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/isa=%s", m.Format(), name), func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				t0 := threadCPUNs()
+				for b.Loop() {
+					if isa == 0 {
+						quantGroupNative(m, dst, x, 1, nil, 0, out)
+						continue
+					}
+					quantizeQ8RowsNative(xq, sx, xs, x, 1, in, m.uniformG, m.cbits)
+					quantQ8KernelISA(isa, m, dst, xq, sx, xs, 1, nil, 0, out)
+				}
+				ns := float64(threadCPUNs()-t0) / float64(b.N)
+				b.ReportMetric(ns, "cpu-ns/op")
+				b.ReportMetric(float64(m.Bytes())/ns, "GB/s-cpu")
+			})
 		}
 	}
 }
