@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 )
 
@@ -19,6 +20,26 @@ func TestMeasureCopyBandwidth(t *testing.T) {
 		got := MeasureCopyBandwidth(tt.size, tt.rounds, tt.threads)
 		if (got > 0) != tt.wantPositive {
 			t.Errorf("MeasureCopyBandwidth(%d, %d, %d) = %g, want positive: %v", tt.size, tt.rounds, tt.threads, got, tt.wantPositive)
+		}
+	}
+	for _, tt := range tests {
+		got := MeasureReadBandwidth(tt.size, tt.rounds, tt.threads)
+		if (got > 0) != tt.wantPositive {
+			t.Errorf("MeasureReadBandwidth(%d, %d, %d) = %g, want positive: %v", tt.size, tt.rounds, tt.threads, got, tt.wantPositive)
+		}
+	}
+	// The chunked read must visit every word once, for any thread count.
+	for _, n := range []int{0, 1, 5, 1001} {
+		buf := make([]uint64, n)
+		var want uint64
+		for i := range buf {
+			buf[i] = uint64(i)*0x9E3779B97F4A7C15 + 1
+			want ^= buf[i]
+		}
+		for _, threads := range []int{1, 2, 3, 7} {
+			if got := bandwidthRead(buf, threads); got != want {
+				t.Fatalf("bandwidthRead(%d words, %d threads) = %#x, want %#x", n, threads, got, want)
+			}
 		}
 	}
 	// The chunked copy must copy every byte, for any thread count.
@@ -55,6 +76,27 @@ func BenchmarkCopyBandwidth(b *testing.B) {
 				bandwidthCopy(dst, src, threads)
 			}
 			b.ReportMetric(2*size*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+		})
+	}
+}
+
+// BenchmarkReadBandwidth is the read-only ceiling beside BenchmarkCopyBandwidth:
+// every word of a 256 MiB buffer XOR-reduced, on one goroutine and on
+// MaxThreads goroutines. SetBytes counts the bytes read, so the MB/s column
+// (and GB/s) is the read bandwidth the GEMV benchmarks report a percentage of.
+func BenchmarkReadBandwidth(b *testing.B) {
+	const size = 256 << 20
+	buf := make([]uint64, size/8)
+	for i := range buf {
+		buf[i] = uint64(i)
+	}
+	for _, threads := range []int{1, MaxThreads()} {
+		b.Run(fmt.Sprintf("256MiB/threads=%d", threads), func(b *testing.B) {
+			b.SetBytes(size)
+			for b.Loop() {
+				runtime.KeepAlive(bandwidthRead(buf, threads))
+			}
+			b.ReportMetric(size*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 		})
 	}
 }

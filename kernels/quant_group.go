@@ -35,7 +35,10 @@ package kernels
 // fast enough: ~6 vector µops per 8 weights with AVX2 (broadcast, variable
 // shift, mask, convert, subtract, FMA). The AVX2 kernels are C compiled by
 // cgo (quant_cgo.go); without cgo (or with -tags purego, or on CPUs without
-// AVX2/FMA) MulT runs the pure-Go kernels below, which are scalar.
+// AVX2/FMA) MulT runs the pure-Go kernels below, which are scalar. An
+// option (SetQuantActInt8, off by default) runs batches below
+// quantGEMMRows of 4- and 8-bit containers on int8 activations with integer
+// dot products instead (quant_q8act.go).
 
 import (
 	"errors"
@@ -73,7 +76,8 @@ type quantScratch struct {
 	pan []float32 // dequantized panel for the GEMM path
 	i8  []int8    // quantized activations (W8A8)
 	u8  []uint8   // quantized activations + 128 (W8A8, VNNI kernel)
-	sx  []float32 // activation scales (W8A8)
+	sx  []float32 // activation scales (W8A8; int8-activation blocks)
+	xg  []float32 // per-group sums of the int8 activations (quant_q8act.go)
 }
 
 // Errors returned by the packed-matrix constructors.
@@ -376,6 +380,10 @@ func (m *QuantGroupMatrix) MulT(dst, x []float32, rows int, bias []float32) {
 	}
 	if rows >= quantGEMMRows {
 		m.mulTPanels(sc, dst, xs, rows, bias)
+		return
+	}
+	if m.quantQ8Applies(rows) {
+		m.mulTQ8(sc, dst, xs, rows, bias)
 		return
 	}
 	var sx []float32
