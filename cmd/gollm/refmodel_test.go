@@ -19,7 +19,7 @@ func TestBenchReferenceModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	calib, err := filepath.Abs(filepath.Join("..", "..", "testdata", "calib", "world-validation.txt"))
+	calib, err := filepath.Abs(filepath.Join("..", "..", "testdata", "calib", "world-validation.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
