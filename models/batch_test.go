@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+
+	"github.com/llmcbench/gollm/internal/testref"
 )
 
 // TestBatchMatchesSequential runs members of different lengths and start
@@ -47,7 +49,7 @@ func TestBatchMatchesSequential(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if e := relErr(out[i], want); e > 1e-4 {
+				if e := testref.RelErr(out[i], want); e > 1e-4 {
 					t.Errorf("member %d (prefix %d, %d tokens): relative error %.2g", i, c.prefix, c.n, e)
 				}
 				if batch[i].Len() != c.prefix+c.n {
@@ -60,7 +62,7 @@ func TestBatchMatchesSequential(t *testing.T) {
 				}
 				got = append([]float32(nil), got...)
 				want, _ = solo[i].Append(next)
-				if e := relErr(got, want); e > 1e-4 {
+				if e := testref.RelErr(got, want); e > 1e-4 {
 					t.Errorf("member %d: the step after the batch differs (relative error %.2g)", i, e)
 				}
 			}
@@ -97,7 +99,7 @@ func TestCopyPrefix(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := m.Config.Vocab
-			if e := relErr(got, all[5*v:]); e > 1e-4 {
+			if e := testref.RelErr(got, all[5*v:]); e > 1e-4 {
 				t.Errorf("relative error %.2g", e)
 			}
 			if err := dst.CopyPrefix(src, 7); err == nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/tensor"
 )
 
@@ -359,7 +360,7 @@ func TestPerLayerSizes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if e := relErr(last, full[4*50:]); e > 1e-5 {
+	if e := testref.RelErr(last, full[4*50:]); e > 1e-5 {
 		t.Errorf("cached decode differs from the full pass: %.3g", e)
 	}
 	for _, bad := range []string{
