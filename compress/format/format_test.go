@@ -11,6 +11,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/models/packed"
@@ -648,15 +650,7 @@ func TestWriteFolder(t *testing.T) {
 				if err := WriteFolder(dir, from, tensors(v), map[string]any{"v": v}, tc.shardBytes); err != nil {
 					t.Fatal(err)
 				}
-				entries, err := os.ReadDir(dir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got []string
-				for _, e := range entries {
-					got = append(got, e.Name())
-				}
-				if !slices.Equal(got, tc.files) {
+				if got := testfs.Entries(t, dir); !slices.Equal(got, tc.files) {
 					t.Fatalf("write %d: files %v, want %v", i, got, tc.files)
 				}
 				if c := readConfig(t, dir); c["v"] != float64(v) {
@@ -667,15 +661,7 @@ func TestWriteFolder(t *testing.T) {
 					t.Fatal(err)
 				}
 				for _, name := range ck.Names() {
-					x, err := ck.Tensor(name)
-					if err != nil {
-						t.Fatal(err)
-					}
-					f, err := x.Float32()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if f[0] != v {
+					if f := testref.Float32(t, ck, name); f[0] != v {
 						t.Errorf("write %d: %s = %v, want %v", i, name, f[0], v)
 					}
 				}

@@ -127,3 +127,18 @@ func RelErr(got, want []float32) float64 {
 	}
 	return md / mw
 }
+
+// LogProb is log softmax(row)[i] computed in float64 from the definition
+// (max-shifted), independently of the kernels whose results tests check
+// against it.
+func LogProb(row []float32, i int) float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	var z float64
+	for _, v := range row {
+		z += math.Exp(float64(v) - mx)
+	}
+	return float64(row[i]) - mx - math.Log(z)
+}
