@@ -8,12 +8,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
-
-var fixtures = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
 
 // nativeDType is the dtype a fixture's checkpoint is stored in: in it the
 // GPU holds exactly the weights the CPU computes with.
@@ -42,7 +41,7 @@ func nativeDType(t *testing.T, dir string) dtype {
 // bf16). On the emulator only the first row is decoded token by token and
 // greedy generation runs once per fixture, to keep the run short.
 func TestFixtureLogits(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		dir := filepath.Join("..", "testdata", name)
 		native := nativeDType(t, dir)
 		cpu, err := models.Load(dir, models.Options{})

@@ -8,18 +8,17 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
 
-var fixtures = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
-
 // TestForwardMatchesEngine runs each fixture through the differentiable
 // model and through the engine (models.Load, State.Append) on the
 // reference input ids and requires the same logits.
 func TestForwardMatchesEngine(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", name)
 			gm, err := LoadModel(dir)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/internal/testref"
 )
 
@@ -14,7 +15,7 @@ import (
 // against the same tokens appended to an identical state on its own, and
 // that later single-state calls see the batch's cache entries.
 func TestBatchMatchesSequential(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			m := loadFixture(t, name)
 			rng := rand.New(rand.NewPCG(3, 4))
@@ -73,7 +74,7 @@ func TestBatchMatchesSequential(t *testing.T) {
 // TestCopyPrefix continues a context copied from another state and
 // compares with running the whole sequence on one state.
 func TestCopyPrefix(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			m := loadFixture(t, name)
 			seq := []int{1, 5, 9, 2, 7, 3, 8, 4}

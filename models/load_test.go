@@ -303,7 +303,7 @@ func TestLlama3InvFreq(t *testing.T) {
 }
 
 func FuzzParseConfig(f *testing.F) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		b, err := os.ReadFile(filepath.Join("..", "testdata", name, "config.json"))
 		if err == nil {
 			f.Add(b)

@@ -6,12 +6,11 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/backend"
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/internal/testref"
 )
 
-var fixtures = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
-
-// loadFixture loads the fixture testdata/name (one of fixtures), closed
+// loadFixture loads the fixture testdata/name (one of testfs.Fixtures), closed
 // when the test ends.
 func loadFixture(t testing.TB, name string) *Model {
 	t.Helper()
@@ -24,7 +23,7 @@ func loadFixture(t testing.TB, name string) *Model {
 }
 
 func TestFixturesMatchReference(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", name)
 			m := loadFixture(t, name)
@@ -92,7 +91,7 @@ func TestFixturesMatchReference(t *testing.T) {
 // TestBlockAPI checks that Embed + ForwardBlock + Logits (the block-by-block
 // path compression uses) gives the same logits as the ordinary forward pass.
 func TestBlockAPI(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			m := loadFixture(t, name)
 			ids := []int{5, 9, 2, 7, 11, 3}
@@ -125,7 +124,7 @@ func TestBlockAPI(t *testing.T) {
 // TestLazyBlocks loads a model lazily and runs it block by block, loading
 // and releasing each block, as compression of a model larger than RAM does.
 func TestLazyBlocks(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", name)
 			full, err := Load(dir, Options{})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/llmcbench/gollm/eval"
 	"github.com/llmcbench/gollm/eval/evalbench"
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/models"
 )
@@ -17,7 +18,7 @@ import (
 // rows, with seqlen = row length, and checks it against the same windows
 // scored independently from transformers' reference logits.
 func TestPerplexityMatchesReferenceLogits(t *testing.T) {
-	for _, name := range []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"} {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "..", "testdata", name)
 			ref := testref.Load(t, filepath.Join(dir, "reference.safetensors"))
@@ -63,7 +64,7 @@ func TestPerplexityMatchesReferenceLogits(t *testing.T) {
 // agree to float rounding.
 func TestBatchedEvalMatchesUnbatched(t *testing.T) {
 	tasks := []string{"arc_easy", "hellaswag", "piqa", "boolq", "truthfulqa_mc2", "winogrande"}
-	for _, name := range []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"} {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			m, err := models.Load(filepath.Join("..", "..", "testdata", name), models.Options{})
 			if err != nil {
