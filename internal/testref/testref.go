@@ -19,15 +19,21 @@ type Source interface {
 	Tensor(name string) (*tensor.Tensor, error)
 }
 
-// Float32 returns the values of src's tensor name as float32; it fails the
-// test if the tensor is missing or not a number type.
-func Float32(t testing.TB, src Source, name string) []float32 {
+// get returns src's tensor name; it fails the test if it is missing.
+func get(t testing.TB, src Source, name string) *tensor.Tensor {
 	t.Helper()
 	x, err := src.Tensor(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := x.Float32()
+	return x
+}
+
+// Float32 returns the values of src's tensor name as float32; it fails the
+// test if the tensor is missing or not a number type.
+func Float32(t testing.TB, src Source, name string) []float32 {
+	t.Helper()
+	v, err := get(t, src, name).Float32()
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
@@ -38,10 +44,7 @@ func Float32(t testing.TB, src Source, name string) []float32 {
 // shape; it fails the test if the tensor is missing or not an integer type.
 func Ints(t testing.TB, src Source, name string) ([]int, []int) {
 	t.Helper()
-	x, err := src.Tensor(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := get(t, src, name)
 	v, err := x.Int64()
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
