@@ -11,6 +11,7 @@ import (
 	"github.com/llmcbench/gollm/models/packed"
 
 	"github.com/llmcbench/gollm/internal/corpus"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
@@ -277,14 +278,7 @@ func writeTransformed(t *testing.T, m *models.Model, res *results) string {
 	}
 	var ts []*tensor.Tensor
 	for _, name := range ck.Names() {
-		src, err := ck.Tensor(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := src.Float32()
-		if err != nil {
-			t.Fatal(err)
-		}
+		v := testref.Float32(t, ck, name)
 		if r, ok := res.tensors[name]; ok {
 			v = r
 		}
@@ -294,7 +288,8 @@ func writeTransformed(t *testing.T, m *models.Model, res *results) string {
 		if w, ok := res.dense[trimSuffix(name, ".weight")]; ok {
 			v = w
 		}
-		ts = append(ts, tensor.FromFloat32(name, src.Shape, v))
+		info, _ := ck.Info(name)
+		ts = append(ts, tensor.FromFloat32(name, info.Shape, v))
 	}
 	if err := tensor.WriteFile(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
 		t.Fatal(err)

@@ -117,26 +117,27 @@ func (c *Config) modelMethod() (modelMethod, bool) {
 	return mm, ok
 }
 
-// hasParam reports whether method name takes spec parameter key.
-func hasParam(name, key string) bool {
+// methodParam returns spec parameter key of method name, if the method
+// exists and takes it.
+func methodParam(name, key string) (Param, bool) {
 	m, ok := lookup(name)
 	if !ok {
-		return false
+		return Param{}, false
 	}
 	info := m.Info()
-	_, has := info.Param(key)
+	return info.Param(key)
+}
+
+// hasParam reports whether method name takes spec parameter key.
+func hasParam(name, key string) bool {
+	_, has := methodParam(name, key)
 	return has
 }
 
 // autoParam reports whether method name takes spec parameter key with
 // the default "auto" (a value from the model).
 func autoParam(name, key string) bool {
-	m, ok := lookup(name)
-	if !ok {
-		return false
-	}
-	info := m.Info()
-	p, has := info.Param(key)
+	p, has := methodParam(name, key)
 	return has && p.Default == "auto"
 }
 

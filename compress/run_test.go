@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/models/packed"
 	"github.com/llmcbench/gollm/tensor"
@@ -87,11 +88,7 @@ func TestRunSavesAndReloads(t *testing.T) {
 				if tc.format == "dense" {
 					break
 				}
-				tt, err := ck.Tensor(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				g, _ := tt.Float32()
+				g := testref.Float32(t, ck, name)
 				for j := range v {
 					if math.Abs(float64(g[j]-v[j])) > tol*math.Abs(float64(v[j])) {
 						t.Fatalf("%s[%d] = %g, folded value %g", name, j, g[j], v[j])

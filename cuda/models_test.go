@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
-
-var fixtures = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
 
 // nativeDType is the dtype a fixture's checkpoint is stored in: in it the
 // GPU holds exactly the weights the CPU computes with.
@@ -30,36 +30,6 @@ func nativeDType(t *testing.T, dir string) dtype {
 	return f16
 }
 
-func referenceIDs(t *testing.T, dir string) (rows [][]int, greedy []int) {
-	f, err := tensor.Open(filepath.Join(dir, "reference.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	in, err := f.Tensor("input_ids")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, _ := in.Int64()
-	b, s := in.Shape[0], in.Shape[1]
-	for i := 0; i < b; i++ {
-		row := make([]int, s)
-		for j := range row {
-			row[j] = int(ids[i*s+j])
-		}
-		rows = append(rows, row)
-	}
-	g, err := f.Tensor("greedy_ids")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gi, _ := g.Int64()
-	for _, x := range gi {
-		greedy = append(greedy, int(x))
-	}
-	return rows, greedy
-}
-
 // TestFixtureLogits runs every fixture model on the GPU and on the CPU and
 // compares the logits of a prefill of each reference row, of a token-by-
 // token decode of the same row (the GEMV and split-attention path), and the
@@ -71,14 +41,15 @@ func referenceIDs(t *testing.T, dir string) (rows [][]int, greedy []int) {
 // bf16). On the emulator only the first row is decoded token by token and
 // greedy generation runs once per fixture, to keep the run short.
 func TestFixtureLogits(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		dir := filepath.Join("..", "testdata", name)
 		native := nativeDType(t, dir)
 		cpu, err := models.Load(dir, models.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, greedy := referenceIDs(t, dir)
+		ref := testref.Load(t, filepath.Join(dir, "reference.safetensors"))
+		rows, greedy := ref.Rows, ref.Greedy
 		tol16 := map[dtype]float64{f16: 1e-3, bf16: 1e-2}[native]
 		for i, c := range []struct {
 			dt, kv dtype
@@ -110,7 +81,7 @@ func TestFixtureLogits(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if e := relErr(got, want); e > c.tol {
+					if e := testref.RelErr(got, want); e > c.tol {
 						t.Errorf("row %d: prefill logits relative error %.3g > %.3g", b, e, c.tol)
 					}
 					// Decode: the first 4 tokens as a prefill, then one at a time.
@@ -123,7 +94,7 @@ func TestFixtureLogits(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						if e := relErr(got, want[i*V:(i+1)*V]); e > c.tol {
+						if e := testref.RelErr(got, want[i*V:(i+1)*V]); e > c.tol {
 							t.Errorf("row %d: decode step %d logits relative error %.3g > %.3g", b, i, e, c.tol)
 							break
 						}
@@ -162,7 +133,7 @@ func TestFixtureLogits(t *testing.T) {
 // the CPU's.
 func TestLazyBlocks(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "llama3-tiny")
-	rows, _ := referenceIDs(t, dir)
+	rows := testref.Load(t, filepath.Join(dir, "reference.safetensors")).Rows
 	ids := rows[0]
 	cpu, err := models.Load(dir, models.Options{})
 	if err != nil {
@@ -194,7 +165,7 @@ func TestLazyBlocks(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.ReleaseBlock(i)
-		if e := relErr(got, want); e > 1e-5 {
+		if e := testref.RelErr(got, want); e > 1e-5 {
 			t.Errorf("block %d: hidden states relative error %.3g", i, e)
 		}
 	}
@@ -206,7 +177,7 @@ func TestLazyBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relErr(gl, wl); e > 1e-5 {
+	if e := testref.RelErr(gl, wl); e > 1e-5 {
 		t.Errorf("logits relative error %.3g", e)
 	}
 }
@@ -216,7 +187,7 @@ func TestLazyBlocks(t *testing.T) {
 // f32, the rows the CPU's hook sees.
 func TestLinearHook(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "llama3-tiny")
-	rows, _ := referenceIDs(t, dir)
+	rows := testref.Load(t, filepath.Join(dir, "reference.safetensors")).Rows
 	type seen struct {
 		names []string
 		rows  [][]float32
@@ -251,7 +222,7 @@ func TestLinearHook(t *testing.T) {
 		if len(got.rows[i]) != len(want.rows[i]) {
 			t.Fatalf("%s: GPU hook saw %d values, CPU %d", want.names[i], len(got.rows[i]), len(want.rows[i]))
 		}
-		if e := relErr(got.rows[i], want.rows[i]); e > 1e-4 {
+		if e := testref.RelErr(got.rows[i], want.rows[i]); e > 1e-4 {
 			t.Errorf("%s: input rows relative error %.3g > 1e-4", want.names[i], e)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/llmcbench/gollm/backend"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/kernels"
 	cudakernels "github.com/llmcbench/gollm/kernels/cuda"
 	"github.com/llmcbench/gollm/tensor"
@@ -83,23 +84,6 @@ func roundTo(dt dtype, v []float32) []float32 {
 		}
 	}
 	return out
-}
-
-// relErr is max|got−want| / max|want|.
-func relErr(got, want []float32) float64 {
-	var md, mw float64
-	for i := range want {
-		d := math.Abs(float64(got[i] - want[i]))
-		if math.IsNaN(d) {
-			return math.Inf(1)
-		}
-		md = math.Max(md, d)
-		mw = math.Max(mw, math.Abs(float64(want[i])))
-	}
-	if mw == 0 {
-		return md
-	}
-	return md / mw
 }
 
 // twin holds one activation on both backends.
@@ -189,7 +173,7 @@ func (p *pair) linearInput(r *rand.Rand, rows, in int, noBLAS bool) twin {
 func (p *pair) expect(name string, t twin, tol float64) {
 	p.t.Helper()
 	got, want := p.read(t)
-	if e := relErr(got, want); e > tol || math.IsNaN(e) {
+	if e := testref.RelErr(got, want); e > tol || math.IsNaN(e) {
 		p.t.Errorf("%s (%s): relative error %.3g > %.3g", name, p.dt, e, tol)
 	}
 }
@@ -201,7 +185,7 @@ func TestDataMovement(t *testing.T) {
 		v := randSlice(r, 6*5)
 		a := p.tensor(6, 5, v)
 		got, _ := p.read(a)
-		if relErr(got, v) != 0 {
+		if testref.RelErr(got, v) != 0 {
 			t.Fatalf("%s: write/read round trip changed values", dt)
 		}
 		view := twin{p.g.View(a.g, 2, 4), p.c.View(a.c, 2, 4)}
@@ -561,10 +545,10 @@ func TestRoPEStoreKV(t *testing.T) {
 			off := c.pos0 * kvDim
 			kc := readCache(t, p.g, cg.k[1], (c.pos0+c.rows)*kvDim)[off:]
 			vc := readCache(t, p.g, cg.v[1], (c.pos0+c.rows)*kvDim)[off:]
-			if e := relErr(kc, roundTo(dt, kw)); e > 1e-6 {
+			if e := testref.RelErr(kc, roundTo(dt, kw)); e > 1e-6 {
 				t.Errorf("%s (%s): cached keys: relative error %.3g", name, dt, e)
 			}
-			if e := relErr(vc, roundTo(dt, vw)); e != 0 {
+			if e := testref.RelErr(vc, roundTo(dt, vw)); e != 0 {
 				t.Errorf("%s (%s): cached values: relative error %.3g", name, dt, e)
 			}
 		}

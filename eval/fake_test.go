@@ -3,6 +3,8 @@ package eval
 import (
 	"fmt"
 	"math"
+
+	"github.com/llmcbench/gollm/internal/testref"
 )
 
 // charTok is a byte-level test tokenizer: id = byte + 3, BOS = 1.
@@ -131,15 +133,7 @@ func refRollingLogLik(m *histLM, toks []int, maxLen int) float64 {
 func refLogProb(m *histLM, seq []int, j int) float64 {
 	row := make([]float32, m.vocab)
 	m.logits(seq[:j], row)
-	mx := math.Inf(-1)
-	for _, v := range row {
-		mx = math.Max(mx, float64(v))
-	}
-	var s float64
-	for _, v := range row {
-		s += math.Exp(float64(v) - mx)
-	}
-	return float64(row[seq[j]]) - mx - math.Log(s)
+	return testref.LogProb(row, seq[j])
 }
 
 // refLL is Σ log p(cont | ctx) with the harness's left truncation to

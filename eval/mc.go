@@ -35,6 +35,15 @@ type mcDoc struct {
 	skip    string   // set when the doc cannot be scored (counted in the result)
 }
 
+// context returns the context choice i is scored after: contexts[i] when
+// each choice has its own, contexts[0] otherwise.
+func (d *mcDoc) context(i int) string {
+	if len(d.contexts) > 1 {
+		return d.contexts[i]
+	}
+	return d.contexts[0]
+}
+
 // docScore turns a doc's per-choice log-likelihoods into metric values.
 type docScore func(d *mcDoc, lls []float64) map[string]float64
 
@@ -189,11 +198,7 @@ func (e *env) scoreDoc(sc *scorer, d *mcDoc, letterIDs map[string]int) ([]float6
 		return lls, skip, err
 	}
 	for i, c := range d.conts {
-		context := d.contexts[0]
-		if len(d.contexts) > 1 {
-			context = d.contexts[i]
-		}
-		ctxIDs, contIDs, err := e.encodePair(context, c)
+		ctxIDs, contIDs, err := e.encodePair(d.context(i), c)
 		if err != nil {
 			return nil, "", err
 		}
@@ -393,11 +398,7 @@ func (e *env) checkDocs(docs []*mcDoc, res *TaskResult) error {
 				}
 			} else {
 				for i, c := range d.conts {
-					context := d.contexts[0]
-					if len(d.contexts) > 1 {
-						context = d.contexts[i]
-					}
-					_, contIDs, err := e.encodePair(context, c)
+					_, contIDs, err := e.encodePair(d.context(i), c)
 					if err != nil {
 						return withFiles(err, res.Files)
 					}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -421,12 +423,7 @@ func TaskNames() []string {
 // GroupNames returns the names of the task groups (advglue, truthfulqa),
 // sorted; each stands for its member tasks in Config.Tasks.
 func GroupNames() []string {
-	out := make([]string, 0, len(taskGroups))
-	for g := range taskGroups {
-		out = append(out, g)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(taskGroups))
 }
 
 // ListTasks writes each task with the files and columns it expects and

@@ -389,16 +389,12 @@ func mnliReadOptions(string) readOptions { return readOptions{NoQuotes: true} }
 // release) are skipped and counted; the LLMCBench variant also reports
 // acc_all_rows, counting them as wrong as its script does.
 func loadMNLI(e *env, t *taskDef, res *TaskResult) (func() error, error) {
-	docs, files, err := buildDocs(e, t, mnliReadOptions, mnliDoc)
+	run, err := mcLoader(mnliReadOptions, mnliDoc, scoreAcc)(e, t, res)
 	if err != nil {
 		return nil, err
 	}
-	res.Files = files
-	if err := e.checkDocs(docs, res); err != nil {
-		return nil, err
-	}
 	return func() error {
-		if err := e.runDocs(docs, scoreAcc, res); err != nil {
+		if err := run(); err != nil {
 			return err
 		}
 		if t.variant == VariantLLMCBench {

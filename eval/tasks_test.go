@@ -109,6 +109,17 @@ func TestARC(t *testing.T) {
 	}
 }
 
+// checkAccs runs task on m and compares its acc and acc_norm with the
+// harness's, computed from docs (the task's documents as the harness
+// prepares them).
+func checkAccs(t *testing.T, m *histLM, task string, docs []hDoc) {
+	t.Helper()
+	res := runOne(t, m, Config{Tasks: []string{task}})
+	acc, accNorm := expectHarness(m, docs, false)
+	near(t, "acc", res.Metrics["acc"], acc)
+	near(t, "acc_norm", res.Metrics["acc_norm"], accNorm)
+}
+
 func TestHellaSwag(t *testing.T) {
 	m := newHistLM(4096)
 	docs := []hDoc{
@@ -122,10 +133,7 @@ func TestHellaSwag(t *testing.T) {
 		{[]string{"Home and Garden: How to clean a grill. Heat the grill."},
 			[]string{"  Scrape it with a brush.", " Wash it with soap.", " Paint it.", " Sell it. now."}, 0},
 	}
-	res := runOne(t, m, Config{Tasks: []string{"hellaswag"}})
-	acc, accNorm := expectHarness(m, docs, false)
-	near(t, "acc", res.Metrics["acc"], acc)
-	near(t, "acc_norm", res.Metrics["acc_norm"], accNorm)
+	checkAccs(t, m, "hellaswag", docs)
 }
 
 func TestPIQAWithLabelFile(t *testing.T) {
@@ -136,10 +144,7 @@ func TestPIQAWithLabelFile(t *testing.T) {
 				" Provide the guinea pig with a cage full of a few inches of bedding made of ripped jeans material."}, 0},
 		{[]string{"Question: To cut a tomato\nAnswer:"}, []string{" use a knife", " use a spoon"}, 0},
 	}
-	res := runOne(t, m, Config{Tasks: []string{"piqa"}})
-	acc, accNorm := expectHarness(m, docs, false)
-	near(t, "acc", res.Metrics["acc"], acc)
-	near(t, "acc_norm", res.Metrics["acc_norm"], accNorm)
+	checkAccs(t, m, "piqa", docs)
 }
 
 func TestWinoGrandePartialScoring(t *testing.T) {

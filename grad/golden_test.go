@@ -42,7 +42,7 @@ func TestGolden(t *testing.T) {
 		hooks   bool
 	}
 	var cases []gcase
-	for _, f := range fixtures {
+	for _, f := range testfs.Fixtures {
 		cases = append(cases, gcase{key: f, fixture: f}, gcase{key: f + "/hooks", fixture: f, hooks: true})
 	}
 	cases = append(cases,

@@ -8,17 +8,17 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
-
-var fixtures = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
 
 // TestForwardMatchesEngine runs each fixture through the differentiable
 // model and through the engine (models.Load, State.Append) on the
 // reference input ids and requires the same logits.
 func TestForwardMatchesEngine(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", name)
 			gm, err := LoadModel(dir)
@@ -30,24 +30,8 @@ func TestForwardMatchesEngine(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer em.Close()
-			ref, err := tensor.Open(filepath.Join(dir, "reference.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ref.Close()
-			it, err := ref.Tensor("input_ids")
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, err := it.Int64()
-			if err != nil {
-				t.Fatal(err)
-			}
-			B, S := it.Shape[0], it.Shape[1]
-			ids := make([]int, len(raw))
-			for i, v := range raw {
-				ids[i] = int(v)
-			}
+			ref := testref.Load(t, filepath.Join(dir, "reference.safetensors"))
+			ids, B, S := ref.IDs, len(ref.Rows), len(ref.Rows[0])
 			logits, err := gm.Forward(NewTape(), ids, B, S)
 			if err != nil {
 				t.Fatal(err)

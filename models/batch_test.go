@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+
+	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/internal/testref"
 )
 
 // TestBatchMatchesSequential runs members of different lengths and start
@@ -12,7 +15,7 @@ import (
 // against the same tokens appended to an identical state on its own, and
 // that later single-state calls see the batch's cache entries.
 func TestBatchMatchesSequential(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			m := loadFixture(t, name)
 			rng := rand.New(rand.NewPCG(3, 4))
@@ -47,7 +50,7 @@ func TestBatchMatchesSequential(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if e := relErr(out[i], want); e > 1e-4 {
+				if e := testref.RelErr(out[i], want); e > 1e-4 {
 					t.Errorf("member %d (prefix %d, %d tokens): relative error %.2g", i, c.prefix, c.n, e)
 				}
 				if batch[i].Len() != c.prefix+c.n {
@@ -60,7 +63,7 @@ func TestBatchMatchesSequential(t *testing.T) {
 				}
 				got = append([]float32(nil), got...)
 				want, _ = solo[i].Append(next)
-				if e := relErr(got, want); e > 1e-4 {
+				if e := testref.RelErr(got, want); e > 1e-4 {
 					t.Errorf("member %d: the step after the batch differs (relative error %.2g)", i, e)
 				}
 			}
@@ -71,7 +74,7 @@ func TestBatchMatchesSequential(t *testing.T) {
 // TestCopyPrefix continues a context copied from another state and
 // compares with running the whole sequence on one state.
 func TestCopyPrefix(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			m := loadFixture(t, name)
 			seq := []int{1, 5, 9, 2, 7, 3, 8, 4}
@@ -97,7 +100,7 @@ func TestCopyPrefix(t *testing.T) {
 				t.Fatal(err)
 			}
 			v := m.Config.Vocab
-			if e := relErr(got, all[5*v:]); e > 1e-4 {
+			if e := testref.RelErr(got, all[5*v:]); e > 1e-4 {
 				t.Errorf("relative error %.2g", e)
 			}
 			if err := dst.CopyPrefix(src, 7); err == nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/backend"
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -31,7 +32,7 @@ func (c *captured) hook(l *Linear, x []float32, rows int) {
 // activations are not host matrices, and both see the same rows.
 func TestLinearHookPerState(t *testing.T) {
 	ids := []int{1, 5, 9, 2, 7}
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", name)
 			var seen [2]captured

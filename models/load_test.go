@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/tensor"
 )
 
@@ -302,7 +303,7 @@ func TestLlama3InvFreq(t *testing.T) {
 }
 
 func FuzzParseConfig(f *testing.F) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		b, err := os.ReadFile(filepath.Join("..", "testdata", name, "config.json"))
 		if err == nil {
 			f.Add(b)
@@ -359,7 +360,7 @@ func TestPerLayerSizes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if e := relErr(last, full[4*50:]); e > 1e-5 {
+	if e := testref.RelErr(last, full[4*50:]); e > 1e-5 {
 		t.Errorf("cached decode differs from the full pass: %.3g", e)
 	}
 	for _, bad := range []string{

@@ -2,17 +2,15 @@ package models
 
 import (
 	"fmt"
-	"math"
 	"path/filepath"
 	"testing"
 
 	"github.com/llmcbench/gollm/backend"
-	"github.com/llmcbench/gollm/tensor"
+	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/internal/testref"
 )
 
-var fixtures = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
-
-// loadFixture loads the fixture testdata/name (one of fixtures), closed
+// loadFixture loads the fixture testdata/name (one of testfs.Fixtures), closed
 // when the test ends.
 func loadFixture(t testing.TB, name string) *Model {
 	t.Helper()
@@ -24,78 +22,16 @@ func loadFixture(t testing.TB, name string) *Model {
 	return m
 }
 
-type reference struct {
-	ids    [][]int
-	logits []float32 // [B, S, V]
-	hidden [][]float32
-	greedy []int
-	hShape [][]int
-}
-
-func loadReference(t *testing.T, dir string) *reference {
-	t.Helper()
-	f, err := tensor.Open(filepath.Join(dir, "reference.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	get := func(name string) *tensor.Tensor {
-		tt, err := f.Tensor(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tt
-	}
-	r := &reference{}
-	in := get("input_ids")
-	ids, _ := in.Int64()
-	b, s := in.Shape[0], in.Shape[1]
-	for i := 0; i < b; i++ {
-		row := make([]int, s)
-		for j := range row {
-			row[j] = int(ids[i*s+j])
-		}
-		r.ids = append(r.ids, row)
-	}
-	r.logits, _ = get("logits").Float32()
-	for i := 0; ; i++ {
-		name := fmt.Sprintf("hidden_states.%d", i)
-		if _, ok := f.Info(name); !ok {
-			break
-		}
-		h := get(name)
-		v, _ := h.Float32()
-		r.hidden = append(r.hidden, v)
-		r.hShape = append(r.hShape, h.Shape)
-	}
-	g, _ := get("greedy_ids").Int64()
-	for _, x := range g {
-		r.greedy = append(r.greedy, int(x))
-	}
-	return r
-}
-
-// relErr is max|got−want| / max|want|: the error relative to the scale of
-// the tensor (element-wise relative error is meaningless near zero).
-func relErr(got, want []float32) float64 {
-	var md, mw float64
-	for i := range want {
-		md = math.Max(md, math.Abs(float64(got[i]-want[i])))
-		mw = math.Max(mw, math.Abs(float64(want[i])))
-	}
-	return md / mw
-}
-
 func TestFixturesMatchReference(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", name)
 			m := loadFixture(t, name)
-			ref := loadReference(t, dir)
+			ref := testref.Load(t, filepath.Join(dir, "reference.safetensors"))
 			V := m.Config.Vocab
-			S := len(ref.ids[0])
+			S := len(ref.Rows[0])
 			L := m.Config.Layers
-			for b, ids := range ref.ids {
+			for b, ids := range ref.Rows {
 				st := m.NewState(0)
 				hidden := map[int][]float32{}
 				st.HiddenHook = func(i int, h backend.Tensor) {
@@ -107,46 +43,46 @@ func TestFixturesMatchReference(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := ref.logits[b*S*V : (b+1)*S*V]
-				if e := relErr(logits, want); e > 1e-4 {
+				want := ref.Logits[b*S*V : (b+1)*S*V]
+				if e := testref.RelErr(logits, want); e > 1e-4 {
 					t.Errorf("row %d: logits relative error %.3g > 1e-4", b, e)
 				}
 				// hidden_states.0 = embeddings, .i = block i's output, the last
 				// = after the final norm (and OPT's project_out) — except in
 				// ChatGLM's own modeling code, which records the last block's
 				// output before its final_layernorm.
-				for i, hv := range ref.hidden {
+				for i, hv := range ref.Hidden {
 					got := hidden[i]
 					if i == L && m.Config.Arch != "chatglm" {
 						got = hidden[L+1]
 					}
-					w := len(hv) / len(ref.ids)
+					w := len(hv) / len(ref.Rows)
 					if len(got) != w {
 						t.Fatalf("hidden_states.%d: have %d values, want %d", i, len(got), w)
 					}
-					if e := relErr(got, hv[b*w:(b+1)*w]); e > 1e-4 {
+					if e := testref.RelErr(got, hv[b*w:(b+1)*w]); e > 1e-4 {
 						t.Errorf("row %d: hidden_states.%d relative error %.3g", b, i, e)
 					}
 				}
 			}
 			// Greedy decoding with the KV cache reproduces the reference's
 			// full-recompute greedy ids.
-			prompt := ref.greedy[:8]
+			prompt := ref.Greedy[:8]
 			st := m.NewState(0)
 			logits, err := st.AppendLast(prompt)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := append([]int(nil), prompt...)
-			for len(got) < len(ref.greedy) {
+			for len(got) < len(ref.Greedy) {
 				next := Argmax(logits)
 				got = append(got, next)
 				if logits, err = st.AppendLast([]int{next}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if fmt.Sprint(got) != fmt.Sprint(ref.greedy) {
-				t.Errorf("greedy ids\n got %v\nwant %v", got, ref.greedy)
+			if fmt.Sprint(got) != fmt.Sprint(ref.Greedy) {
+				t.Errorf("greedy ids\n got %v\nwant %v", got, ref.Greedy)
 			}
 		})
 	}
@@ -155,7 +91,7 @@ func TestFixturesMatchReference(t *testing.T) {
 // TestBlockAPI checks that Embed + ForwardBlock + Logits (the block-by-block
 // path compression uses) gives the same logits as the ordinary forward pass.
 func TestBlockAPI(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			m := loadFixture(t, name)
 			ids := []int{5, 9, 2, 7, 11, 3}
@@ -178,7 +114,7 @@ func TestBlockAPI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e := relErr(got, want); e > 1e-6 {
+			if e := testref.RelErr(got, want); e > 1e-6 {
 				t.Errorf("block path differs from forward: %.3g", e)
 			}
 		})
@@ -188,7 +124,7 @@ func TestBlockAPI(t *testing.T) {
 // TestLazyBlocks loads a model lazily and runs it block by block, loading
 // and releasing each block, as compression of a model larger than RAM does.
 func TestLazyBlocks(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", name)
 			full, err := Load(dir, Options{})
@@ -232,7 +168,7 @@ func TestLazyBlocks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e := relErr(got, want); e > 1e-6 {
+			if e := testref.RelErr(got, want); e > 1e-6 {
 				t.Errorf("lazy block path differs: %.3g", e)
 			}
 		})

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/models"
-	"github.com/llmcbench/gollm/tensor"
 )
 
 // This file imports only models and tensor: a program that does not import
@@ -44,7 +44,8 @@ func TestLoadPackedFormats(t *testing.T) {
 					}
 				}
 			}
-			ids, want := expectedLogits(t, dir)
+			exp := testref.Load(t, filepath.Join(dir, "expected.safetensors"))
+			ids, want := exp.IDs, exp.Logits
 			got, err := m.NewState(len(ids)).Append(ids)
 			if err != nil {
 				t.Fatal(err)
@@ -65,37 +66,6 @@ func TestLoadPackedFormats(t *testing.T) {
 			}
 		})
 	}
-}
-
-// expectedLogits reads dir/expected.safetensors.
-func expectedLogits(t *testing.T, dir string) ([]int, []float32) {
-	t.Helper()
-	ck, err := tensor.Open(filepath.Join(dir, "expected.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	ti, err := ck.Tensor("input_ids")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids64, err := ti.Int64()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := make([]int, len(ids64))
-	for i, v := range ids64 {
-		ids[i] = int(v)
-	}
-	tl, err := ck.Tensor("logits")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := tl.Float32()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ids, want
 }
 
 // A packed checkpoint whose quantization_config contradicts its tensors is

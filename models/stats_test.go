@@ -3,13 +3,14 @@ package models
 import (
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testfs"
 	"github.com/llmcbench/gollm/tensor"
 )
 
 // TestStatsCountsCheckpoint checks Params against the number of elements
 // actually stored in each fixture checkpoint.
 func TestStatsCountsCheckpoint(t *testing.T) {
-	for _, name := range fixtures {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			m := loadFixture(t, name)
 			var stored int64

@@ -5,7 +5,8 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -925,11 +926,7 @@ func (g *taskGen) advglueRows(r *rng, n int) map[string][]advRow {
 }
 
 func truthfulAsQuestions() []Question {
-	rels := make([]string, 0, len(truthfulQuestions))
-	for rel := range truthfulQuestions {
-		rels = append(rels, rel)
-	}
-	sort.Strings(rels)
+	rels := slices.Sorted(maps.Keys(truthfulQuestions))
 	out := make([]Question, len(rels))
 	for i, rel := range rels {
 		out[i] = Question{[]string{rel}, truthfulQuestions[rel]}

@@ -15,12 +15,10 @@ import (
 	"github.com/llmcbench/gollm/internal/testfs"
 )
 
-var fixtureModels = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
-
 // TestRoundTripFixtures reads every fixture file and writes its tensors back:
 // the bytes must be identical to what the reference writer produced.
 func TestRoundTripFixtures(t *testing.T) {
-	for _, m := range fixtureModels {
+	for _, m := range testfs.Fixtures {
 		for _, name := range []string{"model.safetensors", "reference.safetensors"} {
 			path := filepath.Join("..", "testdata", m, name)
 			t.Run(m+"/"+name, func(t *testing.T) {

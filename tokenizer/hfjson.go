@@ -241,11 +241,17 @@ func isNull(raw json.RawMessage) bool {
 // known from tokenizer.json alone; Load reads them from the configuration
 // files beside it.
 func LoadJSON(path string) (*Tokenizer, error) {
+	return loadFile(path, ParseJSON)
+}
+
+// loadFile reads the tokenizer file at path and builds the tokenizer with
+// parse; errors name the file, a missing one wrapped by badinput.Missing.
+func loadFile(path string, parse func([]byte) (*Tokenizer, error)) (*Tokenizer, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, badinput.Missing(fmt.Errorf("tokenizer %s: %w", path, err))
 	}
-	t, err := ParseJSON(data)
+	t, err := parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
 	}

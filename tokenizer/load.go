@@ -192,22 +192,16 @@ func readJSONFile(path string) (map[string]json.RawMessage, error) {
 
 func readFolderConfig(dir string) (*folderConfig, error) {
 	c := &folderConfig{}
-	tc, err := readJSONFile(filepath.Join(dir, TokenizerConfigFile))
-	if err != nil {
-		return nil, err
+	var files [4]map[string]json.RawMessage
+	for i, name := range []string{TokenizerConfigFile, SpecialTokensMapFile, GenerationConfigFile, ModelConfigFile} {
+		m, err := readJSONFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		files[i] = m
 	}
-	stm, err := readJSONFile(filepath.Join(dir, SpecialTokensMapFile))
-	if err != nil {
-		return nil, err
-	}
-	gen, err := readJSONFile(filepath.Join(dir, GenerationConfigFile))
-	if err != nil {
-		return nil, err
-	}
-	mc, err := readJSONFile(filepath.Join(dir, ModelConfigFile))
-	if err != nil {
-		return nil, err
-	}
+	tc, stm, gen, mc := files[0], files[1], files[2], files[3]
+	var err error
 	// A field of the wrong type is refused, not read as absent: the
 	// tokenizer would silently add (or not add) BOS, or pick another id.
 	for _, f := range []struct {

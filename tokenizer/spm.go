@@ -3,11 +3,8 @@ package tokenizer
 import (
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/llmcbench/gollm/internal/badinput"
 )
 
 const spaceSymbol = "\u2581" // ▁
@@ -46,16 +43,7 @@ type spmEngine struct {
 // Encode(text, false) equals sentencepiece's encode(text); Encode(text,
 // true) prepends BOS (LLaMA's tokenizers add it).
 func LoadSentencePiece(path string) (*Tokenizer, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, badinput.Missing(fmt.Errorf("tokenizer %s: %w", path, err))
-	}
-	t, err := ParseSentencePiece(data)
-	if err != nil {
-		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
-	}
-	t.path = path
-	return t, nil
+	return loadFile(path, ParseSentencePiece)
 }
 
 // ParseSentencePiece builds a tokenizer from the bytes of a SentencePiece

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -191,37 +190,21 @@ func printEval(w io.Writer, rep *eval.Report) {
 // eval report (a model's config.json, a dataset): eval replaces reports,
 // never other files.
 func checkReplaceable(path string) error {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return usagef("--out %s: %v", path, errors.Unwrap(err))
-	}
-	var r struct {
-		Config  *json.RawMessage `json:"config"`
-		Results *json.RawMessage `json:"results"`
-	}
-	if len(b) > 0 && (json.Unmarshal(b, &r) != nil || r.Config == nil || r.Results == nil) {
-		return usagef("--out %s: the file exists and is not a gollm eval report; eval replaces only its own reports (choose another path)", path)
-	}
-	return nil
+	return checkOwnFile("--out", path, "a gollm eval report", "eval replaces only its own reports", func(b []byte) bool {
+		var r struct {
+			Config  *json.RawMessage `json:"config"`
+			Results *json.RawMessage `json:"results"`
+		}
+		return json.Unmarshal(b, &r) == nil && r.Config != nil && r.Results != nil
+	})
 }
 
 // checkSamplesReplaceable refuses an existing --log-samples file that is
 // not an earlier samples file (its first line a JSON object with a task).
 func checkSamplesReplaceable(path string) error {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) || err == nil && len(b) == 0 {
-		return nil
-	}
-	if err != nil {
-		return usagef("--log-samples %s: %v", path, errors.Unwrap(err))
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	var line eval.SampleLine
-	if json.Unmarshal([]byte(first), &line) != nil || line.Task == "" {
-		return usagef("--log-samples %s: the file exists and is not a gollm samples file; eval replaces only its own (choose another path)", path)
-	}
-	return nil
+	return checkOwnFile("--log-samples", path, "a gollm samples file", "eval replaces only its own", func(b []byte) bool {
+		first, _, _ := strings.Cut(string(b), "\n")
+		var line eval.SampleLine
+		return json.Unmarshal([]byte(first), &line) == nil && line.Task != ""
+	})
 }

@@ -46,6 +46,25 @@ func usagef(format string, args ...any) error {
 	return &usageError{fmt.Sprintf(format, args...)}
 }
 
+// checkOwnFile refuses, as a usage error naming flag and path, an existing
+// non-empty file at path unless ours says gollm wrote it (the kind of file
+// a command may replace): what names that kind ("a gollm report") and
+// replaces says what the command replaces, for the message. A missing or
+// empty file is accepted.
+func checkOwnFile(flag, path, what, replaces string, ours func(b []byte) bool) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) || err == nil && len(b) == 0 {
+		return nil
+	}
+	if err != nil {
+		return usagef("%s %s: %v", flag, path, errors.Unwrap(err))
+	}
+	if ours(b) {
+		return nil
+	}
+	return usagef("%s %s: the file exists and is not %s; %s (choose another path)", flag, path, what, replaces)
+}
+
 type command struct {
 	name, summary string
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error

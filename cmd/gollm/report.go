@@ -140,23 +140,15 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // report gollm wrote (in any format): report replaces its own reports,
 // never other files.
 func checkReportReplaceable(path string) error {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) || err == nil && len(b) == 0 {
-		return nil
-	}
-	if err != nil {
-		return usagef("--out %s: %v", path, errors.Unwrap(err))
-	}
-	head := b[:min(len(b), 1024)]
-	if bytes.HasPrefix(b, []byte(report.MarkdownMarker)) || bytes.Contains(head, []byte(report.HTMLMarker)) {
-		return nil
-	}
-	var s struct {
-		Study  *json.RawMessage `json:"study"`
-		Tracks *json.RawMessage `json:"tracks"`
-	}
-	if json.Unmarshal(b, &s) == nil && s.Study != nil && s.Tracks != nil {
-		return nil
-	}
-	return usagef("--out %s: the file exists and is not a gollm report; report replaces only its own reports (choose another path)", path)
+	return checkOwnFile("--out", path, "a gollm report", "report replaces only its own reports", func(b []byte) bool {
+		head := b[:min(len(b), 1024)]
+		if bytes.HasPrefix(b, []byte(report.MarkdownMarker)) || bytes.Contains(head, []byte(report.HTMLMarker)) {
+			return true
+		}
+		var s struct {
+			Study  *json.RawMessage `json:"study"`
+			Tracks *json.RawMessage `json:"tracks"`
+		}
+		return json.Unmarshal(b, &s) == nil && s.Study != nil && s.Tracks != nil
+	})
 }

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/models/packed"
@@ -603,6 +605,67 @@ func TestSaveErrors(t *testing.T) {
 				if _, statErr := os.Stat(dir); statErr == nil {
 					t.Errorf("%s was created although Save failed its checks", dir)
 				}
+			}
+		})
+	}
+}
+
+// TestWriteFolder: WriteFolder shards as Save does, writes the config it is
+// given, copies the source folder's other files but not its weights or
+// config, and rewrites a folder in place (src "") with the new values.
+func TestWriteFolder(t *testing.T) {
+	src := t.TempDir()
+	for name, body := range map[string]string{"config.json": `{"a": 1}`, "tokenizer.json": `{}`, "model.safetensors": "x", "old.bin": "x"} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tensors := func(v float32) []*tensor.Tensor {
+		var ts []*tensor.Tensor
+		for _, name := range []string{"a.weight", "b.weight", "c.weight"} {
+			x, err := tensor.Encode(name, tensor.F32, []int{4, 4}, slices.Repeat([]float32{v}, 16))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts = append(ts, x)
+		}
+		return ts
+	}
+	for _, tc := range []struct {
+		name       string
+		shardBytes int64
+		files      []string
+	}{
+		{"one-file", 0, []string{"config.json", "model.safetensors", "tokenizer.json"}},
+		{"sharded", 100, []string{"config.json", "model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
+			"model-00003-of-00003.safetensors", "model.safetensors.index.json", "tokenizer.json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for i, v := range []float32{1, 2} {
+				from := src
+				if i > 0 {
+					from = "" // the rewrite in place
+				}
+				if err := WriteFolder(dir, from, tensors(v), map[string]any{"v": v}, tc.shardBytes); err != nil {
+					t.Fatal(err)
+				}
+				if got := testfs.Entries(t, dir); !slices.Equal(got, tc.files) {
+					t.Fatalf("write %d: files %v, want %v", i, got, tc.files)
+				}
+				if c := readConfig(t, dir); c["v"] != float64(v) {
+					t.Errorf("write %d: config %v, want v = %v", i, c, v)
+				}
+				ck, err := tensor.OpenCheckpoint(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, name := range ck.Names() {
+					if f := testref.Float32(t, ck, name); f[0] != v {
+						t.Errorf("write %d: %s = %v, want %v", i, name, f[0], v)
+					}
+				}
+				ck.Close()
 			}
 		})
 	}

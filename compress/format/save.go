@@ -89,7 +89,6 @@ type saveLinear struct {
 type saver struct {
 	m       *models.Model
 	ck      *tensor.Checkpoint
-	dir     string
 	opt     SaveOptions
 	zeroOff int // GPTQ: 1 (zero − 1) or 0 (gptq_v2)
 	// groupSize is the quantization_config group size (−1: one group).
@@ -98,7 +97,17 @@ type saver struct {
 	zeros, total int64
 	layerSparse  map[string]float64
 	all24        bool
-	// output
+	shardWriter  // output
+}
+
+// shardWriter writes a folder's safetensors weights: one
+// model.safetensors, or model-0000i-of-0000n.safetensors with an index
+// above limit bytes a shard. Each shard is written under a temporary name
+// and renamed when all are complete (finish), so a weight file never
+// appears half-written.
+type shardWriter struct {
+	dir       string
+	limit     int64
 	shard     []*tensor.Tensor
 	shardSize int64
 	shards    [][]string // tensor names per shard file
@@ -133,7 +142,32 @@ func Save(m *models.Model, dir string, opt SaveOptions) error {
 	if err := s.writeConfig(lins); err != nil {
 		return err
 	}
-	return s.copyFiles()
+	return copyFiles(s.m.Dir, dir)
+}
+
+// WriteFolder writes a Hugging Face folder from tensors the caller built,
+// for a method that changes the model's shapes (LLM-Pruner), through Save's
+// writers: ts, in order, as model.safetensors (sharded as Save shards them
+// above shardBytes; ≤ 0: 4 GiB a shard), cfg as config.json (indented JSON
+// and a newline, as Save writes it), and every other file of the folder src
+// (tokenizer, generation config) copied as Save copies them. dir must
+// exist. Weight files and config.json already in dir are replaced, each in
+// one rename, so a method may rewrite its own output in place (src "": no
+// files copied). Unlike Save, WriteFolder neither checks nor transforms ts.
+func WriteFolder(dir, src string, ts []*tensor.Tensor, cfg any, shardBytes int64) error {
+	w := newShardWriter(dir, shardBytes)
+	for _, t := range ts {
+		if err := w.add(t); err != nil {
+			return err
+		}
+	}
+	if err := w.finish(); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
+		return err
+	}
+	return copyFiles(src, dir)
 }
 
 // WriteSpill writes the float weights and biases of block i's linears to
@@ -200,10 +234,7 @@ func planSave(m *models.Model, dir string, opt SaveOptions) (*saver, []*saveLine
 	if quantized && opt.Overlay != nil {
 		return nil, nil, bad("spilled float blocks given for format %q", opt.Format)
 	}
-	s := &saver{m: m, ck: ck, dir: dir, opt: opt, zeroOff: 1, groupSize: -1, layerSparse: map[string]float64{}, all24: true, written: map[string]bool{}}
-	if s.opt.ShardBytes <= 0 {
-		s.opt.ShardBytes = 4 << 30
-	}
+	s := &saver{m: m, ck: ck, opt: opt, zeroOff: 1, groupSize: -1, layerSparse: map[string]float64{}, all24: true, shardWriter: newShardWriter(dir, opt.ShardBytes)}
 
 	// The linear layers, block by block (blocks of a lazy model that are
 	// not resident are loaded briefly to learn their layers).
@@ -610,15 +641,23 @@ func (s *saver) countZeros(l *saveLinear, w []float32) {
 	}
 }
 
+// newShardWriter returns a shardWriter into dir (limit ≤ 0: 4 GiB a shard).
+func newShardWriter(dir string, limit int64) shardWriter {
+	if limit <= 0 {
+		limit = 4 << 30
+	}
+	return shardWriter{dir: dir, limit: limit, written: map[string]bool{}}
+}
+
 // add appends t to the current shard, flushing it first when t would push
-// it past ShardBytes.
-func (s *saver) add(t *tensor.Tensor) error {
+// it past the limit.
+func (s *shardWriter) add(t *tensor.Tensor) error {
 	if s.written[t.Name] {
 		return fmt.Errorf("save %s: tensor %q written twice", s.dir, t.Name)
 	}
 	s.written[t.Name] = true
 	n := int64(len(t.Data))
-	if len(s.shard) > 0 && s.shardSize+n > s.opt.ShardBytes {
+	if len(s.shard) > 0 && s.shardSize+n > s.limit {
 		if err := s.flush(); err != nil {
 			return err
 		}
@@ -628,11 +667,11 @@ func (s *saver) add(t *tensor.Tensor) error {
 	return nil
 }
 
-func (s *saver) shardTemp(i int) string {
+func (s *shardWriter) shardTemp(i int) string {
 	return filepath.Join(s.dir, fmt.Sprintf(".gollm-shard-%05d.tmp", i+1))
 }
 
-func (s *saver) flush() error {
+func (s *shardWriter) flush() error {
 	if len(s.shard) == 0 {
 		return nil
 	}
@@ -651,7 +690,7 @@ func (s *saver) flush() error {
 
 // finish writes the last shard and gives the shards their final names
 // (model.safetensors, or model-0000i-of-0000n.safetensors with an index).
-func (s *saver) finish() error {
+func (s *shardWriter) finish() error {
 	if err := s.flush(); err != nil {
 		return err
 	}
@@ -768,23 +807,24 @@ func (s *saver) sparsity() float64 {
 	return float64(s.zeros) / float64(s.total)
 }
 
-// copyFiles copies every other file of the model's folder (tokenizer,
-// generation config, remote code), leaving weights and configs alone.
-func (s *saver) copyFiles() error {
-	if s.m.Dir == "" {
+// copyFiles copies every other file of the folder src (tokenizer,
+// generation config, remote code) into dir, leaving weights and configs
+// alone; src "" copies nothing.
+func copyFiles(src, dir string) error {
+	if src == "" {
 		return nil
 	}
-	entries, err := os.ReadDir(s.m.Dir)
+	entries, err := os.ReadDir(src)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", s.dir, err)
+		return fmt.Errorf("save %s: %w", dir, err)
 	}
 	for _, e := range entries {
 		name := e.Name()
 		if !e.Type().IsRegular() || skipCopy(name) {
 			continue
 		}
-		if err := outdir.CopyFile(filepath.Join(s.m.Dir, name), filepath.Join(s.dir, name)); err != nil {
-			return fmt.Errorf("save %s: %w", s.dir, err)
+		if err := outdir.CopyFile(filepath.Join(src, name), filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("save %s: %w", dir, err)
 		}
 	}
 	return nil
@@ -805,12 +845,18 @@ func skipCopy(name string) bool {
 	return false
 }
 
+// writeJSON writes v to path indented by two spaces with a final newline,
+// replacing any file there in one rename.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	err = outdir.WriteFile(path, func(f *os.File) error {
+		_, err := f.Write(append(b, '\n'))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil

@@ -53,7 +53,7 @@ func TestGolden(t *testing.T) {
 		calibFile, recovery bool
 	}
 	var cases []gcase
-	for _, f := range []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"} {
+	for _, f := range testfs.Fixtures {
 		cases = append(cases, gcase{key: f + "/ratio0.5", fixture: f, ratio: 0.5, importance: Element1})
 	}
 	cases = append(cases,

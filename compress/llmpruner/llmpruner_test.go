@@ -14,6 +14,7 @@ import (
 
 	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/internal/badinput"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -104,15 +105,8 @@ func loadParams(t *testing.T, dir string) map[string]loaded {
 	defer ck.Close()
 	out := map[string]loaded{}
 	for _, n := range ck.Names() {
-		tt, err := ck.Tensor(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := tt.Float32()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[n] = loaded{Shape: slices.Clone(tt.Shape), Val: v}
+		info, _ := ck.Info(n)
+		out[n] = loaded{Shape: slices.Clone(info.Shape), Val: testref.Float32(t, ck, n)}
 	}
 	return out
 }

@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/internal/optim"
-	"github.com/llmcbench/gollm/internal/outdir"
 	"github.com/llmcbench/gollm/internal/progress"
 	"github.com/llmcbench/gollm/tensor"
 )
@@ -272,35 +272,26 @@ func rewrite(dir string, m *Model, res *LoRAResult) error {
 		ck.Close()
 		return fmt.Errorf("llm-pruner: LoRA: %d merged weights are not in %s", len(merged), dir)
 	}
-	tmp := filepath.Join(dir, ".model.safetensors.lora.tmp")
-	err = tensor.WriteFile(tmp, ts, map[string]string{"format": "pt"})
-	ck.Close()
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "model.safetensors")); err != nil {
-		return err
-	}
 	path := filepath.Join(dir, "config.json")
 	b, err := os.ReadFile(path)
 	if err != nil {
+		ck.Close()
 		return err
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
+		ck.Close()
 		return fmt.Errorf("llm-pruner: %s: %w", path, err)
 	}
 	j, err := json.Marshal(res)
 	if err != nil {
+		ck.Close()
 		return err
 	}
 	raw["llm_pruner_lora"] = j
-	out, err := json.MarshalIndent(raw, "", "  ")
-	if err != nil {
-		return err
-	}
-	return outdir.WriteFile(path, func(f *os.File) error {
-		_, err := f.Write(append(out, '\n'))
-		return err
-	})
+	// In place (no files to copy): the weights and config.json are each
+	// replaced in one rename.
+	err = format.WriteFolder(dir, "", ts, raw, 0)
+	ck.Close()
+	return err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/internal/corpus"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/models"
 )
 
@@ -100,16 +101,7 @@ func TestLoRARecovery(t *testing.T) {
 				}
 				v := em.Config.Vocab
 				for p := 0; p < len(w)-1; p++ {
-					row := logits[p*v : (p+1)*v]
-					mx := math.Inf(-1)
-					for _, x := range row {
-						mx = math.Max(mx, float64(x))
-					}
-					var z float64
-					for _, x := range row {
-						z += math.Exp(float64(x) - mx)
-					}
-					nll += mx + math.Log(z) - float64(row[w[p+1]])
+					nll -= testref.LogProb(logits[p*v:(p+1)*v], w[p+1])
 				}
 			}
 			if el := nll / float64(len(win)*lc.Seqlen); math.Abs(el-res.LossAfter) > 1e-3*res.LossAfter {

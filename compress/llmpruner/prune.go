@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llmcbench/gollm/compress/format"
 	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/internal/badinput"
 	"github.com/llmcbench/gollm/internal/corpus"
@@ -366,7 +367,9 @@ func calibration(cfg Config, mc *models.Config) ([][]int, error) {
 	return samples, nil
 }
 
-// write saves the pruned checkpoint into dir.
+// write saves the pruned checkpoint into dir through compress/format,
+// the export path every method shares (format.WriteFolder: the new
+// shapes are the method's, the writing is Save's).
 func write(cfg Config, dir string, mc *models.Config, specs []grad.ParamSpec, params map[string][]float32, shapes map[string][]int, res *Result) error {
 	dtype := mc.DType
 	if dtype != tensor.F16 && dtype != tensor.BF16 {
@@ -379,9 +382,6 @@ func write(cfg Config, dir string, mc *models.Config, specs []grad.ParamSpec, pa
 			return fmt.Errorf("llm-pruner: output %s: %w", cfg.Out, err)
 		}
 		ts = append(ts, t)
-	}
-	if err := tensor.WriteFile(filepath.Join(dir, "model.safetensors"), ts, map[string]string{"format": "pt"}); err != nil {
-		return err
 	}
 	// config.json: the source's keys, the new sizes.
 	b, err := os.ReadFile(filepath.Join(cfg.Model, "config.json"))
@@ -426,36 +426,8 @@ func write(cfg Config, dir string, mc *models.Config, specs []grad.ParamSpec, pa
 	set(KeyKVHeadsPerLayer, res.KVHeads)
 	set(KeyIntermediatePerLayer, res.Intermediate)
 	set("llm_pruner", res)
-	out, err := json.MarshalIndent(raw, "", "  ")
-	if err != nil {
-		return fmt.Errorf("llm-pruner: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), append(out, '\n'), 0o644); err != nil {
+	if err := format.WriteFolder(dir, cfg.Model, ts, raw, 0); err != nil {
 		return fmt.Errorf("llm-pruner: output %s: %w", cfg.Out, err)
-	}
-	return copyAuxFiles(cfg.Model, dir)
-}
-
-// copyAuxFiles copies the source folder's other top-level files
-// (tokenizer, generation config) except weights and config.json.
-func copyAuxFiles(src, dst string) error {
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return fmt.Errorf("llm-pruner: %w", err)
-	}
-	for _, e := range entries {
-		n := e.Name()
-		if !e.Type().IsRegular() || n == "config.json" || strings.HasSuffix(n, ".safetensors") ||
-			strings.HasSuffix(n, ".safetensors.index.json") || strings.HasSuffix(n, ".bin") || strings.HasSuffix(n, ".pt") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(src, n))
-		if err != nil {
-			return fmt.Errorf("llm-pruner: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, n), b, 0o644); err != nil {
-			return fmt.Errorf("llm-pruner: output %s: %w", dst, err)
-		}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/llmcbench/gollm/grad"
 	"github.com/llmcbench/gollm/internal/badinput"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/kernels"
 	"github.com/llmcbench/gollm/models"
 	"github.com/llmcbench/gollm/models/packed"
@@ -433,15 +434,7 @@ func checkExport(t *testing.T, src, out string, res *Result, abits int) {
 		defer ck.Close()
 		for name, p := range fm.Params {
 			if strings.HasSuffix(name, "layernorm.weight") && strings.Contains(name, ".layers.") {
-				tt, err := ck.Tensor(name)
-				if err != nil {
-					t.Fatal(err)
-				}
-				v, err := tt.Float32()
-				if err != nil {
-					t.Fatal(err)
-				}
-				copy(p.Val, v)
+				copy(p.Val, testref.Float32(t, ck, name))
 			}
 		}
 	}

@@ -8,8 +8,9 @@ import (
 
 	"github.com/llmcbench/gollm/eval"
 	"github.com/llmcbench/gollm/eval/evalbench"
+	"github.com/llmcbench/gollm/internal/testfs"
+	"github.com/llmcbench/gollm/internal/testref"
 	"github.com/llmcbench/gollm/models"
-	"github.com/llmcbench/gollm/tensor"
 )
 
 // TestPerplexityMatchesReferenceLogits computes GPTQ-style perplexity of
@@ -17,39 +18,19 @@ import (
 // rows, with seqlen = row length, and checks it against the same windows
 // scored independently from transformers' reference logits.
 func TestPerplexityMatchesReferenceLogits(t *testing.T) {
-	for _, name := range []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"} {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "..", "testdata", name)
-			f, err := tensor.Open(filepath.Join(dir, "reference.safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			inT, _ := f.Tensor("input_ids")
-			lgT, _ := f.Tensor("logits")
-			ids64, _ := inT.Int64()
-			logits, _ := lgT.Float32()
-			rows, seqlen, vocab := inT.Shape[0], inT.Shape[1], lgT.Shape[2]
-			ids := make([]int, len(ids64))
-			for i, v := range ids64 {
-				ids[i] = int(v)
-			}
+			ref := testref.Load(t, filepath.Join(dir, "reference.safetensors"))
+			ids, logits := ref.IDs, ref.Logits
+			rows, seqlen, vocab := len(ref.Rows), len(ref.Rows[0]), ref.Vocab
 			// Independent computation: mean NLL per window from the reference
 			// logits (float64 log-softmax), averaged over windows, exp.
 			var sum float64
 			for r := 0; r < rows; r++ {
 				var nll float64
 				for p := 0; p < seqlen-1; p++ {
-					row := logits[(r*seqlen+p)*vocab : (r*seqlen+p+1)*vocab]
-					mx := math.Inf(-1)
-					for _, v := range row {
-						mx = math.Max(mx, float64(v))
-					}
-					var z float64
-					for _, v := range row {
-						z += math.Exp(float64(v) - mx)
-					}
-					nll -= float64(row[ids[r*seqlen+p+1]]) - mx - math.Log(z)
+					nll -= testref.LogProb(logits[(r*seqlen+p)*vocab:(r*seqlen+p+1)*vocab], ids[r*seqlen+p+1])
 				}
 				sum += nll / float64(seqlen-1)
 			}
@@ -83,7 +64,7 @@ func TestPerplexityMatchesReferenceLogits(t *testing.T) {
 // agree to float rounding.
 func TestBatchedEvalMatchesUnbatched(t *testing.T) {
 	tasks := []string{"arc_easy", "hellaswag", "piqa", "boolq", "truthfulqa_mc2", "winogrande"}
-	for _, name := range []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"} {
+	for _, name := range testfs.Fixtures {
 		t.Run(name, func(t *testing.T) {
 			m, err := models.Load(filepath.Join("..", "..", "testdata", name), models.Options{})
 			if err != nil {

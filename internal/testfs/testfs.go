@@ -26,6 +26,11 @@ import (
 	"testing"
 )
 
+// Fixtures names the tiny fixture models in testdata/ (one folder each,
+// with the reference outputs transformers recorded), every architecture
+// and attention layout gollm supports.
+var Fixtures = []string{"llama2-tiny", "llama3-tiny", "opt-tiny", "opt350-tiny", "chatglm3-tiny"}
+
 // WriteFile writes data to dir/name and returns the path; it fails the test
 // on an error.
 func WriteFile(t testing.TB, dir, name string, data []byte) string {
