@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -88,7 +87,7 @@ type Server struct {
 }
 
 // EngineCommand returns the command line that starts l's engine on a free
-// loopback port, printing one JSON line {"url": …} on stdout once it
+// loopback port, printing a JSON object {"url": …} on stdout once it
 // listens. A missing Node, script or node-llama-cpp is ErrNotInstalled; a
 // bad engine name or model path is bad input.
 func EngineCommand(l Launch) (argv []string, label string, err error) {
@@ -221,11 +220,8 @@ func Start(ctx context.Context, l Launch) (*Server, error) {
 	}
 	first := make(chan hello, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
 		var h hello
-		if sc.Scan() {
-			json.Unmarshal(sc.Bytes(), &h)
-		}
+		json.NewDecoder(stdout).Decode(&h) // the first JSON value: gollm serve --json indents it
 		first <- h
 		io.Copy(io.Discard, stdout)
 	}()
