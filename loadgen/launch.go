@@ -203,7 +203,6 @@ func Start(ctx context.Context, l Launch) (*Server, error) {
 		timeout = 5 * time.Minute
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	setDeathSignal(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
