@@ -65,9 +65,12 @@ type Result struct {
 	Config Config `json:"config"`
 	// Engine labels the server (--engine-label, the model's owned_by in
 	// /v1/models, or the URL's host).
-	Engine  string        `json:"engine"`
-	Machine bench.Machine `json:"machine"`
-	Started time.Time     `json:"started"`
+	Engine string `json:"engine"`
+	// EngineCommand is the command line that started the engine when
+	// loadgen started it (--engine).
+	EngineCommand []string      `json:"engine_command,omitempty"`
+	Machine       bench.Machine `json:"machine"`
+	Started       time.Time     `json:"started"`
 	// Interrupted is set when Ctrl-C stopped the run: the metrics are over
 	// the requests that finished.
 	Interrupted bool    `json:"interrupted"`

@@ -60,10 +60,11 @@ type event struct {
 // to MaxSeqs running and MaxKVTokens reserved positions), drops those whose
 // request ended (client gone, stop string found), and runs one batched
 // step: the prompts of newly admitted sequences and one token of every
-// running one.
+// running one. When no sequence runs it drops the batch's scratch before it
+// waits for the next request.
 func (s *Server) loop() {
 	defer close(s.done)
-	batch := s.model.NewBatch()
+	batch, used := s.model.NewBatch(), false
 	var active []*seq
 	var waiting *seq // dequeued but not yet fitting the KV budget
 	reserved := 0
@@ -82,6 +83,12 @@ func (s *Server) loop() {
 		for len(active) < s.cfg.MaxSeqs {
 			if waiting == nil {
 				if len(active) == 0 {
+					if used {
+						// Idle: let the scratch of the last burst go (its
+						// rows grow with the prompts prefilled together, up
+						// to MaxKVTokens), so an idle server holds only the model.
+						batch, used = s.model.NewBatch(), false
+					}
 					select {
 					case waiting = <-s.queue:
 					case <-s.stop:
@@ -135,6 +142,7 @@ func (s *Server) loop() {
 			}
 		}
 		logits, err := batch.Append(states, ids)
+		used = true
 		if err != nil {
 			for _, q := range active {
 				q.out <- event{choice: q.choice, err: err}

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -476,22 +478,82 @@ func TestDisconnectFreesSlot(t *testing.T) {
 	}
 }
 
+// heapInUse returns the live heap after a full collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC() // a second cycle frees what the first one's finalizers and sync.Pools let go
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// heapSampler records the largest live heap seen every few milliseconds
+// until stop is called.
+func heapSampler() (stop func() uint64) {
+	var peak uint64
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 { close(quit); <-done; return peak }
+}
+
 // TestLoad: many concurrent clients, malformed requests and disconnects
-// mixed in; every well-formed stream completes with its token count.
+// mixed in; every well-formed stream completes with its token count, and
+// the heap stays under a bound derived from the server's limits during the
+// run and returns near its baseline after it (a request that leaked its KV
+// cache or its buffers would keep them alive).
 func TestLoad(t *testing.T) {
-	f := newFixture(t, "llama3-tiny", Config{MaxSeqs: 16, MaxQueue: 512})
+	cfg := Config{MaxSeqs: 16, MaxQueue: 512}
+	f := newFixture(t, "llama3-tiny", cfg)
+	cfg = f.s.Config()
 	const clients = 200
+	// Long prompts, so that what every sequence holds (its KV cache) is
+	// large next to the heap's noise.
+	prompt := func(i int) string {
+		return fmt.Sprintf("client %d says", i) + strings.Repeat(" the quick brown fox", 12)
+	}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients}
+	client := &http.Client{Transport: tr}
+	post(t, f.url+"/v1/completions", map[string]any{"prompt": prompt(0), "max_tokens": 4}) // lazy allocations before the baseline
+	c := f.m.Config
+	kvPerPos := int64(c.Layers * 2 * c.MaxKVDim() * 4)
+	var leakable int64 // KV bytes the well-formed sequences reserve together
+	for i := 0; i < clients; i++ {
+		switch i % 6 {
+		case 0, 4, 5: // (this also fills the tokenizer's word cache before the baseline)
+			leakable += int64(len(f.tok.Encode(prompt(i), true))+4+i%7) * kvPerPos
+		}
+	}
+	hs := httptest.NewServer(nil) // http.Server's own lazy state
+	hs.Close()
+	defer debug.SetGCPercent(debug.SetGCPercent(100)) // the run's bound assumes the default heap goal
+	base := heapInUse()
+
 	var wg sync.WaitGroup
 	lat := make([]time.Duration, clients)
 	errs := make(chan string, clients)
+	sample := heapSampler()
 	t0 := time.Now()
 	for i := 0; i < clients; i++ {
+		want := 4 + i%7
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			start := time.Now()
 			defer func() { lat[i] = time.Since(start) }()
-			want := 4 + i%7
 			var body []byte
 			switch i % 6 {
 			case 1:
@@ -501,12 +563,12 @@ func TestLoad(t *testing.T) {
 			case 3:
 				body = []byte(`{"prompt": "hi", "model": "nope"}`)
 			default:
-				body, _ = json.Marshal(map[string]any{"prompt": fmt.Sprintf("client %d says", i), "max_tokens": want, "stream": true, "ignore_eos": true, "stream_options": map[string]bool{"include_usage": true}})
+				body, _ = json.Marshal(map[string]any{"prompt": prompt(i), "max_tokens": want, "stream": true, "ignore_eos": true, "stream_options": map[string]bool{"include_usage": true}})
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			req, _ := http.NewRequestWithContext(ctx, "POST", f.url+"/v1/completions", bytes.NewReader(body))
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := client.Do(req)
 			if err != nil {
 				errs <- fmt.Sprintf("client %d: %v", i, err)
 				return
@@ -534,13 +596,48 @@ func TestLoad(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	wall := time.Since(t0)
+	peak := sample()
 	close(errs)
 	for e := range errs {
 		t.Error(e)
 	}
-	wall := time.Since(t0)
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-	t.Logf("%d clients: %.0f requests/s, latency p50 %v p99 %v", clients, clients/wall.Seconds(), lat[clients/2], lat[clients*99/100])
+	t.Logf("%d clients: %.0f requests/s, latency p50 %v p99 %v; heap %.1f MiB before, %.1f MiB at most during the run",
+		clients, clients/wall.Seconds(), lat[clients/2].Round(time.Millisecond), lat[clients*99/100].Round(time.Millisecond),
+		float64(base)/(1<<20), float64(peak)/(1<<20))
+
+	// During the run, what the server's limits allow it to hold live: per
+	// KV position admitted (at most MaxKVTokens), its keys and values, the
+	// batch's scratch row for it and the logits row its state keeps
+	// (prefill returns every prompt position's logits); and per client a
+	// generous allowance for both ends of its connection (bufio buffers,
+	// request and JSON values; stacks are not heap). The sampler sees
+	// garbage too: with GOGC=100 the heap may reach twice the live heap
+	// before a collection.
+	const perClient = 256 << 10
+	perPos := kvPerPos + int64(4*(2*c.Vocab+8*c.Hidden+3*c.Intermediate))
+	live := int64(cfg.MaxKVTokens)*perPos + int64(clients)*perClient
+	bound := base + uint64(2*live)
+	if peak > bound {
+		t.Errorf("heap reached %d bytes during the run, over the bound %d derived from the limits (MaxKVTokens %d)", peak, bound, cfg.MaxKVTokens)
+	}
+	// After it, with the connections closed: back near the baseline, within
+	// a quarter of the KV the well-formed sequences reserved together.
+	tr.CloseIdleConnections()
+	slack := uint64(leakable / 4)
+	var after uint64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) { // connection goroutines end asynchronously
+		if after = heapInUse(); after <= base+slack || time.Now().After(deadline) {
+			break
+		}
+	}
+	t.Logf("heap %.2f MiB after the run (baseline %.2f MiB, allowed +%.2f MiB; the well-formed sequences reserved %.2f MiB of KV)",
+		float64(after)/(1<<20), float64(base)/(1<<20), float64(slack)/(1<<20), float64(leakable)/(1<<20))
+	if after > base+slack {
+		t.Errorf("heap %d bytes after the run, %d over the baseline %d: more than a quarter of the %d KV bytes the requests reserved stays alive",
+			after, after-base, base, leakable)
+	}
 }
 
 // TestCloseEndsWaiting: Close ends the running stream with an error event

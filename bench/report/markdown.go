@@ -30,6 +30,9 @@ func Markdown(w io.Writer, s *bench.Summary) error {
 	nm := newNames(s)
 	for i := range s.Tracks {
 		writeTrackMarkdown(bw, &s.Tracks[i], nm)
+		if s.Tracks[i].ID == "5" {
+			writeEnginesMarkdown(bw)
+		}
 	}
 	writeOMMarkdown(bw, s, nm)
 	writeMethodsMarkdown(bw, s, nm)

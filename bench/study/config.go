@@ -44,7 +44,8 @@ type Config struct {
 	// reference models' world, synth.ReferenceOptions) when absent.
 	Data  string `yaml:"data" json:"data"`
 	Tasks []Task `yaml:"tasks" json:"tasks"`
-	// Engines lists the Track-5 speed engines ("gollm-cpu").
+	// Engines lists the Track-5 speed engines: gollm-cpu (gollm generate),
+	// gollm-serve and llama.cpp (gollm loadgen --engine; engines.go).
 	Engines []string `yaml:"engines" json:"engines"`
 	// Threads is the compute threads of every child (0: all cores).
 	Threads int `yaml:"threads" json:"threads"`
@@ -345,8 +346,8 @@ func (c *Config) validate(base string) error {
 		return err
 	}
 	for i, e := range c.Engines {
-		if e != EngineCPU {
-			return c.errAt(fmt.Sprintf("engines[%d]", i), "unknown engine %q (this build has %s)", e, EngineCPU)
+		if !knownEngine(e) {
+			return c.errAt(fmt.Sprintf("engines[%d]", i), "unknown engine %q (this build has %s, %s, %s)", e, EngineCPU, EngineGollmServe, EngineLlamaCpp)
 		}
 		if i > 0 && slicesIndex(c.Engines[:i], e) >= 0 {
 			return c.errAt(fmt.Sprintf("engines[%d]", i), "duplicate engine %q", e)

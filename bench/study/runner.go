@@ -360,8 +360,7 @@ func (r *runner) plan() ([]*plan, error) {
 				add(bench.KindEval, t.Name, "", map[string]string{"method": method, "task": t.Name, "task_data": taskDigests[t.Name], "task_options": string(opts)}, t)
 			}
 			for _, e := range c.Engines {
-				add(bench.KindSpeed, "", e, map[string]string{"method": method, "engine": e, "threads": strconv.Itoa(c.Threads),
-					"speed": fmt.Sprintf("prompt=%d,new=%d,runs=%d", PromptTokens, NewTokens, SpeedRuns)}, Task{})
+				add(bench.KindSpeed, "", e, speedInputs(method, e, c), Task{})
 			}
 		}
 		row(bench.Dense, m.Path, nil, nil, "")
@@ -433,7 +432,11 @@ func (r *runner) runCell(p *plan) error {
 		case bench.KindFootprint:
 			c, err = r.footprint(p)
 		case bench.KindSpeed:
-			c, err = r.speed(p)
+			if p.engine == EngineCPU {
+				c, err = r.speed(p)
+			} else {
+				c, err = r.serveSpeed(p)
+			}
 		}
 		if err != nil {
 			return err // cancelled, or the study folder failed

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/llmcbench/gollm/bench"
@@ -23,8 +24,12 @@ func init() {
 
 func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cf := newFlags("loadgen", stderr)
-	baseURL := fs.String("base-url", "", "the server's root URL, e.g. http://127.0.0.1:8000 (requests go to /v1/completions)")
-	model := fs.String("model", "", "the model name the server serves (the request's \"model\")")
+	baseURL := fs.String("base-url", "", "the server's root URL, e.g. http://127.0.0.1:8000 (requests go to /v1/completions); or --engine")
+	model := fs.String("model", "", "the model name the server serves (the request's \"model\"); with --engine, what the engine loads (a checkpoint folder; a GGUF file for llamacpp)")
+	engineName := fs.String("engine", "", "start this engine on a free loopback port, run, stop it: gollm (gollm serve) or llamacpp (llama.cpp via node-llama-cpp, make llamacpp); instead of --base-url")
+	parallel := fs.Int("engine-parallel", 16, "with --engine: sequences the engine runs at once (gollm serve --max-seqs, llama.cpp parallel sequences)")
+	engineCtx := fs.Int("engine-ctx", 0, "with --engine llamacpp: each sequence's context in tokens (0: input + output length rounded up to 64)")
+	engineThreads := fs.Int("engine-threads", 0, "with --engine: the engine's compute threads (0: its default)")
 	numPrompts := fs.Int("num-prompts", 100, "number of requests")
 	inputLen := fs.Int("input-len", 32, "random prompts' length in tokens (words with --prompt-format text)")
 	outputLen := fs.Int("output-len", 128, "max_tokens of every request (a dataset line's output_len overrides it)")
@@ -43,6 +48,29 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up on a request after this long (it counts as failed)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	var launch *loadgen.Launch
+	if *engineName != "" {
+		if *baseURL != "" {
+			return usagef("--engine %s and --base-url %s: give one (--engine starts its own server)", *engineName, *baseURL)
+		}
+		switch {
+		case *parallel < 1:
+			return usagef("--engine-parallel %d: want ≥ 1", *parallel)
+		case *engineCtx < 0:
+			return usagef("--engine-ctx %d: want ≥ 0", *engineCtx)
+		case *engineThreads < 0:
+			return usagef("--engine-threads %d: want ≥ 0", *engineThreads)
+		}
+		ctxLen := *engineCtx
+		if ctxLen == 0 {
+			ctxLen = (*inputLen + *outputLen + 8 + 63) / 64 * 64
+		}
+		launch = &loadgen.Launch{Engine: *engineName, Model: *model, Parallel: *parallel, Context: ctxLen, Threads: *engineThreads, Log: stderr}
+		if _, _, err := loadgen.EngineCommand(*launch); err != nil {
+			return err
+		}
+		*baseURL = "http://127.0.0.1:1" // checked below; replaced by the engine's URL
 	}
 	base, err := checkLoadgenFlags(*baseURL, *model, *numPrompts, *inputLen, *outputLen, *concurrency, *rate, *seed, *timeout)
 	if err != nil {
@@ -81,6 +109,22 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
+	var srv *loadgen.Server
+	if launch != nil {
+		fmt.Fprintf(stderr, "loadgen: starting %s on %s\n", *engineName, *model)
+		srv, err = loadgen.Start(ctx, *launch)
+		if err != nil {
+			return err
+		}
+		defer srv.Stop()
+		base, cfg.BaseURL, *model, cfg.Model = srv.BaseURL, srv.BaseURL, srv.Model, srv.Model
+		if *label == "" {
+			*label = srv.Label
+		}
+		if *cellModel == "" {
+			*cellModel = strings.TrimSuffix(filepath.Base(filepath.Clean(launch.Model)), ".gguf")
+		}
+	}
 	client := &http.Client{Timeout: *timeout}
 	// A server that accepts the connection but never answers fails here in
 	// seconds, not after --timeout.
@@ -101,6 +145,9 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		*numPrompts, base, engine, *inputLen, *outputLen, *concurrency, *rate)
 	res := loadgen.Run(ctx, cfg, prompts, loadgen.Options{Client: client, Progress: stderr})
 	res.Engine = engine
+	if srv != nil {
+		res.EngineCommand = srv.Command
+	}
 	if cf.threads > 0 {
 		res.Machine.Threads = cf.threads
 	}
