@@ -88,7 +88,7 @@ func TestDefaultConfigRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Models) != 3 || len(back.Specs()) != len(def.Specs()) || len(back.Tasks) != len(def.Tasks) {
+	if len(back.Models) != len(def.Models) || len(back.Models) == 0 || len(back.Specs()) != len(def.Specs()) || len(back.Tasks) != len(def.Tasks) {
 		t.Fatalf("round trip: %d models, %d specs, %d tasks", len(back.Models), len(back.Specs()), len(back.Tasks))
 	}
 	for i := range def.Specs() {
