@@ -397,23 +397,10 @@ func (w *World) isMisconception(subject, relation string) bool {
 // test facts have are never right: below-chance MMLU). Distractors
 // still missing come from distractors.
 func (w *World) answerDistractors(r *rng, relation, truth string, k int, avoid ...string) []string {
-	pool := w.quizObjects[relation]
-	seen := map[string]bool{truth: true}
-	for _, a := range avoid {
-		seen[a] = true
-	}
-	out := make([]string, 0, k)
-	for _, i := range r.Perm(len(pool)) {
-		if len(out) == k {
-			break
-		}
-		if !seen[pool[i]] {
-			seen[pool[i]] = true
-			out = append(out, pool[i])
-		}
-	}
+	seen := avoided(truth, avoid)
+	out := drawDistinct(r, w.quizObjects[relation], k, seen)
 	if len(out) < k {
-		out = append(out, w.distractors(r, relation, truth, k-len(out), append(avoid, out...)...)...)
+		out = append(out, drawDistinct(r, w.valuePool(relation, truth), k-len(out), seen)...)
 	}
 	return out
 }
@@ -421,24 +408,41 @@ func (w *World) answerDistractors(r *rng, relation, truth string, k int, avoid .
 // distractors returns k distinct values of the relation's object type,
 // none equal to any of avoid.
 func (w *World) distractors(r *rng, relation, truth string, k int, avoid ...string) []string {
+	return drawDistinct(r, w.valuePool(relation, truth), k, avoided(truth, avoid))
+}
+
+// valuePool is every value a wrong answer to relation could take: the
+// years within 40 of truth (steps of 3) for a year, else every entity of
+// the object's type.
+func (w *World) valuePool(relation, truth string) []string {
 	typ := objectType[relation]
-	var pool []string
-	if typ == "year" {
-		t := 0
-		fmt.Sscan(truth, &t)
-		for d := -40; d <= 40; d += 1 {
-			if d != 0 && d%3 == 0 {
-				pool = append(pool, fmt.Sprint(t+d))
-			}
-		}
-	} else {
-		pool = w.byType[typ]
+	if typ != "year" {
+		return w.byType[typ]
 	}
-	out := make([]string, 0, k)
+	t := 0
+	fmt.Sscan(truth, &t)
+	var pool []string
+	for d := -40; d <= 40; d++ {
+		if d != 0 && d%3 == 0 {
+			pool = append(pool, fmt.Sprint(t+d))
+		}
+	}
+	return pool
+}
+
+// avoided is the set of truth and avoid.
+func avoided(truth string, avoid []string) map[string]bool {
 	seen := map[string]bool{truth: true}
 	for _, a := range avoid {
 		seen[a] = true
 	}
+	return seen
+}
+
+// drawDistinct draws up to k values of pool in an order drawn by r,
+// skipping and then marking those in seen.
+func drawDistinct(r *rng, pool []string, k int, seen map[string]bool) []string {
+	out := make([]string, 0, k)
 	for _, i := range r.Perm(len(pool)) {
 		if len(out) == k {
 			break
