@@ -1,14 +1,12 @@
 package study
 
 import (
-	"bufio"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/llmcbench/gollm/internal/corpus"
 	"github.com/llmcbench/gollm/synth"
 )
 
@@ -19,22 +17,9 @@ import (
 // validation.txt, split at its blank lines), so that a change to synth
 // cannot leave the default study calibrating on another world's text.
 func TestWorldCalibrationIsTheReferenceWorld(t *testing.T) {
-	f, err := os.Open(filepath.Join("..", "..", "testdata", "calib", "world-validation.jsonl"))
+	// Read as the calibration loaders read it.
+	got, _, err := corpus.Read([]string{filepath.Join("..", "..", "testdata", "calib", "world-validation.jsonl")}, corpus.Whole)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var got []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var rec struct{ Text string }
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("line %d: %v", len(got)+1, err)
-		}
-		got = append(got, rec.Text)
-	}
-	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	out, err := synth.Generate(synth.ReferenceOptions())
